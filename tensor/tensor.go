@@ -1,0 +1,282 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Tensor is an n-dimensional array. The zero value is invalid; make one with
+// From, FromStrings, New or Foreign. Tensor is a small value that is cheap to
+// copy; copies share the buffer (see the package documentation).
+type Tensor struct {
+	dtype   DType
+	shape   Shape
+	data    unsafe.Pointer // first element; nil when empty or String
+	nbytes  int
+	strs    []string
+	foreign *foreignMemory // nil for Go memory
+}
+
+// foreignMemory is the release hook of memory that Go does not own.
+type foreignMemory struct {
+	once     sync.Once
+	release  func()
+	released bool
+}
+
+func (f *foreignMemory) run() {
+	f.once.Do(func() {
+		f.released = true
+		if f.release != nil {
+			f.release()
+		}
+	})
+}
+
+// Elem is the set of Go element types that map onto a numeric dtype.
+type Elem interface {
+	float32 | float64 | int8 | int16 | int32 | int64 |
+		uint8 | uint16 | uint32 | uint64 | bool | F16 | BF16
+}
+
+// DTypeOf returns the dtype for the element type T.
+func DTypeOf[T Elem]() DType {
+	var z T
+	switch any(z).(type) {
+	case float32:
+		return Float32
+	case float64:
+		return Float64
+	case int8:
+		return Int8
+	case int16:
+		return Int16
+	case int32:
+		return Int32
+	case int64:
+		return Int64
+	case uint8:
+		return Uint8
+	case uint16:
+		return Uint16
+	case uint32:
+		return Uint32
+	case uint64:
+		return Uint64
+	case bool:
+		return Bool
+	case F16:
+		return Float16
+	case BF16:
+		return BFloat16
+	}
+	panic("unreachable: Elem constraint covers every case")
+}
+
+// From wraps data as a tensor of the given shape without copying it.
+// len(data) must equal the shape's element count.
+func From[T Elem](shape Shape, data []T) (Tensor, error) {
+	n, err := shape.NumElements()
+	if err != nil {
+		return Tensor{}, err
+	}
+	if n != len(data) {
+		return Tensor{}, fmt.Errorf("%w: %d %s elements do not fill shape %v (%d elements)", ErrInvalid, len(data), DTypeOf[T](), shape, n)
+	}
+	t := Tensor{dtype: DTypeOf[T](), shape: shape.Clone()}
+	if n > 0 {
+		t.data = unsafe.Pointer(unsafe.SliceData(data))
+		t.nbytes = n * t.dtype.Size()
+	}
+	return t, nil
+}
+
+// Scalar returns a 0-dimensional tensor holding v.
+func Scalar[T Elem](v T) Tensor {
+	t, _ := From(Shape{}, []T{v}) // a scalar always has one element
+	return t
+}
+
+// FromStrings wraps data as a string tensor of the given shape without copying the slice.
+func FromStrings(shape Shape, data []string) (Tensor, error) {
+	n, err := shape.NumElements()
+	if err != nil {
+		return Tensor{}, err
+	}
+	if n != len(data) {
+		return Tensor{}, fmt.Errorf("%w: %d strings do not fill shape %v (%d elements)", ErrInvalid, len(data), shape, n)
+	}
+	return Tensor{dtype: String, shape: shape.Clone(), strs: data}, nil
+}
+
+// New allocates a zeroed tensor in Go memory, aligned to Alignment bytes.
+func New(dtype DType, shape Shape) (Tensor, error) {
+	if !dtype.Valid() {
+		return Tensor{}, fmt.Errorf("%w: invalid dtype %d", ErrInvalid, uint8(dtype))
+	}
+	n, err := shape.NumElements()
+	if err != nil {
+		return Tensor{}, err
+	}
+	if dtype == String {
+		return Tensor{dtype: String, shape: shape.Clone(), strs: make([]string, n)}, nil
+	}
+	t := Tensor{dtype: dtype, shape: shape.Clone()}
+	if n > 0 {
+		if n > maxBytes/dtype.Size() {
+			return Tensor{}, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
+		}
+		buf := alignedBytes(n * dtype.Size())
+		t.data = unsafe.Pointer(unsafe.SliceData(buf))
+		t.nbytes = len(buf)
+	}
+	return t, nil
+}
+
+// FromBytes builds a tensor of a numeric dtype over raw little-endian bytes,
+// without copying them.
+func FromBytes(dtype DType, shape Shape, data []byte) (Tensor, error) {
+	if !dtype.Valid() || dtype == String {
+		return Tensor{}, fmt.Errorf("%w: FromBytes needs a numeric dtype, not %s", ErrInvalid, dtype)
+	}
+	n, err := shape.NumElements()
+	if err != nil {
+		return Tensor{}, err
+	}
+	if n*dtype.Size() != len(data) {
+		return Tensor{}, fmt.Errorf("%w: %d bytes do not fill shape %v of %s (%d bytes)", ErrInvalid, len(data), shape, dtype, n*dtype.Size())
+	}
+	t := Tensor{dtype: dtype, shape: shape.Clone()}
+	if n > 0 {
+		t.data = unsafe.Pointer(unsafe.SliceData(data))
+		t.nbytes = len(data)
+	}
+	return t, nil
+}
+
+// Foreign builds a numeric tensor over nbytes at ptr, memory owned outside Go
+// (a framework's buffer). release, if not nil, runs once on the first Release
+// of any copy of the tensor, or from a finalizer if nobody calls Release.
+// For strings, which frameworks hand back as Go strings after a copy, use
+// ForeignStrings.
+func Foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func()) (Tensor, error) {
+	t, err := FromBytes(dtype, shape, unsafe.Slice((*byte)(ptr), nbytes))
+	if err != nil {
+		return Tensor{}, err
+	}
+	t.foreign = newForeign(release)
+	return t, nil
+}
+
+func newForeign(release func()) *foreignMemory {
+	f := &foreignMemory{release: release}
+	runtime.SetFinalizer(f, (*foreignMemory).run)
+	return f
+}
+
+// DType returns the element type.
+func (t Tensor) DType() DType { return t.dtype }
+
+// Shape returns the dimensions. The caller must not modify the returned slice.
+func (t Tensor) Shape() Shape { return t.shape }
+
+// Len returns the number of elements.
+func (t Tensor) Len() int {
+	if t.dtype == String {
+		return len(t.strs)
+	}
+	if s := t.dtype.Size(); s > 0 {
+		return t.nbytes / s
+	}
+	return 0
+}
+
+// Valid reports whether t was made by a constructor (and not released).
+func (t Tensor) Valid() bool {
+	return t.dtype.Valid() && (t.foreign == nil || !t.foreign.released)
+}
+
+// IsForeign reports whether the buffer is owned outside Go.
+func (t Tensor) IsForeign() bool { return t.foreign != nil }
+
+// Pointer returns the address of the first element, or nil for an empty or
+// string tensor. It is for backends that hand the buffer to a framework; such
+// a backend must keep t reachable (and pinned, for Go memory) while in use.
+func (t Tensor) Pointer() unsafe.Pointer { return t.data }
+
+// ByteLen returns the size of the numeric buffer in bytes (0 for strings).
+func (t Tensor) ByteLen() int { return t.nbytes }
+
+// Bytes returns the raw little-endian buffer of a numeric tensor without
+// copying it, or nil for a string tensor.
+func (t Tensor) Bytes() []byte {
+	if t.data == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(t.data), t.nbytes)
+}
+
+// Strings returns the elements of a string tensor without copying, or an error.
+func (t Tensor) Strings() ([]string, error) {
+	if t.dtype != String {
+		return nil, fmt.Errorf("%w: Strings on a %s tensor", ErrInvalid, t.dtype)
+	}
+	return t.strs, nil
+}
+
+// View returns the elements of t as a []T that aliases its buffer. T must
+// match the tensor's dtype.
+func View[T Elem](t Tensor) ([]T, error) {
+	if want := DTypeOf[T](); t.dtype != want {
+		return nil, fmt.Errorf("%w: view of a %s tensor as %s", ErrInvalid, t.dtype, want)
+	}
+	if t.foreign != nil && t.foreign.released {
+		return nil, fmt.Errorf("%w: view of a released tensor", ErrInvalid)
+	}
+	if t.data == nil {
+		return []T{}, nil
+	}
+	return unsafe.Slice((*T)(t.data), t.Len()), nil
+}
+
+// MustView is View for code that has already checked the dtype; it panics on
+// a mismatch, so never use it on a tensor whose dtype came from user input.
+func MustView[T Elem](t Tensor) []T {
+	v, err := View[T](t)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Release returns foreign memory to its owner. It is a no-op for Go memory
+// and safe to call more than once, from any copy of the tensor.
+func (t Tensor) Release() {
+	if t.foreign != nil {
+		t.foreign.run()
+		runtime.SetFinalizer(t.foreign, nil)
+	}
+}
+
+// Clone returns a deep copy of t in aligned Go memory.
+func (t Tensor) Clone() (Tensor, error) {
+	if !t.Valid() {
+		return Tensor{}, fmt.Errorf("%w: clone of an invalid or released tensor", ErrInvalid)
+	}
+	if t.dtype == String {
+		return FromStrings(t.shape, append([]string(nil), t.strs...))
+	}
+	c, err := New(t.dtype, t.shape)
+	if err != nil {
+		return Tensor{}, err
+	}
+	copy(c.Bytes(), t.Bytes())
+	return c, nil
+}
+
+// String summarises t (dtype and shape) for logs and errors.
+func (t Tensor) String() string {
+	return fmt.Sprintf("%s%v", t.dtype, t.shape)
+}
