@@ -1,0 +1,133 @@
+package format
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Links is the LINKS file: where to fetch files that MANIFEST lists but the
+// zip leaves out, keyed by their sha256.
+type Links struct {
+	Version int                 `toml:"version"`
+	URLs    map[string][]string `toml:"urls"`
+}
+
+// ParseLinks reads LINKS.
+func ParseLinks(data []byte) (*Links, error) {
+	var l Links
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&l); err != nil {
+		return nil, malformed("LINKS", "%v", err)
+	}
+	if l.Version != 1 {
+		return nil, malformed("LINKS", "version %d is not supported (want 1)", l.Version)
+	}
+	for h, urls := range l.URLs {
+		if !isSHA256Hex(h) {
+			return nil, malformed("LINKS", "%q is not a sha256 hex digest", h)
+		}
+		if len(urls) == 0 {
+			return nil, malformed("LINKS", "no URL for %s", h)
+		}
+		for _, u := range urls {
+			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+				return nil, malformed("LINKS", "URL %q is not http(s)", u)
+			}
+		}
+	}
+	return &l, nil
+}
+
+// Fetcher downloads linked files. The zero value uses http.DefaultClient.
+type Fetcher struct {
+	Client *http.Client
+}
+
+// Fetch tries urls in order and streams the first good answer into w while
+// hashing it. w must be a temporary destination that the caller discards
+// unless Fetch returns nil: a failed download may have written to it.
+func (f Fetcher) Fetch(ctx context.Context, urls []string, wantSHA256 string, maxBytes int64, w io.Writer) error {
+	client := f.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var errs []error
+	for _, u := range urls {
+		err := fetchOne(ctx, client, u, wantSHA256, maxBytes, w)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", u, err))
+		if errors.Is(err, errPartialWrite) {
+			break // w already holds bytes; the caller must start again
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var errPartialWrite = errors.New("download failed after writing")
+
+func fetchOne(ctx context.Context, client *http.Client, url, want string, maxBytes int64, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept-Encoding", "zstd, gzip, deflate")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %s", resp.Status)
+	}
+	body, err := decodeBody(resp.Header.Get("Content-Encoding"), resp.Body)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(h, w), io.LimitReader(body, maxBytes+1))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errPartialWrite, err)
+	}
+	if n > maxBytes {
+		return fmt.Errorf("%w: %w: more than %d bytes", errPartialWrite, ErrLimit, maxBytes)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("%w: %w: got sha256 %s, want %s", errPartialWrite, ErrChecksum, got, want)
+	}
+	return nil
+}
+
+func decodeBody(encoding string, r io.Reader) (io.ReadCloser, error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+		return io.NopCloser(r), nil
+	case "gzip", "x-gzip":
+		return gzip.NewReader(r)
+	case "deflate":
+		return flate.NewReader(r), nil
+	case "zstd":
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	}
+	return nil, fmt.Errorf("unsupported Content-Encoding %q", encoding)
+}

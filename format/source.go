@@ -1,0 +1,330 @@
+package format
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// zipMethodZstd is the zip compression method number for zstd.
+const zipMethodZstd = 93
+
+// source is the container a carton is read from: a zip or a directory.
+type source interface {
+	// open returns the regular file at a resolved (symlink-free) path.
+	open(name string) (io.ReadCloser, error)
+	close() error
+}
+
+// tree is the checked listing of a source.
+type tree struct {
+	files map[string]int64  // regular files -> size
+	links map[string]string // symlink -> root-relative target
+}
+
+// resolve follows symlinks in any component of name, staying inside the root.
+func (t *tree) resolve(name string) (string, error) {
+	cur := name
+	for hops := 0; hops < 40; hops++ {
+		parts := strings.Split(cur, "/")
+		changed := false
+		for i := 1; i <= len(parts); i++ {
+			prefix := strings.Join(parts[:i], "/")
+			if target, ok := t.links[prefix]; ok {
+				cur = strings.Join(append([]string{target}, parts[i:]...), "/")
+				changed = true
+				break
+			}
+		}
+		if !changed {
+			if _, ok := t.files[cur]; !ok {
+				return "", &FileError{Path: name, Err: fmt.Errorf("%w: no such file in the carton", fs.ErrNotExist)}
+			}
+			return cur, nil
+		}
+	}
+	return "", &FileError{Path: name, Err: fmt.Errorf("%w: too many levels of symlinks", ErrUnsafePath)}
+}
+
+func (t *tree) has(name string) bool {
+	_, err := t.resolve(name)
+	return err == nil
+}
+
+// zipSource reads a zip carton.
+type zipSource struct {
+	f     *os.File
+	zr    *zip.Reader
+	index map[string]*zip.File
+}
+
+func openZip(path string, lim Limits) (*zipSource, *tree, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	s, t, err := openZipReader(f, st.Size(), lim)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	s.f = f
+	return s, t, nil
+}
+
+// openZipReader checks a zip held by r; the caller owns r.
+func openZipReader(r io.ReaderAt, size int64, lim Limits) (*zipSource, *tree, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: not a zip file: %v", ErrMalformed, err)
+	}
+	zr.RegisterDecompressor(zipMethodZstd, zstdDecompressor)
+	s := &zipSource{zr: zr, index: map[string]*zip.File{}}
+	t, err := s.check(lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, t, nil
+}
+
+func zstdDecompressor(r io.Reader) io.ReadCloser {
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<27))
+	if err != nil {
+		return io.NopCloser(errReader{err})
+	}
+	return d.IOReadCloser()
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// check validates every entry before anything is read or written.
+func (s *zipSource) check(lim Limits) (*tree, error) {
+	if len(s.zr.File) > lim.MaxEntries {
+		return nil, fmt.Errorf("%w: %d entries (limit %d)", ErrLimit, len(s.zr.File), lim.MaxEntries)
+	}
+	t := &tree{files: map[string]int64{}, links: map[string]string{}}
+	var total uint64
+	for _, zf := range s.zr.File {
+		name := zf.Name
+		if strings.HasSuffix(name, "/") && zf.Mode().IsDir() {
+			if err := checkEntryName(strings.TrimSuffix(name, "/")); err != nil {
+				return nil, err
+			}
+			continue // directory entries carry nothing
+		}
+		if err := checkEntryName(name); err != nil {
+			return nil, err
+		}
+		if _, dup := s.index[name]; dup {
+			return nil, malformed(name, "duplicate zip entry")
+		}
+		s.index[name] = zf
+		switch zf.Method {
+		case zip.Store, zip.Deflate, zipMethodZstd:
+		default:
+			return nil, malformed(name, "unsupported zip compression method %d (want Stored, Deflate or zstd)", zf.Method)
+		}
+		size := zf.UncompressedSize64
+		if size > uint64(lim.MaxFileBytes) {
+			return nil, &FileError{Path: name, Err: fmt.Errorf("%w: %d bytes uncompressed (limit %d)", ErrLimit, size, lim.MaxFileBytes)}
+		}
+		if total += size; total > uint64(lim.MaxTotalBytes) {
+			return nil, fmt.Errorf("%w: more than %d bytes uncompressed in all", ErrLimit, lim.MaxTotalBytes)
+		}
+		if size > uint64(lim.RatioFloor) && size/max(zf.CompressedSize64, 1) > uint64(lim.MaxRatio) {
+			return nil, &FileError{Path: name, Err: fmt.Errorf("%w: compression ratio %d:1 looks like a zip bomb (limit %d:1)", ErrLimit, size/max(zf.CompressedSize64, 1), lim.MaxRatio)}
+		}
+		if zf.Mode()&fs.ModeSymlink != 0 {
+			target, err := s.readSymlink(zf)
+			if err != nil {
+				return nil, err
+			}
+			resolved, err := resolveLink(name, target)
+			if err != nil {
+				return nil, err
+			}
+			t.links[name] = resolved
+			continue
+		}
+		if zf.Mode().IsDir() {
+			continue
+		}
+		t.files[name] = int64(size)
+	}
+	return t, checkLinks(t)
+}
+
+// checkLinks makes sure every symlink resolves inside the carton, to a
+// file or to a directory that holds something.
+func checkLinks(t *tree) error {
+	for link, target := range t.links {
+		if _, err := t.resolve(link); err == nil {
+			continue
+		} else if errors.Is(err, ErrUnsafePath) {
+			return err
+		}
+		if !t.isDir(target) {
+			return &FileError{Path: link, Err: fmt.Errorf("%w: symlink points at nothing inside the carton", ErrMalformed)}
+		}
+	}
+	return nil
+}
+
+func (t *tree) isDir(name string) bool {
+	prefix := name + "/"
+	for f := range t.files {
+		if strings.HasPrefix(f, prefix) {
+			return true
+		}
+	}
+	for l := range t.links {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *zipSource) readSymlink(zf *zip.File) (string, error) {
+	if zf.UncompressedSize64 > 4096 {
+		return "", malformed(zf.Name, "symlink target is too long")
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return "", malformed(zf.Name, "%v", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 4097))
+	if err != nil {
+		return "", malformed(zf.Name, "%v", err)
+	}
+	return string(b), nil
+}
+
+func (s *zipSource) open(name string) (io.ReadCloser, error) {
+	zf, ok := s.index[name]
+	if !ok {
+		return nil, &FileError{Path: name, Err: fs.ErrNotExist}
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, malformed(name, "%v", err)
+	}
+	return &zipFileReader{rc: rc, name: name}, nil
+}
+
+// zipFileReader turns archive/zip's bare errors into ones naming the entry.
+// archive/zip already fails when an entry inflates past its declared size or
+// its CRC differs, which is what stops a bomb that lies in its header.
+type zipFileReader struct {
+	rc   io.ReadCloser
+	name string
+}
+
+func (z *zipFileReader) Read(p []byte) (int, error) {
+	n, err := z.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = malformed(z.name, "reading zip entry: %v", err)
+	}
+	return n, err
+}
+
+func (z *zipFileReader) Close() error { return z.rc.Close() }
+
+func (s *zipSource) close() error {
+	if s.f == nil {
+		return nil
+	}
+	return s.f.Close()
+}
+
+// dirSource reads an unpacked carton.
+type dirSource struct{ root string }
+
+func openDir(root string, lim Limits) (*dirSource, *tree, error) {
+	t := &tree{files: map[string]int64{}, links: map[string]string{}}
+	var total int64
+	count := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		if count++; count > lim.MaxEntries {
+			return fmt.Errorf("%w: more than %d entries", ErrLimit, lim.MaxEntries)
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if err := checkEntryName(name); err != nil {
+			return err
+		}
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if filepath.IsAbs(target) {
+				// an absolute link is fine only if it lands inside the root
+				r, err := filepath.Rel(root, target)
+				if err != nil {
+					return &FileError{Path: name, Err: fmt.Errorf("%w: symlink target %q points outside the carton", ErrUnsafePath, target)}
+				}
+				target, err = filepath.Rel(filepath.Dir(p), filepath.Join(root, r))
+				if err != nil {
+					return err
+				}
+			}
+			resolved, err := resolveLink(name, filepath.ToSlash(target))
+			if err != nil {
+				return err
+			}
+			t.links[name] = resolved
+		case d.IsDir():
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if info.Size() > lim.MaxFileBytes {
+				return &FileError{Path: name, Err: fmt.Errorf("%w: %d bytes (limit %d)", ErrLimit, info.Size(), lim.MaxFileBytes)}
+			}
+			if total += info.Size(); total > lim.MaxTotalBytes {
+				return fmt.Errorf("%w: more than %d bytes in all", ErrLimit, lim.MaxTotalBytes)
+			}
+			t.files[name] = info.Size()
+		default:
+			return &FileError{Path: name, Err: fmt.Errorf("%w: not a regular file, directory or symlink", ErrMalformed)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &dirSource{root: root}, t, checkLinks(t)
+}
+
+func (s *dirSource) open(name string) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(s.root, filepath.FromSlash(name)))
+}
+
+func (s *dirSource) close() error { return nil }

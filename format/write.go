@@ -1,0 +1,149 @@
+package format
+
+import (
+	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Entry is one file to write into a carton. Exactly one of Data, File and
+// Symlink is set.
+type Entry struct {
+	Name    string // slash-separated path inside the carton
+	Data    []byte // contents in memory
+	File    string // contents streamed from this path on disk
+	Symlink string // a relative symlink target, resolved against Name's directory
+}
+
+// Write writes a carton to w: carton.toml from cfg, then entries, all sorted
+// by name and zstd-compressed with zeroed timestamps, then MANIFEST and (if
+// links is not nil) LINKS, Stored. It returns the manifest hash. The same
+// config and entry contents always give the same bytes.
+func Write(w io.Writer, cfg *Config, entries []Entry, links *Links) (string, error) {
+	tomlBytes, err := cfg.Marshal()
+	if err != nil {
+		return "", err
+	}
+	all := append([]Entry{{Name: "carton.toml", Data: tomlBytes}}, entries...)
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	seen := map[string]bool{}
+	t := &tree{files: map[string]int64{}, links: map[string]string{}}
+	for _, e := range all {
+		if err := checkEntryName(e.Name); err != nil {
+			return "", err
+		}
+		if e.Name == "MANIFEST" || e.Name == "LINKS" || seen[e.Name] {
+			return "", fmt.Errorf("%w: entry %q is reserved or duplicated", ErrMalformed, e.Name)
+		}
+		seen[e.Name] = true
+		if e.Symlink != "" {
+			target, err := resolveLink(e.Name, e.Symlink)
+			if err != nil {
+				return "", err
+			}
+			t.links[e.Name] = target
+		} else {
+			t.files[e.Name] = 0
+		}
+	}
+	if err := checkLinks(t); err != nil {
+		return "", err
+	}
+
+	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zipMethodZstd, func(w io.Writer) (io.WriteCloser, error) {
+		// One encoder goroutine keeps the output identical run to run.
+		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	})
+	hashes := map[string]string{}
+	for _, e := range all {
+		h, err := writeEntry(zw, e)
+		if err != nil {
+			return "", &FileError{Path: e.Name, Err: err}
+		}
+		if e.Symlink == "" {
+			hashes[e.Name] = h
+		}
+	}
+	// A symlink's MANIFEST line carries the hash of what it resolves to; a
+	// link to a directory has no line of its own.
+	for link := range t.links {
+		if resolved, err := t.resolve(link); err == nil {
+			hashes[link] = hashes[resolved]
+		}
+	}
+	m, err := NewManifest(hashes)
+	if err != nil {
+		return "", err
+	}
+	mb := m.Bytes()
+	if err := writeStored(zw, "MANIFEST", mb); err != nil {
+		return "", err
+	}
+	if links != nil {
+		var buf strings.Builder
+		if err := toml.NewEncoder(&buf).Encode(links); err != nil {
+			return "", err
+		}
+		if err := writeStored(zw, "LINKS", []byte(buf.String())); err != nil {
+			return "", err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	return SHA256(mb), nil
+}
+
+func writeEntry(zw *zip.Writer, e Entry) (string, error) {
+	hdr := &zip.FileHeader{Name: e.Name, Method: zipMethodZstd}
+	if e.Symlink != "" {
+		hdr.SetMode(fs.ModeSymlink | 0o777)
+		w, err := zw.CreateHeader(hdr)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.WriteString(w, e.Symlink)
+		return "", err
+	}
+	hdr.SetMode(0o644)
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	mw := io.MultiWriter(h, w)
+	if e.File != "" {
+		f, err := os.Open(e.File)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if _, err := io.Copy(mw, f); err != nil {
+			return "", err
+		}
+	} else if _, err := mw.Write(e.Data); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeStored(zw *zip.Writer, name string, data []byte) error {
+	hdr := &zip.FileHeader{Name: name, Method: zip.Store}
+	hdr.SetMode(0o644)
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
