@@ -134,7 +134,7 @@ func readTensor(read func(string) ([]byte, error), e rawIndexEntry) (tensor.Tens
 	if err != nil {
 		return tensor.Tensor{}, &FileError{Path: name, Err: fmt.Errorf("%w: %v", ErrMalformed, err)}
 	}
-	if n*dt.Size() != len(b) {
+	if n > len(b) || n*dt.Size() != len(b) {
 		return tensor.Tensor{}, malformed(name, "%d bytes do not hold shape %v of %s", len(b), shape, dt)
 	}
 	t, err := tensor.New(dt, shape)
