@@ -1,0 +1,18 @@
+// Package backend is the runner machinery: the Runner and Session
+// interfaces every framework backend implements, a registry of runners by
+// name, and Select, which picks a runner and one of its runtimes from a
+// carton's runner_name, required_framework_version and required_platforms.
+//
+// Concrete backends live in subpackages (onnx, libtorch, tensorflow) and
+// register themselves from init; this package imports none of them. The
+// noop runner, which echoes its inputs, is built in so that the whole
+// load-and-infer path runs without a framework.
+//
+// Memory: a Session receives input tensors that stay owned by the caller and
+// are valid only during Infer; it must not keep them (or pointers into them)
+// afterwards. Output tensors belong to the caller, who releases them.
+//
+// Concurrency: the registry is safe for concurrent use. A Session must accept
+// concurrent Infer calls from many goroutines; Close is called once, after
+// every Infer has returned.
+package backend

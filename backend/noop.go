@@ -1,0 +1,38 @@
+package backend
+
+import (
+	"context"
+
+	"github.com/carton-run/carton/tensor"
+)
+
+// NoopVersion is the framework version the noop runner reports.
+const NoopVersion = "1.0.0"
+
+// noop echoes its inputs: the whole load and infer path with no framework.
+type noop struct{}
+
+func init() { Register(noop{}) }
+
+func (noop) Name() string      { return "noop" }
+func (noop) Framework() string { return "noop" }
+
+func (noop) Runtimes(context.Context, Hints) ([]Runtime, error) {
+	return []Runtime{{Framework: "noop", Version: NoopVersion, Source: "builtin"}}, nil
+}
+
+func (noop) Load(context.Context, LoadRequest) (Session, error) { return noopSession{}, nil }
+
+type noopSession struct{}
+
+// Infer returns the inputs themselves: outputs alias inputs, which the
+// Session contract allows and callers must already tolerate.
+func (noopSession) Infer(_ context.Context, in map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	out := make(map[string]tensor.Tensor, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (noopSession) Close() error { return nil }

@@ -1,0 +1,79 @@
+package backend
+
+import (
+	"context"
+	"errors"
+
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+var (
+	// ErrUnknownRunner: no runner is registered under the carton's runner_name.
+	ErrUnknownRunner = errors.New("unknown runner")
+	// ErrNoRuntime: no runtime of the framework satisfies the version
+	// requirement on this machine.
+	ErrNoRuntime = errors.New("no matching framework runtime")
+	// ErrPlatform: the carton's required_platforms excludes this platform.
+	ErrPlatform = errors.New("platform not supported by the carton")
+)
+
+// Runtime is one installation of a framework that a runner can use.
+type Runtime struct {
+	Framework string // e.g. "onnxruntime", "libtorch"
+	Version   string // the framework's own version, semver-parsable
+	Source    string // where it was found: "builtin", "env", "option", "cache", "python", "download"
+	Path      string // the library or directory; empty for builtin
+}
+
+// Hints carry the caller's runtime preferences into discovery.
+type Hints struct {
+	// RuntimePath is an explicit library or directory for the framework,
+	// from a Load option; it takes precedence over the environment.
+	RuntimePath string
+}
+
+// LoadRequest is everything a runner needs to open a model.
+type LoadRequest struct {
+	Carton   *format.Carton // the opened carton (for metadata and raw files)
+	ModelDir string         // a directory holding model/'s verified files
+	Runtime  Runtime        // the runtime Select chose
+	// Opts are [runner.opts] merged with the caller's overrides; values are
+	// int64, float64, string or bool.
+	Opts   map[string]any
+	Device string // "cpu" or "cuda:N"
+}
+
+// Runner loads models of one kind (runner_name).
+type Runner interface {
+	// Name is the runner_name this runner serves.
+	Name() string
+	// Framework names the framework whose version required_framework_version constrains.
+	Framework() string
+	// Runtimes lists the runtimes usable on this machine. Discovery errors
+	// for one source do not hide the others; an empty list with a nil error
+	// means nothing was found.
+	Runtimes(ctx context.Context, hints Hints) ([]Runtime, error)
+	// Load opens the model on req.Runtime.
+	Load(ctx context.Context, req LoadRequest) (Session, error)
+}
+
+// Session is a loaded model.
+type Session interface {
+	// Infer runs the model. Inputs were checked against the declared specs.
+	Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error)
+	// Close releases the model. It is called once, after all Infer calls returned.
+	Close() error
+}
+
+// ModelFileNamer is implemented by runners that expect the model at a fixed
+// name under model/ (e.g. model.onnx); Pack uses it for single-file models.
+type ModelFileNamer interface {
+	ModelFileName() string
+}
+
+// SpecInspector is implemented by runners that can read input and output
+// specs from the model itself, so that pack fills them when none are given.
+type SpecInspector interface {
+	InspectSpecs(ctx context.Context, modelDir string, hints Hints) (inputs, outputs []format.TensorSpec, err error)
+}

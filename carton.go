@@ -1,0 +1,165 @@
+package carton
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"sync"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// Info is a carton's metadata: carton.toml's fields (under their own names
+// in JSON) plus the manifest hash, and, for a loaded model, the runtime
+// that runs it.
+type Info struct {
+	*format.Config
+	ManifestSHA256 string `json:"manifest_sha256"`
+	// Path is where the carton was read from.
+	Path string `json:"path"`
+	// Runtime is the chosen framework runtime; nil from ModelInfo.
+	Runtime *backend.Runtime `json:"runtime,omitempty"`
+}
+
+// Model is a loaded carton, ready for Infer. See the package documentation
+// for its lifetime and concurrency contract.
+type Model struct {
+	info    Info
+	carton  *format.Carton
+	session backend.Session
+	inputs  *inputChecker
+
+	mu     sync.RWMutex // Infer holds it shared, Close exclusive
+	closed bool
+
+	tensorsOnce sync.Once
+	tensors     *format.TensorData
+	tensorsErr  error
+}
+
+// ModelInfo reads a carton's metadata without verifying its files or
+// loading a runner.
+func ModelInfo(ctx context.Context, path string) (*Info, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := format.Open(path, format.OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return &Info{Config: c.Config, ManifestSHA256: c.ManifestSHA256, Path: path}, nil
+}
+
+// Load opens a packed (.carton) or unpacked carton, verifies every file
+// against its MANIFEST, selects a runner and runtime and loads the model.
+func Load(ctx context.Context, path string, opts ...Option) (*Model, error) {
+	return load(ctx, path, false, opts)
+}
+
+// LoadUnpacked is Load for a directory laid out like a carton; it fails if
+// path is not a directory.
+func LoadUnpacked(ctx context.Context, dir string, opts ...Option) (*Model, error) {
+	return load(ctx, dir, true, opts)
+}
+
+func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if wantDir {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("%w: LoadUnpacked: %s is not a directory (use Load for .carton files)", ErrMalformed, path)
+		}
+	}
+	c, err := format.Open(path, format.OpenOptions{Limits: o.limits})
+	if err != nil {
+		return nil, err
+	}
+	m, err := loadOpened(ctx, c, path, o)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOptions) (*Model, error) {
+	cfg := c.Config
+	sel, err := backend.Select(ctx, cfg.Runner.RunnerName, cfg.Runner.RequiredFrameworkVersion, cfg.RequiredPlatforms, backend.Hints{RuntimePath: o.runtimePath}, o.pin)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	modelDir, err := c.Materialize(ctx, o.cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	runnerOpts := maps.Clone(cfg.Runner.Opts)
+	if runnerOpts == nil {
+		runnerOpts = map[string]any{}
+	}
+	maps.Copy(runnerOpts, o.runnerOpts)
+	session, err := sel.Runner.Load(ctx, backend.LoadRequest{Carton: c, ModelDir: modelDir, Runtime: sel.Runtime, Opts: runnerOpts, Device: o.device})
+	if err != nil {
+		return nil, fmt.Errorf("%s: runner %s (%s %s from %s): %w", path, sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err)
+	}
+	rt := sel.Runtime
+	return &Model{
+		info:    Info{Config: cfg, ManifestSHA256: c.ManifestSHA256, Path: path, Runtime: &rt},
+		carton:  c,
+		session: session,
+		inputs:  newInputChecker(cfg.Inputs),
+	}, nil
+}
+
+// Info returns the model's metadata and the runtime running it. The
+// returned value shares the model's Config: treat it as read-only.
+func (m *Model) Info() Info { return m.info }
+
+// Infer runs the model on inputs keyed by input name. Inputs are checked
+// against the declared specs first; outputs are keyed by output name.
+func (m *Model) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := m.inputs.check(inputs); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	return m.session.Infer(ctx, inputs)
+}
+
+// Close releases the runner session and the carton file. It waits for Infer
+// calls in progress; later calls return ErrClosed. Close is idempotent.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	err := m.session.Close()
+	if cerr := m.carton.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// TensorData returns the carton's tensor_data/ (self-test and example
+// tensors), read and verified on first use.
+func (m *Model) TensorData() (*format.TensorData, error) {
+	m.tensorsOnce.Do(func() { m.tensors, m.tensorsErr = m.carton.TensorData() })
+	return m.tensors, m.tensorsErr
+}

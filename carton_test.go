@@ -1,0 +1,350 @@
+package carton_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+const upstreamCarton = "../shared/testdata/upstream/test.carton"
+
+func mustShape(t *testing.T, s string) format.ShapeSpec {
+	sp, err := format.ParseShapeSpec(s)
+	require.NoError(t, err)
+	return sp
+}
+
+func noopOptions(t *testing.T) carton.PackOptions {
+	x, err := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6})
+	require.NoError(t, err)
+	ids, err := tensor.From(tensor.Shape{2}, []int64{7, 8})
+	require.NoError(t, err)
+	return carton.PackOptions{
+		Config: format.Config{
+			ModelName: "echo",
+			Inputs: []format.TensorSpec{
+				{Name: "x", DType: tensor.Float32, Shape: mustShape(t, "batch,3")},
+				{Name: "ids", DType: tensor.Int64, Shape: mustShape(t, "[batch]")},
+			},
+			Outputs: []format.TensorSpec{{Name: "x", DType: tensor.Float32, Shape: mustShape(t, "batch,3")}},
+			Runner:  format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*", Opts: map[string]any{"threads": int64(2)}},
+		},
+		SelfTests: []carton.PackSelfTest{{Name: "echo", Inputs: map[string]tensor.Tensor{"x": x, "ids": ids}, ExpectedOut: map[string]tensor.Tensor{"x": x}}},
+	}
+}
+
+func packNoop(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "weights.bin")
+	require.NoError(t, os.WriteFile(model, bytes.Repeat([]byte{0xab}, 4096), 0o644))
+	out := filepath.Join(dir, "echo.carton")
+	sha, err := carton.Pack(context.Background(), model, out, noopOptions(t))
+	require.NoError(t, err)
+	return out, sha
+}
+
+func TestPackInfoLoadInferRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	path, sha := packNoop(t)
+
+	info, err := carton.ModelInfo(ctx, path)
+	require.NoError(t, err)
+	assert.Equal(t, sha, info.ManifestSHA256)
+	assert.Equal(t, "echo", info.ModelName)
+	assert.Nil(t, info.Runtime)
+
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Equal(t, "noop", m.Info().Runtime.Framework)
+	assert.Equal(t, "builtin", m.Info().Runtime.Source)
+
+	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{9, 8, 7})
+	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{9, 8, 7}, tensor.MustView[float32](out["x"]))
+	assert.Equal(t, x.Pointer(), out["x"].Pointer(), "noop echoes the very same buffer")
+
+	results, err := m.SelfTest(ctx, tensor.DefaultTolerance)
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	assert.True(t, results[0].Passed, "%+v", results[0])
+}
+
+func TestPackTwiceIsByteIdentical(t *testing.T) {
+	a, shaA := packNoop(t)
+	b, shaB := packNoop(t)
+	ab, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	assert.Equal(t, shaA, shaB)
+	assert.True(t, bytes.Equal(ab, bb))
+}
+
+func TestPackedCartonFollowsUpstreamRules(t *testing.T) {
+	path, _ := packNoop(t)
+	zr, err := zip.OpenReader(path)
+	require.NoError(t, err)
+	defer zr.Close()
+	last := zr.File[len(zr.File)-1]
+	assert.Equal(t, "MANIFEST", last.Name)
+	assert.Equal(t, zip.Store, last.Method)
+	var index []byte
+	for _, f := range zr.File {
+		assert.NotEqual(t, byte('/'), f.Name[len(f.Name)-1], "no directory entries")
+		if f.Name == "tensor_data/index.toml" {
+			c, err := format.Open(path, format.OpenOptions{})
+			require.NoError(t, err)
+			index, err = c.ReadFile(f.Name)
+			require.NoError(t, err)
+			c.Close()
+		}
+	}
+	assert.Contains(t, string(index), "inner = []")
+	names := map[string]bool{}
+	for _, f := range zr.File {
+		names[f.Name] = true
+	}
+	assert.True(t, names["model/weights.bin"])
+	assert.True(t, names["carton.toml"])
+}
+
+func TestTamperedModelFailsLoad(t *testing.T) {
+	path, _ := packNoop(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// Re-store model/weights.bin with one byte changed, keeping everything else.
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		var data []byte
+		if f.Name == "model/weights.bin" {
+			data = bytes.Repeat([]byte{0xab}, 4096)
+			data[100] = 0
+		} else {
+			rc, err := f.OpenRaw()
+			require.NoError(t, err)
+			data, _ = io.ReadAll(rc)
+			w, err := zw.CreateRaw(&f.FileHeader)
+			require.NoError(t, err)
+			_, _ = w.Write(data)
+			continue
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate})
+		require.NoError(t, err)
+		_, _ = w.Write(data)
+	}
+	require.NoError(t, zw.Close())
+	bad := filepath.Join(t.TempDir(), "bad.carton")
+	require.NoError(t, os.WriteFile(bad, buf.Bytes(), 0o644))
+
+	cache := t.TempDir()
+	_, err = carton.Load(context.Background(), bad, carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, carton.ErrChecksum)
+	assert.Contains(t, err.Error(), "model/weights.bin")
+	left, _ := os.ReadDir(cache)
+	assert.Empty(t, left, "nothing is left in the cache")
+}
+
+func TestInferChecksInputs(t *testing.T) {
+	ctx := context.Background()
+	path, _ := packNoop(t)
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	f32 := func(shape tensor.Shape, n int) tensor.Tensor {
+		x, err := tensor.From(shape, make([]float32, n))
+		require.NoError(t, err)
+		return x
+	}
+	i64 := func(shape tensor.Shape, n int) tensor.Tensor {
+		x, err := tensor.From(shape, make([]int64, n))
+		require.NoError(t, err)
+		return x
+	}
+	cases := map[string]map[string]tensor.Tensor{
+		"missing":         {"x": f32(tensor.Shape{1, 3}, 3)},
+		"unknown":         {"x": f32(tensor.Shape{1, 3}, 3), "ids": i64(tensor.Shape{1}, 1), "z": i64(tensor.Shape{1}, 1)},
+		"dtype":           {"x": i64(tensor.Shape{1, 3}, 3), "ids": i64(tensor.Shape{1}, 1)},
+		"rank":            {"x": f32(tensor.Shape{3}, 3), "ids": i64(tensor.Shape{1}, 1)},
+		"fixed dim":       {"x": f32(tensor.Shape{1, 4}, 4), "ids": i64(tensor.Shape{1}, 1)},
+		"symbol mismatch": {"x": f32(tensor.Shape{2, 3}, 6), "ids": i64(tensor.Shape{3}, 3)},
+		"invalid tensor":  {"x": {}, "ids": i64(tensor.Shape{1}, 1)},
+	}
+	for name, in := range cases {
+		_, err := m.Infer(ctx, in)
+		assert.ErrorIs(t, err, carton.ErrInvalidInput, name)
+	}
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": f32(tensor.Shape{4, 3}, 12), "ids": i64(tensor.Shape{4}, 4)})
+	assert.NoError(t, err)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = m.Infer(cancelled, map[string]tensor.Tensor{"x": f32(tensor.Shape{4, 3}, 12), "ids": i64(tensor.Shape{4}, 4)})
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestConcurrentInferAndClose(t *testing.T) {
+	ctx := context.Background()
+	path, _ := packNoop(t)
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{1, 2, 3})
+	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
+				if err != nil {
+					assert.ErrorIs(t, err, carton.ErrClosed)
+					return
+				}
+				assert.Equal(t, float32(2), tensor.MustView[float32](out["x"])[1])
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close())
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
+	assert.ErrorIs(t, err, carton.ErrClosed)
+}
+
+func TestSelfTestDetectsMismatch(t *testing.T) {
+	ctx := context.Background()
+	opts := noopOptions(t)
+	wrong, _ := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 7})
+	opts.SelfTests[0].ExpectedOut = map[string]tensor.Tensor{"x": wrong}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	out := filepath.Join(dir, "m.carton")
+	_, err := carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+	m, err := carton.Load(ctx, out, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	res, err := m.SelfTest(ctx, tensor.DefaultTolerance)
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	assert.False(t, res[0].Passed)
+	require.Len(t, res[0].Failures, 1)
+	assert.Contains(t, res[0].Failures[0], "element 5 is 6, want 7")
+}
+
+func TestLoadErrors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	pack := func(runner, req string, platforms []string) string {
+		out := filepath.Join(t.TempDir(), "x.carton")
+		_, err := carton.Pack(ctx, model, out, carton.PackOptions{Config: format.Config{RequiredPlatforms: platforms, Runner: format.Runner{RunnerName: runner, RequiredFrameworkVersion: req}}})
+		require.NoError(t, err)
+		return out
+	}
+	_, err := carton.Load(ctx, pack("martian", "*", nil), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrUnknownRunner)
+	assert.Contains(t, err.Error(), "available: noop")
+
+	_, err = carton.Load(ctx, pack("noop", "=9", nil), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrNoRuntime)
+	assert.Contains(t, err.Error(), "1.0.0 (builtin)")
+
+	other := "aarch64-apple-darwin"
+	if format.HostTriple() == other {
+		other = "x86_64-unknown-linux-gnu"
+	}
+	_, err = carton.Load(ctx, pack("noop", "*", []string{other}), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrPlatform)
+
+	_, err = carton.Load(ctx, filepath.Join(dir, "absent.carton"))
+	require.True(t, errors.Is(err, os.ErrNotExist))
+
+	_, err = carton.Load(ctx, model, carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrMalformed)
+
+	_, err = carton.LoadUnpacked(ctx, pack("noop", "*", nil))
+	require.ErrorIs(t, err, carton.ErrMalformed)
+
+	_, err = carton.Load(ctx, pack("noop", "*", nil), carton.WithRunnerOpt("x", []int{1}))
+	require.ErrorIs(t, err, carton.ErrInvalidInput)
+}
+
+func TestPackValidation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	out := filepath.Join(dir, "bad.carton")
+	_, err := carton.Pack(ctx, model, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "not a req"}}})
+	require.ErrorIs(t, err, carton.ErrMalformed)
+	assert.NoFileExists(t, out)
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".bad.carton.tmp-*"))
+	assert.Empty(t, leftovers)
+
+	opts := noopOptions(t)
+	opts.SelfTests[0].Inputs["nope"] = tensor.Scalar(int8(1))
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.ErrorIs(t, err, carton.ErrInvalidInput)
+}
+
+func TestUpstreamCartonInfo(t *testing.T) {
+	info, err := carton.ModelInfo(context.Background(), upstreamCarton)
+	require.NoError(t, err)
+	assert.Equal(t, "Test Model", info.ModelName)
+	assert.Equal(t, "f1cae5143a92a44e3a7e1d9c32a0245065dfb6e0f1e91c18b5e44356d081dfb5", info.ManifestSHA256)
+	assert.Equal(t, "=3.11", info.Runner.RequiredFrameworkVersion)
+	assert.Len(t, info.Inputs, 7)
+
+	_, err = carton.Load(context.Background(), upstreamCarton, carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrUnknownRunner, "this build has no python runner")
+}
+
+func TestPackDirectoryWithSymlinks(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	require.NoError(t, os.MkdirAll(filepath.Join(model, "blobs"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(model, "blobs", "abc"), []byte("weights"), 0o644))
+	require.NoError(t, os.Symlink("blobs/abc", filepath.Join(model, "weights.bin")))
+	outside := filepath.Join(dir, "outside.txt")
+	require.NoError(t, os.WriteFile(outside, []byte("copied"), 0o644))
+	require.NoError(t, os.Symlink(outside, filepath.Join(model, "vocab.txt")))
+	out := filepath.Join(dir, "d.carton")
+	_, err := carton.Pack(ctx, model, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"}}})
+	require.NoError(t, err)
+
+	zr, err := zip.OpenReader(out)
+	require.NoError(t, err)
+	modes := map[string]os.FileMode{}
+	for _, f := range zr.File {
+		modes[f.Name] = f.Mode()
+	}
+	zr.Close()
+	assert.NotZero(t, modes["model/weights.bin"]&os.ModeSymlink, "inner symlink stays a symlink")
+	assert.Zero(t, modes["model/vocab.txt"]&os.ModeSymlink, "outer symlink becomes a copy")
+
+	m, err := carton.Load(ctx, out, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+}

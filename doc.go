@@ -1,0 +1,33 @@
+// Package carton runs machine-learning models packed as cartons from Go,
+// in-process, through the model's own framework runtime.
+//
+// A carton (see the format package) wraps a model file or directory,
+// unchanged, with metadata: the runner that runs it and the framework
+// versions it needs, its input and output specs, self-tests and examples.
+// Load reads the metadata, verifies every file against the MANIFEST, picks a
+// runner and runtime (package backend) and opens the model; Infer runs it.
+//
+// # Lifetimes
+//
+// A *Model holds its runner session and the carton's file open until Close.
+// Inputs passed to Infer stay owned by the caller and are only read during
+// the call (they may be shared with the framework without a copy, so do not
+// modify them while Infer runs). Outputs belong to the caller: call Release
+// on each output tensor when done with it, which frees framework memory
+// early (a finalizer is only a safety net). An output may alias an input.
+//
+// # Concurrency and cancellation
+//
+// A *Model serves concurrent Infer calls from many goroutines. Close waits for
+// running Infer calls to return and makes later calls fail with ErrClosed.
+// Load and Infer take a context: Load stops between files when it is
+// cancelled; Infer checks it before the call reaches the framework (a
+// framework call in progress runs to completion).
+//
+// # Errors
+//
+// Errors wrap a sentinel to branch on with errors.Is: ErrMalformed,
+// ErrChecksum, ErrUnsafePath, ErrLimit (the carton), ErrUnknownRunner,
+// ErrNoRuntime, ErrPlatform (runner selection), ErrInvalidInput (Infer
+// inputs that do not match the specs), ErrInvalidTensor and ErrClosed.
+package carton

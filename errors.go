@@ -1,0 +1,30 @@
+package carton
+
+import (
+	"errors"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// Sentinels, re-exported from the packages that return them so that callers
+// need import only this one.
+var (
+	ErrMalformed     = format.ErrMalformed
+	ErrChecksum      = format.ErrChecksum
+	ErrUnsafePath    = format.ErrUnsafePath
+	ErrLimit         = format.ErrLimit
+	ErrUnknownRunner = backend.ErrUnknownRunner
+	ErrNoRuntime     = backend.ErrNoRuntime
+	ErrPlatform      = backend.ErrPlatform
+	ErrInvalidTensor = tensor.ErrInvalid
+
+	// ErrInvalidInput: Infer inputs that do not match the declared specs
+	// (missing, unknown, wrong dtype, rank or size, inconsistent symbols).
+	ErrInvalidInput = errors.New("invalid model input")
+	// ErrClosed: the model was closed.
+	ErrClosed = errors.New("model closed")
+	// ErrSelfTest: a self-test failed or could not run.
+	ErrSelfTest = errors.New("self-test failed")
+)

@@ -1,0 +1,55 @@
+package carton_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// Pack a model, load it and run it. The noop runner echoes its inputs, so
+// this runs with no framework installed; with a real runner only the
+// PackOptions change.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "carton-example-")
+	defer os.RemoveAll(dir)
+	model := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(model, []byte("weights"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	shape, _ := format.ParseShapeSpec("batch,2")
+	path := filepath.Join(dir, "echo.carton")
+	_, err := carton.Pack(ctx, model, path, carton.PackOptions{Config: format.Config{
+		ModelName: "echo",
+		Inputs:    []format.TensorSpec{{Name: "x", DType: tensor.Float32, Shape: shape}},
+		Outputs:   []format.TensorSpec{{Name: "x", DType: tensor.Float32, Shape: shape}},
+		Runner:    format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"},
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+
+	x, _ := tensor.From(tensor.Shape{1, 2}, []float32{0.5, 1.5}) // no copy
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+	if err != nil {
+		log.Fatal(err)
+	}
+	y := out["x"]
+	defer y.Release()
+	values, _ := tensor.View[float32](y)
+	fmt.Println(m.Info().ModelName, m.Info().Runtime.Framework, y.Shape(), values)
+	// Output: echo noop [1 2] [0.5 1.5]
+}

@@ -1,0 +1,90 @@
+package carton
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/carton-run/carton/format"
+)
+
+// Option configures Load. Options are immutable values; Load validates them.
+type Option func(*loadOptions)
+
+type loadOptions struct {
+	cacheDir    string
+	runnerOpts  map[string]any
+	runtimePath string
+	pin         string
+	device      string
+	limits      format.Limits
+}
+
+// WithCacheDir sets where packed cartons are extracted (default: the
+// CARTON_CACHE_DIR environment variable, else the user cache dir + "/carton").
+func WithCacheDir(dir string) Option { return func(o *loadOptions) { o.cacheDir = dir } }
+
+// WithRunnerOpt overrides one [runner.opts] value. value must be an int,
+// int64, float64, string or bool.
+func WithRunnerOpt(key string, value any) Option {
+	return func(o *loadOptions) {
+		if o.runnerOpts == nil {
+			o.runnerOpts = map[string]any{}
+		}
+		o.runnerOpts[key] = value
+	}
+}
+
+// WithRuntimePath names the framework library or directory to use, ahead of
+// any discovery.
+func WithRuntimePath(path string) Option { return func(o *loadOptions) { o.runtimePath = path } }
+
+// WithFrameworkVersion pins the runtime to one exact version (which must
+// still satisfy the carton's requirement).
+func WithFrameworkVersion(version string) Option { return func(o *loadOptions) { o.pin = version } }
+
+// WithDevice selects "cpu" (default) or "cuda:N" for runners that support it.
+func WithDevice(device string) Option { return func(o *loadOptions) { o.device = device } }
+
+// WithLimits overrides the archive safety limits (zero fields keep defaults).
+func WithLimits(l format.Limits) Option { return func(o *loadOptions) { o.limits = l } }
+
+func buildOptions(opts []Option) (loadOptions, error) {
+	o := loadOptions{device: "cpu"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for k, v := range o.runnerOpts {
+		switch x := v.(type) {
+		case int:
+			o.runnerOpts[k] = int64(x)
+		case int64, float64, string, bool:
+		default:
+			return o, fmt.Errorf("%w: runner option %s: %T is not an integer, float, string or bool", ErrInvalidInput, k, v)
+		}
+	}
+	if o.device != "cpu" && !strings.HasPrefix(o.device, "cuda:") {
+		return o, fmt.Errorf("%w: device %q (want cpu or cuda:N)", ErrInvalidInput, o.device)
+	}
+	if o.cacheDir == "" {
+		dir, err := DefaultCacheDir()
+		if err != nil {
+			return o, err
+		}
+		o.cacheDir = dir
+	}
+	return o, nil
+}
+
+// DefaultCacheDir is $CARTON_CACHE_DIR, else <user cache dir>/carton.
+func DefaultCacheDir() (string, error) {
+	if d := os.Getenv("CARTON_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory (set CARTON_CACHE_DIR): %w", err)
+	}
+	return filepath.Join(base, "carton"), nil
+}

@@ -1,0 +1,275 @@
+package carton
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// PackOptions describe the carton Pack writes around a model.
+type PackOptions struct {
+	// Config is carton.toml without self-tests and examples (those come from
+	// SelfTests and Examples). SpecVersion 0 means the current version, and
+	// Runner.RunnerCompatVersion 0 means 1.
+	Config format.Config
+	// Misc files are stored as misc/<base name>.
+	Misc []string
+	// SelfTests and Examples carry tensors that Pack stores in tensor_data/.
+	SelfTests []PackSelfTest
+	Examples  []PackExample
+}
+
+// PackSelfTest is a self-test with its tensors.
+type PackSelfTest struct {
+	Name, Description string
+	Inputs            map[string]tensor.Tensor
+	ExpectedOut       map[string]tensor.Tensor // optional
+}
+
+// PackExample is an example with its tensors.
+type PackExample struct {
+	Name, Description string
+	Inputs            map[string]tensor.Tensor
+	SampleOut         map[string]tensor.Tensor // optional
+}
+
+// Pack wraps the model file or directory at modelPath, unchanged, into a
+// carton at out and returns its manifest hash. A single file is stored as
+// model/<the runner's model file name> when the runner has one, else under
+// its own name. Symlinks inside the model directory stay symlinks; ones
+// pointing outside are stored as copies. When the carton declares no inputs
+// and outputs and the runner can read them from the model, they are filled
+// in. out is written through a temporary file renamed into place, so a
+// failure never leaves a partial carton.
+func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string, error) {
+	cfg := opts.Config
+	if cfg.SpecVersion == 0 {
+		cfg.SpecVersion = format.SpecVersion
+	}
+	if cfg.Runner.RunnerCompatVersion == 0 {
+		cfg.Runner.RunnerCompatVersion = 1
+	}
+	if len(cfg.ShortDescription) > 100 {
+		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, len(cfg.ShortDescription))
+	}
+	runner, known := backend.Lookup(cfg.Runner.RunnerName)
+	entries, err := modelEntries(modelPath, runner, known)
+	if err != nil {
+		return "", err
+	}
+	if len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 && known {
+		if insp, ok := runner.(backend.SpecInspector); ok {
+			dir, cleanup, err := stageModel(modelPath, entries)
+			if err != nil {
+				return "", err
+			}
+			cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{})
+			cleanup()
+			if err != nil {
+				return "", fmt.Errorf("reading input/output specs from the model: %w", err)
+			}
+		}
+	}
+	tensors := map[string]tensor.Tensor{}
+	cfg.SelfTests = nil
+	for i, st := range opts.SelfTests {
+		in, err := addTensors(tensors, fmt.Sprintf("self_test_%d", i), st.Inputs, cfg.Inputs)
+		if err != nil {
+			return "", fmt.Errorf("self-test %d: %w", i, err)
+		}
+		exp, err := addTensors(tensors, fmt.Sprintf("self_test_%d_expected", i), st.ExpectedOut, cfg.Outputs)
+		if err != nil {
+			return "", fmt.Errorf("self-test %d expected output: %w", i, err)
+		}
+		cfg.SelfTests = append(cfg.SelfTests, format.SelfTest{Name: st.Name, Description: st.Description, Inputs: in, ExpectedOut: exp})
+	}
+	cfg.Examples = nil
+	for i, ex := range opts.Examples {
+		in, err := addTensors(tensors, fmt.Sprintf("example_%d", i), ex.Inputs, cfg.Inputs)
+		if err != nil {
+			return "", fmt.Errorf("example %d: %w", i, err)
+		}
+		sample, err := addTensors(tensors, fmt.Sprintf("example_%d_out", i), ex.SampleOut, cfg.Outputs)
+		if err != nil {
+			return "", fmt.Errorf("example %d sample output: %w", i, err)
+		}
+		cfg.Examples = append(cfg.Examples, format.Example{Name: ex.Name, Description: ex.Description, Inputs: in, SampleOut: sample})
+	}
+	tdFiles, err := format.EncodeTensorData(tensors)
+	if err != nil {
+		return "", err
+	}
+	for _, name := range format.SortedKeys(tdFiles) {
+		entries = append(entries, format.Entry{Name: name, Data: tdFiles[name]})
+	}
+	for _, p := range opts.Misc {
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		if !st.Mode().IsRegular() {
+			return "", fmt.Errorf("%w: misc file %s is not a regular file", ErrMalformed, p)
+		}
+		entries = append(entries, format.Entry{Name: "misc/" + filepath.Base(p), File: p})
+	}
+	return writeAtomically(ctx, out, &cfg, entries)
+}
+
+// addTensors records tensors under prefix_<name> and returns the references.
+func addTensors(all map[string]tensor.Tensor, prefix string, ts map[string]tensor.Tensor, specs []format.TensorSpec) (map[string]string, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	refs := map[string]string{}
+	for name, t := range ts {
+		if !t.Valid() {
+			return nil, fmt.Errorf("%w: %q is not a valid tensor", ErrInvalidTensor, name)
+		}
+		if len(specs) > 0 {
+			found := false
+			for _, s := range specs {
+				if s.Name == name {
+					found = true
+					if s.DType != t.DType() {
+						return nil, fmt.Errorf("%w: %q is %s but declared %s", ErrInvalidInput, name, t.DType(), s.DType)
+					}
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%w: %q is not declared", ErrInvalidInput, name)
+			}
+		}
+		key := prefix + "_" + name
+		all[key] = t
+		refs[name] = format.TensorDataRef + key
+	}
+	return refs, nil
+}
+
+// modelEntries lists the model's files as carton entries under model/.
+func modelEntries(modelPath string, runner backend.Runner, known bool) ([]format.Entry, error) {
+	st, err := os.Stat(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		name := filepath.Base(modelPath)
+		if namer, ok := runner.(backend.ModelFileNamer); known && ok {
+			name = namer.ModelFileName()
+		}
+		return []format.Entry{{Name: "model/" + name, File: modelPath}}, nil
+	}
+	root, err := filepath.Abs(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	var entries []format.Entry
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		name := "model/" + filepath.ToSlash(rel)
+		if d.Type()&fs.ModeSymlink != 0 {
+			resolved, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return fmt.Errorf("%w: %s: broken symlink: %v", ErrMalformed, p, err)
+			}
+			realRoot, _ := filepath.EvalSymlinks(root)
+			if inside, _ := filepath.Rel(realRoot, resolved); !strings.HasPrefix(inside, "..") {
+				if info, err := os.Stat(resolved); err == nil && info.Mode().IsRegular() {
+					target, err := filepath.Rel(filepath.Dir(p), filepath.Join(root, inside))
+					if err != nil {
+						return err
+					}
+					entries = append(entries, format.Entry{Name: name, Symlink: filepath.ToSlash(target)})
+					return nil
+				}
+			}
+			// outside the model (or a directory): store a copy
+			info, err := os.Stat(resolved)
+			if err != nil {
+				return err
+			}
+			if !info.Mode().IsRegular() {
+				return fmt.Errorf("%w: %s: symlinks to directories are not supported", ErrMalformed, p)
+			}
+			entries = append(entries, format.Entry{Name: name, File: resolved})
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%w: %s is not a regular file", ErrMalformed, p)
+		}
+		entries = append(entries, format.Entry{Name: name, File: p})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("%w: model directory %s is empty", ErrMalformed, modelPath)
+	}
+	return entries, nil
+}
+
+// stageModel gives a SpecInspector a directory laid out as model/ will be.
+func stageModel(modelPath string, entries []format.Entry) (string, func(), error) {
+	if st, err := os.Stat(modelPath); err == nil && st.IsDir() {
+		return modelPath, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "carton-pack-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	dst := filepath.Join(dir, strings.TrimPrefix(entries[0].Name, "model/"))
+	if err := os.Symlink(entries[0].File, dst); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return dir, cleanup, nil
+}
+
+func writeAtomically(ctx context.Context, out string, cfg *format.Config, entries []format.Entry) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	dir := filepath.Dir(out)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return "", err
+	}
+	fail := func(err error) (string, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	sha, err := format.Write(tmp, cfg, entries, nil)
+	if err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return sha, nil
+}
