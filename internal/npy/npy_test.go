@@ -1,0 +1,69 @@
+package npy
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton/tensor"
+)
+
+func roundTrip(t *testing.T, in tensor.Tensor) tensor.Tensor {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, in), in.String())
+	out, err := Read(&buf)
+	require.NoError(t, err, in.String())
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	cases := []tensor.Tensor{}
+	add := func(x tensor.Tensor, err error) {
+		require.NoError(t, err)
+		cases = append(cases, x)
+	}
+	add(tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6}))
+	add(tensor.From(tensor.Shape{3}, []float64{1.5, -2, 1e300}))
+	add(tensor.From(tensor.Shape{2, 1, 2}, []int8{-1, 2, -3, 4}))
+	add(tensor.From(tensor.Shape{1}, []int16{-300}))
+	add(tensor.From(tensor.Shape{2}, []int32{1 << 30, -5}))
+	add(tensor.From(tensor.Shape{2}, []int64{1 << 62, -5}))
+	add(tensor.From(tensor.Shape{2}, []uint8{255, 0}))
+	add(tensor.From(tensor.Shape{2}, []uint16{65535, 1}))
+	add(tensor.From(tensor.Shape{2}, []uint32{1 << 31, 1}))
+	add(tensor.From(tensor.Shape{2}, []uint64{1 << 63, 1}))
+	add(tensor.From(tensor.Shape{2, 2}, []bool{true, false, false, true}))
+	add(tensor.From(tensor.Shape{2}, []tensor.F16{tensor.NewF16(1.5), tensor.NewF16(-2)}))
+	add(tensor.FromStrings(tensor.Shape{2, 2}, []string{"a", "bcd", "", "é"}))
+	cases = append(cases, tensor.Scalar(float32(3.25)), tensor.Scalar(int64(-9)))
+	add(tensor.From(tensor.Shape{2, 0}, []float32{}))
+	for _, in := range cases {
+		out := roundTrip(t, in)
+		assert.Nil(t, tensor.Compare(out, in, tensor.Tolerance{}), "%s -> %s", in, out)
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	var buf bytes.Buffer
+	err := Write(&buf, tensor.Scalar(tensor.BF16(0x3f80)))
+	require.ErrorIs(t, err, ErrUnsupported)
+	_, err = Read(bytes.NewReader([]byte("not numpy at all")))
+	require.Error(t, err)
+	hdr := "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+	for len(hdr)%16 != 5 {
+		hdr += " "
+	}
+	raw := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)+1), 0)
+	raw = append(append(raw, hdr...), '\n', 0x80, 0x02)
+	_, err = Read(bytes.NewReader(raw))
+	require.ErrorIs(t, err, ErrUnsupported)
+	hdr = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }"
+	raw = append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)+1), 0)
+	raw = append(append(raw, hdr...), '\n')
+	raw = append(raw, make([]byte, 16)...)
+	_, err = Read(bytes.NewReader(raw))
+	require.ErrorIs(t, err, ErrUnsupported)
+}
