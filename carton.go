@@ -19,7 +19,7 @@ type Info struct {
 	*format.Config
 	ManifestSHA256 string `json:"manifest_sha256"`
 	// Path is where the carton was read from.
-	Path string `json:"path"`
+	Path string `json:"-"`
 	// Runtime is the chosen framework runtime; nil from ModelInfo.
 	Runtime *backend.Runtime `json:"runtime,omitempty"`
 }

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/tensor"
+)
+
+var npyRead = npy.Read
+
+// loadFlags are the Load options every command that runs a model shares.
+type loadFlags struct {
+	runtimePath, pin, device string
+	opts                     multiFlag
+}
+
+func (l *loadFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.runtimePath, "runtime", "", "framework library or directory to use")
+	fs.StringVar(&l.pin, "framework-version", "", "pin the runtime to this exact version")
+	fs.StringVar(&l.device, "device", "cpu", "cpu or cuda:N")
+	fs.Var(&l.opts, "opt", "override a runner option KEY=VALUE, repeatable")
+}
+
+func (l *loadFlags) options() ([]carton.Option, error) {
+	opts := []carton.Option{carton.WithDevice(l.device)}
+	if l.runtimePath != "" {
+		opts = append(opts, carton.WithRuntimePath(l.runtimePath))
+	}
+	if l.pin != "" {
+		opts = append(opts, carton.WithFrameworkVersion(l.pin))
+	}
+	for _, kv := range l.opts {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErr("--opt %q: want KEY=VALUE", kv)
+		}
+		opts = append(opts, carton.WithRunnerOpt(k, parseOptValue(v)))
+	}
+	return opts, nil
+}
+
+func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("infer", "CARTON --input NAME=FILE.npy ... [--output-dir DIR]", stderr)
+	var inputs multiFlag
+	fs.Var(&inputs, "input", "input tensor NAME=FILE.npy, repeatable")
+	outDir := fs.String("output-dir", ".", "directory for NAME.npy output files")
+	var lf loadFlags
+	lf.register(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
+	}
+	in := map[string]tensor.Tensor{}
+	for _, kv := range inputs {
+		name, file, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return usageErr("--input %q: want NAME=FILE.npy", kv)
+		}
+		t, err := readNpyFile(file)
+		if err != nil {
+			return err
+		}
+		in[name] = t
+	}
+	opts, err := lf.options()
+	if err != nil {
+		return err
+	}
+	m, err := carton.Load(ctx, pos[0], opts...)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	out, err := m.Infer(ctx, in)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range format.SortedKeys(out) {
+		t := out[name]
+		path := filepath.Join(*outDir, name+".npy")
+		if err := writeNpyFile(path, t); err != nil {
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+		fmt.Fprintf(stdout, "%s: %s%v %s -> %s\n", name, t.DType(), t.Shape(), summarize(t), path)
+		t.Release()
+	}
+	return nil
+}
+
+// writeNpyFile writes through a temporary file so a failure leaves nothing.
+func writeNpyFile(path string, t tensor.Tensor) error {
+	if strings.ContainsAny(filepath.Base(path), `/\`) || strings.HasPrefix(filepath.Base(path), "..") {
+		return fmt.Errorf("unsafe output name %q", filepath.Base(path))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".carton-out-*")
+	if err != nil {
+		return err
+	}
+	if err := npy.Write(tmp, t); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// summarize gives min/max/mean of numeric tensors and the first strings.
+func summarize(t tensor.Tensor) string {
+	if t.DType() == tensor.String {
+		s, _ := t.Strings()
+		if len(s) > 3 {
+			return fmt.Sprintf("%q...", s[:3])
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	v, err := tensor.Float64s(t)
+	if err != nil || len(v) == 0 {
+		return "(empty)"
+	}
+	lo, hi, sum := v[0], v[0], 0.0
+	for _, x := range v {
+		lo, hi, sum = min(lo, x), max(hi, x), sum+x
+	}
+	return fmt.Sprintf("min=%.6g max=%.6g mean=%.6g", lo, hi, sum/float64(len(v)))
+}

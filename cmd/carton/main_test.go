@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/tensor"
+)
+
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeNpy(t *testing.T, dir, name string, x tensor.Tensor) string {
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, npy.Write(f, x))
+	require.NoError(t, f.Close())
+	return p
+}
+
+func readNpy(t *testing.T, p string) tensor.Tensor {
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	x, err := npy.Read(f)
+	require.NoError(t, err)
+	return x
+}
+
+func TestInfoUpstreamJSON(t *testing.T) {
+	code, out, errOut := cli(t, "info", "../../../shared/testdata/upstream/test.carton", "--json")
+	require.Equal(t, 0, code, errOut)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, "Test Model", doc["model_name"])
+	assert.Equal(t, "f1cae5143a92a44e3a7e1d9c32a0245065dfb6e0f1e91c18b5e44356d081dfb5", doc["manifest_sha256"])
+	runner := doc["runner"].(map[string]any)
+	assert.Equal(t, "python", runner["runner_name"])
+	assert.Equal(t, "=3.11", runner["required_framework_version"])
+	inputs := doc["input"].([]any)
+	require.Len(t, inputs, 7)
+	var shapes []string
+	for _, in := range inputs {
+		b, _ := json.Marshal(in.(map[string]any)["shape"])
+		shapes = append(shapes, string(b))
+	}
+	assert.Equal(t, []string{`"*"`, `"some_symbol"`, `["*"]`, `["some_symbol"]`, `[]`, `["batch_size",3,512,512]`, `["*","*","*"]`}, shapes)
+	assert.Len(t, doc["self_test"], 1)
+	assert.Len(t, doc["example"], 1)
+	for k := range doc {
+		assert.NotContains(t, []string{"path", "runtime", "Config"}, k)
+	}
+}
+
+func TestPackInferSelfTestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.bin")
+	require.NoError(t, os.WriteFile(model, []byte("weights"), 0o644))
+	x, _ := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6})
+	words, _ := tensor.FromStrings(tensor.Shape{2}, []string{"hi", "there"})
+	xp := writeNpy(t, dir, "x.npy", x)
+	wp := writeNpy(t, dir, "w.npy", words)
+	out := filepath.Join(dir, "echo.carton")
+
+	args := []string{"pack", model, "--runner", "noop", "--framework-version", "*", "-o", out,
+		"--name", "echo", "--description", "echoes", "--license", "MIT",
+		"--input", "x:float32:batch,3", "--input", "w:string:[*]",
+		"--output", "x:float32:batch,3", "--output", "w:string:[*]",
+		"--opt", "threads=2", "--opt", "mode=fast",
+		"--self-test", "x=" + xp + ",w=" + wp + ",out:x=" + xp,
+		"--example", "x=" + xp + ",w=" + wp}
+	code, stdout, stderr := cli(t, args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "manifest sha256")
+	first, _ := os.ReadFile(out)
+	code, _, stderr = cli(t, args...)
+	require.Equal(t, 0, code, stderr)
+	second, _ := os.ReadFile(out)
+	assert.True(t, bytes.Equal(first, second), "packing twice gives identical bytes")
+
+	code, stdout, _ = cli(t, "info", out)
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "noop * (compat 1)")
+	assert.Contains(t, stdout, "[batch,3]")
+	assert.Regexp(t, `opt threads:\s+2`, stdout)
+
+	outDir := filepath.Join(dir, "out")
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	code, stdout, stderr = cli(t, "infer", out, "--input", "x="+xp, "--input", "w="+wp, "--output-dir", outDir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "x: float32[2 3] min=1 max=6 mean=3.5")
+	assert.Contains(t, stdout, `w: string[2] ["hi" "there"]`)
+	assert.Nil(t, tensor.Compare(readNpy(t, filepath.Join(outDir, "x.npy")), x, tensor.Tolerance{}))
+	assert.Nil(t, tensor.Compare(readNpy(t, filepath.Join(outDir, "w.npy")), words, tensor.Tolerance{}))
+
+	code, stdout, stderr = cli(t, "selftest", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "1 of 1 self-tests passed")
+
+	// A self-test whose expectation is wrong fails with exit 1.
+	y, _ := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 60})
+	yp := writeNpy(t, dir, "y.npy", y)
+	bad := filepath.Join(dir, "bad.carton")
+	code, _, stderr = cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", bad,
+		"--input", "x:float32:batch,3", "--output", "x:float32:batch,3", "--self-test", "x="+xp+",out:x="+yp)
+	require.Equal(t, 0, code, stderr)
+	code, stdout, _ = cli(t, "selftest", bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "FAIL")
+	assert.Contains(t, stdout, "element 5 is 6, want 60")
+}
+
+func TestErrorsAndHelp(t *testing.T) {
+	code, _, stderr := cli(t)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "Commands:")
+	for _, cmd := range []string{"pack", "info", "infer", "selftest"} {
+		code, _, stderr := cli(t, cmd, "--help")
+		assert.Equal(t, 0, code, cmd)
+		assert.Contains(t, stderr, "Usage: carton "+cmd, cmd)
+	}
+	code, _, stderr = cli(t, "frobnicate")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "unknown command")
+
+	code, _, stderr = cli(t, "pack", "x")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "required")
+
+	code, _, stderr = cli(t, "info", "/nonexistent.carton")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no such file")
+
+	dir := t.TempDir()
+	code, _, stderr = cli(t, "pack", dir, "--runner", "noop", "--framework-version", "*", "-o", filepath.Join(dir, "o.carton"), "--input", "x:complex:*")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "unknown dtype")
+
+	code, _, stderr = cli(t, "infer", "../../../shared/testdata/upstream/test.carton", "--input", "a=/nonexistent.npy")
+	assert.Equal(t, 1, code)
+	assert.True(t, strings.Contains(stderr, "no such file"), stderr)
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pack", "MODEL_PATH --runner NAME --framework-version REQ -o OUT.carton [flags]", stderr)
+	runner := fs.String("runner", "", "runner name: noop, onnx, torchscript, tensorflow (required)")
+	version := fs.String("framework-version", "", "required framework version, a Cargo-style requirement like =1.13 or ^2 (required)")
+	out := fs.String("o", "", "output .carton path (required)")
+	name := fs.String("name", "", "model name")
+	desc := fs.String("description", "", "short description (at most 100 characters)")
+	longDesc := fs.String("model-description", "", "long markdown description")
+	license := fs.String("license", "", "license (an SPDX identifier)")
+	repo := fs.String("repository", "", "source repository URL")
+	homepage := fs.String("homepage", "", "homepage URL")
+	var inputs, outputs, opts, misc, platforms, selfTests, examples multiFlag
+	fs.Var(&inputs, "input", "input spec NAME:DTYPE:SHAPE, repeatable; SHAPE is comma-separated dims (numbers, names or *), * for any shape, a bare name for a whole-shape symbol, [] for a scalar")
+	fs.Var(&outputs, "output", "output spec NAME:DTYPE:SHAPE, repeatable (like --input)")
+	fs.Var(&opts, "opt", "runner option KEY=VALUE, repeatable (integers, floats, true/false, else a string)")
+	fs.Var(&misc, "misc", "file to store under misc/, repeatable")
+	fs.Var(&platforms, "platform", "required platform target triple, repeatable (default: any)")
+	fs.Var(&selfTests, "self-test", "self-test tensors NAME=FILE.npy[,NAME=FILE.npy...]; expected outputs as out:NAME=FILE.npy; repeatable, one flag per test")
+	fs.Var(&examples, "example", "example tensors, like --self-test (outputs as out:NAME=FILE.npy); repeatable")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want exactly one MODEL_PATH, got %d arguments", len(pos))
+	}
+	if *runner == "" || *version == "" || *out == "" {
+		return usageErr("--runner, --framework-version and -o are required")
+	}
+	cfg := format.Config{
+		ModelName: *name, ShortDescription: *desc, ModelDescription: *longDesc, License: *license,
+		Repository: *repo, Homepage: *homepage, RequiredPlatforms: platforms,
+		Runner: format.Runner{RunnerName: *runner, RequiredFrameworkVersion: *version},
+	}
+	if cfg.Inputs, err = parseSpecs(inputs); err != nil {
+		return err
+	}
+	if cfg.Outputs, err = parseSpecs(outputs); err != nil {
+		return err
+	}
+	if len(opts) > 0 {
+		cfg.Runner.Opts = map[string]any{}
+		for _, kv := range opts {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return usageErr("--opt %q: want KEY=VALUE", kv)
+			}
+			cfg.Runner.Opts[k] = parseOptValue(v)
+		}
+	}
+	po := carton.PackOptions{Config: cfg, Misc: misc}
+	for _, spec := range selfTests {
+		in, exp, err := loadTensorSet(spec)
+		if err != nil {
+			return fmt.Errorf("--self-test: %w", err)
+		}
+		po.SelfTests = append(po.SelfTests, carton.PackSelfTest{Inputs: in, ExpectedOut: exp})
+	}
+	for _, spec := range examples {
+		in, sample, err := loadTensorSet(spec)
+		if err != nil {
+			return fmt.Errorf("--example: %w", err)
+		}
+		po.Examples = append(po.Examples, carton.PackExample{Inputs: in, SampleOut: sample})
+	}
+	sha, err := carton.Pack(ctx, pos[0], *out, po)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "packed %s (manifest sha256 %s)\n", *out, sha)
+	return nil
+}
+
+func parseSpecs(specs []string) ([]format.TensorSpec, error) {
+	var out []format.TensorSpec
+	for _, s := range specs {
+		parts := strings.SplitN(s, ":", 3)
+		if len(parts) != 3 || parts[0] == "" {
+			return nil, usageErr("spec %q: want NAME:DTYPE:SHAPE", s)
+		}
+		dt, err := tensor.ParseDType(parts[1])
+		if err != nil {
+			return nil, usageErr("spec %q: %v", s, err)
+		}
+		shape, err := format.ParseShapeSpec(parts[2])
+		if err != nil {
+			return nil, usageErr("spec %q: %v", s, err)
+		}
+		out = append(out, format.TensorSpec{Name: parts[0], DType: dt, Shape: shape})
+	}
+	return out, nil
+}
+
+func parseOptValue(v string) any {
+	if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return i
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
+		return b
+	}
+	return v
+}
+
+// loadTensorSet reads "a=x.npy,out:y=y.npy" into inputs and outputs.
+func loadTensorSet(spec string) (in, out map[string]tensor.Tensor, err error) {
+	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+	for _, item := range strings.Split(spec, ",") {
+		name, file, ok := strings.Cut(item, "=")
+		if !ok || name == "" || file == "" {
+			return nil, nil, usageErr("%q: want NAME=FILE.npy", item)
+		}
+		dst := in
+		if n, isOut := strings.CutPrefix(name, "out:"); isOut {
+			dst, name = out, n
+		}
+		t, err := readNpyFile(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		dst[name] = t
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return in, out, nil
+}
+
+func readNpyFile(path string) (tensor.Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return tensor.Tensor{}, err
+	}
+	defer f.Close()
+	t, err := npyRead(f)
+	if err != nil {
+		return tensor.Tensor{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
