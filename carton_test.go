@@ -19,7 +19,7 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-const upstreamCarton = "../shared/testdata/upstream/test.carton"
+const upstreamCarton = "testdata/upstream/test.carton"
 
 func mustShape(t *testing.T, s string) format.ShapeSpec {
 	sp, err := format.ParseShapeSpec(s)

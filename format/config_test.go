@@ -12,7 +12,7 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-const upstreamDir = "../../shared/testdata/upstream"
+const upstreamDir = "../testdata/upstream"
 
 func TestUpstreamTOMLVectors(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(upstreamDir, "toml", "*.toml"))

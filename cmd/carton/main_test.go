@@ -42,7 +42,7 @@ func readNpy(t *testing.T, p string) tensor.Tensor {
 }
 
 func TestInfoUpstreamJSON(t *testing.T) {
-	code, out, errOut := cli(t, "info", "../../../shared/testdata/upstream/test.carton", "--json")
+	code, out, errOut := cli(t, "info", "../../testdata/upstream/test.carton", "--json")
 	require.Equal(t, 0, code, errOut)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &doc))
@@ -150,7 +150,7 @@ func TestErrorsAndHelp(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "unknown dtype")
 
-	code, _, stderr = cli(t, "infer", "../../../shared/testdata/upstream/test.carton", "--input", "a=/nonexistent.npy")
+	code, _, stderr = cli(t, "infer", "../../testdata/upstream/test.carton", "--input", "a=/nonexistent.npy")
 	assert.Equal(t, 1, code)
 	assert.True(t, strings.Contains(stderr, "no such file"), stderr)
 }
