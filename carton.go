@@ -98,15 +98,20 @@ func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOption
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	modelDir, err := c.Materialize(ctx, o.cacheDir)
-	if err != nil {
-		return nil, err
-	}
 	runnerOpts := maps.Clone(cfg.Runner.Opts)
 	if runnerOpts == nil {
 		runnerOpts = map[string]any{}
 	}
 	maps.Copy(runnerOpts, o.runnerOpts)
+	var modelDir string
+	if ml, ok := sel.Runner.(backend.MemoryLoader); ok && c.Packed && ml.LoadsFromMemory(c.Files("model/"), runnerOpts) {
+		err = c.Verify(ctx) // the runner reads model/ from the zip itself
+	} else {
+		modelDir, err = c.Materialize(ctx, o.cacheDir)
+	}
+	if err != nil {
+		return nil, err
+	}
 	session, err := sel.Runner.Load(ctx, backend.LoadRequest{Carton: c, ModelDir: modelDir, Runtime: sel.Runtime, Opts: runnerOpts, Device: o.device})
 	if err != nil {
 		return nil, fmt.Errorf("%s: runner %s (%s %s from %s): %w", path, sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err)

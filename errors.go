@@ -20,9 +20,10 @@ var (
 	ErrPlatform      = backend.ErrPlatform
 	ErrInvalidTensor = tensor.ErrInvalid
 
-	// ErrInvalidInput: Infer inputs that do not match the declared specs
-	// (missing, unknown, wrong dtype, rank or size, inconsistent symbols).
-	ErrInvalidInput = errors.New("invalid model input")
+	ErrInvalidInput  = backend.ErrInvalidInput
+	ErrInvalidOption = backend.ErrInvalidOption
+	ErrModel         = backend.ErrModel
+
 	// ErrClosed: the model was closed.
 	ErrClosed = errors.New("model closed")
 	// ErrSelfTest: a self-test failed or could not run.

@@ -8,6 +8,7 @@ require (
 	codeberg.org/sbinet/npyio v0.14.0 // indirect
 	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/campoy/embedmd v1.0.0 // indirect
+	github.com/ebitengine/purego v0.11.3 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/nlpodyssey/gopickle v0.3.0 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect

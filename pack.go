@@ -233,7 +233,12 @@ func stageModel(modelPath string, entries []format.Entry) (string, func(), error
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	dst := filepath.Join(dir, strings.TrimPrefix(entries[0].Name, "model/"))
-	if err := os.Symlink(entries[0].File, dst); err != nil {
+	src, err := filepath.Abs(entries[0].File)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	if err := os.Symlink(src, dst); err != nil {
 		cleanup()
 		return "", nil, err
 	}

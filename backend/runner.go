@@ -16,6 +16,15 @@ var (
 	ErrNoRuntime = errors.New("no matching framework runtime")
 	// ErrPlatform: the carton's required_platforms excludes this platform.
 	ErrPlatform = errors.New("platform not supported by the carton")
+	// ErrInvalidInput: inputs that do not match the model (missing,
+	// unknown, wrong dtype, rank or size, inconsistent symbols).
+	ErrInvalidInput = errors.New("invalid model input")
+	// ErrInvalidOption: a runner option the runner does not know, or a
+	// value of the wrong type or range.
+	ErrInvalidOption = errors.New("invalid runner option")
+	// ErrModel: the runner cannot load the model (missing file, a model
+	// the framework rejects).
+	ErrModel = errors.New("cannot load model")
 )
 
 // Runtime is one installation of a framework that a runner can use.
@@ -76,4 +85,11 @@ type ModelFileNamer interface {
 // specs from the model itself, so that pack fills them when none are given.
 type SpecInspector interface {
 	InspectSpecs(ctx context.Context, modelDir string, hints Hints) (inputs, outputs []format.TensorSpec, err error)
+}
+
+// MemoryLoader is implemented by runners that can load some models straight
+// from the carton's bytes (LoadRequest.Carton), so a packed carton need not
+// be extracted. modelFiles are the MANIFEST paths under model/.
+type MemoryLoader interface {
+	LoadsFromMemory(modelFiles []string, opts map[string]any) bool
 }

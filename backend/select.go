@@ -21,7 +21,9 @@ type Selection struct {
 
 // Select picks the runner for runnerName and the newest runtime whose
 // version satisfies requirement, after checking required_platforms against
-// this process's platform. With pin set, only that exact version is taken.
+// this process's platform. A runtime given explicitly (Source "option",
+// else "env") is the only candidate when present. With pin set, only that
+// exact version is taken.
 func Select(ctx context.Context, runnerName, requirement string, platforms []string, hints Hints, pin string) (Selection, error) {
 	if err := CheckPlatform(platforms, format.HostTriple()); err != nil {
 		return Selection{}, err
@@ -62,6 +64,20 @@ func Select(ctx context.Context, runnerName, requirement string, platforms []str
 	sel := Selection{Runner: r}
 	for _, c := range cands {
 		sel.Candidates = append(sel.Candidates, c.rt)
+	}
+	// A runtime named explicitly (Load option, then environment variable)
+	// is the only one considered: the caller asked for it.
+	for _, explicit := range []string{"option", "env"} {
+		var only []cand
+		for _, c := range cands {
+			if c.rt.Source == explicit {
+				only = append(only, c)
+			}
+		}
+		if len(only) > 0 {
+			cands = only
+			break
+		}
 	}
 	for _, c := range cands {
 		if req.Matches(c.v) && (pinned == nil || c.v.Compare(*pinned) == 0) {

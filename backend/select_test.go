@@ -31,8 +31,8 @@ func init() {
 	Register(versions{name: "test-multi", rts: []Runtime{
 		{Version: "1.13.1", Source: "python", Path: "/deb"},
 		{Version: "2.1.0", Source: "cache", Path: "/c/2.1"},
-		{Version: "2.5.1", Source: "env", Path: "/e/2.5"},
-		{Version: "not-a-version", Source: "env"},
+		{Version: "2.5.1", Source: "cache", Path: "/e/2.5"},
+		{Version: "not-a-version", Source: "python"},
 	}})
 }
 
@@ -63,7 +63,7 @@ func TestSelectErrors(t *testing.T) {
 	_, err = Select(context.Background(), "test-multi", "=3.0", nil, Hints{}, "")
 	require.ErrorIs(t, err, ErrNoRuntime)
 	assert.Contains(t, err.Error(), "1.13.1 (python /deb)")
-	assert.Contains(t, err.Error(), "2.5.1 (env /e/2.5)")
+	assert.Contains(t, err.Error(), "2.5.1 (cache /e/2.5)")
 
 	_, err = Select(context.Background(), "test-multi", "^2", nil, Hints{}, "2.2.0")
 	require.ErrorIs(t, err, ErrNoRuntime)
@@ -102,4 +102,17 @@ func TestNoopEchoes(t *testing.T) {
 
 func TestRegisterTwicePanics(t *testing.T) {
 	assert.Panics(t, func() { Register(noop{}) })
+}
+
+func TestExplicitRuntimeWins(t *testing.T) {
+	Register(versions{name: "test-explicit", rts: []Runtime{
+		{Version: "2.5.1", Source: "python", Path: "/py"},
+		{Version: "1.13.1", Source: "env", Path: "/env"},
+		{Version: "1.12.0", Source: "option", Path: "/opt"},
+	}})
+	sel, err := Select(context.Background(), "test-explicit", "*", nil, Hints{}, "")
+	require.NoError(t, err)
+	assert.Equal(t, "/opt", sel.Runtime.Path)
+	_, err = Select(context.Background(), "test-explicit", "^2", nil, Hints{}, "")
+	require.ErrorIs(t, err, ErrNoRuntime, "an explicit runtime that does not match is an error, not a fallback")
 }

@@ -181,15 +181,8 @@ func (c *Carton) Close() error { return c.src.close() }
 // renamed into place only after every file verified, so a failure leaves
 // nothing behind. Files present but not listed in MANIFEST are an error.
 func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, error) {
-	for name := range c.tree.files {
-		if err := c.checkListed(name); err != nil {
-			return "", err
-		}
-	}
-	for name := range c.tree.links {
-		if err := c.checkListed(name); err != nil && !c.tree.isDir(c.tree.links[name]) {
-			return "", err
-		}
+	if err := c.checkAllListed(); err != nil {
+		return "", err
 	}
 	if !c.Packed {
 		if err := c.verifyAll(ctx, ""); err != nil {
@@ -224,6 +217,40 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 		// another process won the race with identical, verified content
 	}
 	return filepath.Join(final, "model"), nil
+}
+
+// Verify hashes every file against MANIFEST without extracting anything.
+func (c *Carton) Verify(ctx context.Context) error {
+	if err := c.checkAllListed(); err != nil {
+		return err
+	}
+	return c.verifyAll(ctx, "")
+}
+
+// Files returns the MANIFEST paths under prefix (e.g. "model/"), sorted.
+func (c *Carton) Files(prefix string) []string {
+	var out []string
+	for _, p := range c.Manifest.Paths() {
+		if strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// checkAllListed fails on a file present in the carton but not in MANIFEST.
+func (c *Carton) checkAllListed() error {
+	for name := range c.tree.files {
+		if err := c.checkListed(name); err != nil {
+			return err
+		}
+	}
+	for name := range c.tree.links {
+		if err := c.checkListed(name); err != nil && !c.tree.isDir(c.tree.links[name]) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Carton) checkListed(name string) error {

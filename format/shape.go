@@ -93,6 +93,9 @@ func parseDim(p string) (Dim, error) {
 	return Dim{Kind: DimSymbol, Symbol: p}, nil
 }
 
+// ValidSymbol reports whether s can name a dimension or shape symbol.
+func ValidSymbol(s string) bool { return checkSymbol(s) == nil && s != "*" && !isNumber(s) }
+
 func checkSymbol(s string) error {
 	if s == "" || strings.ContainsAny(s, ",[]\"' \t\n") {
 		return fmt.Errorf("%w: %q is not a valid shape symbol", ErrMalformed, s)

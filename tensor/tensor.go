@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -19,17 +20,24 @@ type Tensor struct {
 	foreign *foreignMemory // nil for Go memory
 }
 
-// foreignMemory is the release hook of memory that Go does not own.
+// foreignMemory is the release hook of memory that Go does not own: either
+// release, or releaseHandle(handle), which lets a backend share one func
+// across all its outputs instead of allocating a closure per tensor.
 type foreignMemory struct {
-	once     sync.Once
-	release  func()
-	released bool
+	once          sync.Once
+	released      atomic.Bool
+	release       func()
+	releaseHandle func(uintptr)
+	handle        uintptr
 }
 
 func (f *foreignMemory) run() {
 	f.once.Do(func() {
-		f.released = true
-		if f.release != nil {
+		f.released.Store(true)
+		switch {
+		case f.releaseHandle != nil:
+			f.releaseHandle(f.handle)
+		case f.release != nil:
 			f.release()
 		}
 	})
@@ -166,14 +174,22 @@ func Foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release f
 	if err != nil {
 		return Tensor{}, err
 	}
-	t.foreign = newForeign(release)
+	t.foreign = &foreignMemory{release: release}
+	runtime.SetFinalizer(t.foreign, (*foreignMemory).run)
 	return t, nil
 }
 
-func newForeign(release func()) *foreignMemory {
-	f := &foreignMemory{release: release}
-	runtime.SetFinalizer(f, (*foreignMemory).run)
-	return f
+// ForeignHandle is Foreign with the release expressed as release(handle),
+// typically a framework's free function and the object it frees; one
+// release func can then serve every tensor without a closure each.
+func ForeignHandle(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func(uintptr), handle uintptr) (Tensor, error) {
+	t, err := FromBytes(dtype, shape, unsafe.Slice((*byte)(ptr), nbytes))
+	if err != nil {
+		return Tensor{}, err
+	}
+	t.foreign = &foreignMemory{releaseHandle: release, handle: handle}
+	runtime.SetFinalizer(t.foreign, (*foreignMemory).run)
+	return t, nil
 }
 
 // DType returns the element type.
@@ -195,7 +211,7 @@ func (t Tensor) Len() int {
 
 // Valid reports whether t was made by a constructor (and not released).
 func (t Tensor) Valid() bool {
-	return t.dtype.Valid() && (t.foreign == nil || !t.foreign.released)
+	return t.dtype.Valid() && (t.foreign == nil || !t.foreign.released.Load())
 }
 
 // IsForeign reports whether the buffer is owned outside Go.
@@ -232,7 +248,7 @@ func View[T Elem](t Tensor) ([]T, error) {
 	if want := DTypeOf[T](); t.dtype != want {
 		return nil, fmt.Errorf("%w: view of a %s tensor as %s", ErrInvalid, t.dtype, want)
 	}
-	if t.foreign != nil && t.foreign.released {
+	if t.foreign != nil && t.foreign.released.Load() {
 		return nil, fmt.Errorf("%w: view of a released tensor", ErrInvalid)
 	}
 	if t.data == nil {

@@ -1,0 +1,31 @@
+// Package onnx is the "onnx" runner: ONNX models run in-process by ONNX
+// Runtime's C API, loaded at run time through purego (no cgo).
+//
+// Import it for its side effect of registering the runner:
+//
+//	import _ "github.com/carton-run/carton/backend/onnx"
+//
+// The carton's required_framework_version is the ONNX Runtime version; the
+// model is model/model.onnx (external-data files beside it work). The
+// runtime comes from the WithRuntimePath option, $CARTON_ONNXRUNTIME_LIB, an
+// installed Python onnxruntime, or the npm package onnxruntime-node (see
+// libfetch). The runner asks ONNX Runtime for API version MinAPIVersion, the
+// lowest it needs, so every release from 1.MinAPIVersion on works.
+//
+// Options ([runner.opts], overridable at load): intra_op_threads,
+// inter_op_threads (integers; 0 lets ORT decide), graph_optimization_level
+// ("disable", "basic", "extended", "all"), and load_from ("auto", "file",
+// "bytes": bytes creates the session from model.onnx's bytes read from the
+// carton, without extracting it; auto does that when model/ holds only
+// model.onnx).
+//
+// Memory: inputs made from Go memory are handed to ORT without a copy
+// (CreateTensorWithDataAsOrtValue over memory pinned for the call only);
+// string inputs are copied, as ORT stores strings its own way. Numeric
+// outputs are tensors over ORT's memory that Release frees; string outputs
+// are copied into Go strings.
+//
+// Concurrency: one session serves concurrent Infer calls (ORT's Run is
+// thread-safe). A library, once loaded, stays loaded for the life of the
+// process, shared by every session using it.
+package onnx

@@ -1,0 +1,99 @@
+package onnx
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/carton-run/carton/dlopen"
+)
+
+// ErrTooOld: the ONNX Runtime library predates MinAPIVersion.
+var ErrTooOld = errors.New("onnxruntime too old")
+
+// library is one loaded ONNX Runtime, shared by all sessions using it.
+type library struct {
+	path      string
+	version   string
+	api       *api
+	env       uintptr // OrtEnv*
+	memInfo   uintptr // OrtMemoryInfo* for CPU tensors over caller memory
+	allocator uintptr // OrtAllocator* (default CPU allocator, owned by ORT)
+}
+
+var libraries = struct {
+	sync.Mutex
+	byPath map[string]*libraryResult
+}{byPath: map[string]*libraryResult{}}
+
+type libraryResult struct {
+	lib *library
+	err error
+}
+
+// loadLibrary opens (once per process and path) the ORT library at path.
+func loadLibrary(path string) (*library, error) {
+	key, err := filepath.Abs(path)
+	if err != nil {
+		key = path
+	}
+	if real, err := filepath.EvalSymlinks(key); err == nil {
+		key = real
+	}
+	libraries.Lock()
+	defer libraries.Unlock()
+	if r, ok := libraries.byPath[key]; ok {
+		return r.lib, r.err
+	}
+	lib, err := openLibrary(path)
+	libraries.byPath[key] = &libraryResult{lib, err}
+	return lib, err
+}
+
+func openLibrary(path string) (*library, error) {
+	dl, err := dlopen.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	getAPIBase, err := dl.Symbol("OrtGetApiBase")
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an ONNX Runtime library: %w", path, err)
+	}
+	base := dlopen.Table(dlopen.Call(getAPIBase)) // struct { GetApi; GetVersionString }
+	if base == 0 {
+		return nil, fmt.Errorf("%w: %s: OrtGetApiBase returned NULL", ErrRuntime, path)
+	}
+	version := dlopen.GoString(dlopen.Call(base.Fn(1)))
+	table := dlopen.Call(base.Fn(0), uintptr(MinAPIVersion))
+	if table == 0 {
+		return nil, fmt.Errorf("%w: %s is ONNX Runtime %s, which does not serve OrtApi version %d (ONNX Runtime 1.%d or newer is needed)", ErrTooOld, path, version, MinAPIVersion, MinAPIVersion)
+	}
+	lib := &library{path: path, version: version, api: newAPI(table)}
+	a := lib.api
+	logID := dlopen.CString("carton")
+	const loggingLevelError = 3
+	err = a.call(fnCreateEnv, loggingLevelError, ptr(&logID[0]), ptr(&lib.env))
+	runtime.KeepAlive(logID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: creating environment: %w", path, err)
+	}
+	const arenaAllocator, memTypeDefault = 1, 0
+	if err := a.call(fnCreateCpuMemoryInfo, arenaAllocator, memTypeDefault, ptr(&lib.memInfo)); err != nil {
+		return nil, fmt.Errorf("%s: creating memory info: %w", path, err)
+	}
+	if err := a.call(fnGetAllocatorWithDefaultOption, ptr(&lib.allocator)); err != nil {
+		return nil, fmt.Errorf("%s: getting the default allocator: %w", path, err)
+	}
+	return lib, nil
+}
+
+// Version reads the ONNX Runtime version of the library at path (loading it).
+func Version(path string) (string, error) {
+	lib, err := loadLibrary(path)
+	if err != nil {
+		return "", err
+	}
+	return lib.version, nil
+}

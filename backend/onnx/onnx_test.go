@@ -1,0 +1,296 @@
+package onnx_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/backend/onnx"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/internal/semver"
+	"github.com/carton-run/carton/tensor"
+)
+
+const models = "../../testdata/onnx"
+
+// runtimes returns every ONNX Runtime this machine offers: what discovery
+// finds plus the libraries in $CARTON_TEST_ORT_LIBS. Under CI=true finding
+// fewer than two releases fails the test: CI installs three.
+func runtimes(t *testing.T) []backend.Runtime {
+	t.Helper()
+	found, err := onnx.Runner{}.Runtimes(context.Background(), backend.Hints{})
+	if err != nil && os.Getenv("CI") != "true" {
+		t.Logf("discovery: %v", err)
+	}
+	for _, p := range filepath.SplitList(os.Getenv("CARTON_TEST_ORT_LIBS")) {
+		if p == "" {
+			continue
+		}
+		v, err := onnx.Version(p)
+		require.NoError(t, err, "CARTON_TEST_ORT_LIBS names %s", p)
+		found = append(found, backend.Runtime{Framework: "onnxruntime", Version: v, Source: "option", Path: p})
+	}
+	versions := map[string]bool{}
+	for _, rt := range found {
+		versions[rt.Version] = true
+	}
+	if os.Getenv("CI") == "true" {
+		require.GreaterOrEqual(t, len(versions), 2, "CI must find at least two ONNX Runtime releases (run make setup); found %v", found)
+	} else if len(found) == 0 {
+		t.Skip("no ONNX Runtime found: run `make setup` or set CARTON_ONNXRUNTIME_LIB")
+	}
+	return found
+}
+
+func readNpy(t *testing.T, path string) tensor.Tensor {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	x, err := npy.Read(f)
+	require.NoError(t, err, path)
+	return x
+}
+
+// pack wraps a test model (a file, or a directory for external data) with
+// specs read from the model itself.
+func pack(t *testing.T, model string, opts map[string]any) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(model)+".carton")
+	_, err := carton.Pack(context.Background(), model, out, carton.PackOptions{Config: format.Config{
+		ModelName: filepath.Base(model),
+		Runner:    format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: ">=1.20", Opts: opts},
+	}})
+	require.NoError(t, err)
+	return out
+}
+
+// reference loads NAME.in.*.npy and NAME.out.*.npy from dir.
+func reference(t *testing.T, dir, name string) (in, out map[string]tensor.Tensor) {
+	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+	files, _ := filepath.Glob(filepath.Join(dir, name+".*.npy"))
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".npy"), ".")
+		switch parts[1] {
+		case "in":
+			in[parts[2]] = readNpy(t, f)
+		case "out":
+			out[parts[2]] = readNpy(t, f)
+		}
+	}
+	return in, out
+}
+
+func TestModelsOnEveryRuntime(t *testing.T) {
+	rts := runtimes(t)
+	cases := []struct{ name, model, dir string }{
+		{"matmul_add", filepath.Join(models, "matmul_add.onnx"), models},
+		{"multi_io", filepath.Join(models, "multi_io.onnx"), models},
+		{"float16", filepath.Join(models, "float16.onnx"), models},
+		{"strings", filepath.Join(models, "strings.onnx"), models},
+		{"model", filepath.Join(models, "external"), filepath.Join(models, "external")},
+		{"shape_of", filepath.Join(models, "shape_of.onnx"), models},
+	}
+	for _, c := range cases {
+		path := pack(t, c.model, nil)
+		in, want := reference(t, c.dir, c.name)
+		for _, rt := range rts {
+			t.Run(c.name+"/"+rt.Version+"-"+rt.Source, func(t *testing.T) {
+				ctx := context.Background()
+				m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+				require.NoError(t, err)
+				defer m.Close()
+				assert.Equal(t, rt.Version, m.Info().Runtime.Version)
+				got, err := m.Infer(ctx, in)
+				require.NoError(t, err)
+				require.Len(t, got, len(want))
+				for name, w := range want {
+					tol := tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}
+					if w.DType() == tensor.Float16 {
+						tol = tensor.Tolerance{Rtol: 1e-3, Atol: 1e-3}
+					}
+					assert.Nil(t, tensor.Compare(got[name], w, tol), "%s: got %v", name, got[name])
+					got[name].Release()
+				}
+			})
+		}
+	}
+}
+
+func TestPackFillsSpecsFromTheModel(t *testing.T) {
+	runtimes(t)
+	info, err := carton.ModelInfo(context.Background(), pack(t, filepath.Join(models, "multi_io.onnx"), nil))
+	require.NoError(t, err)
+	var got []string
+	for _, s := range info.Inputs {
+		got = append(got, s.Name+":"+s.DType.String()+":"+s.Shape.String())
+	}
+	assert.Equal(t, []string{"a:float32:[n,2]", "ids:int64:[n]", "mask:bool:[n]"}, got)
+	got = nil
+	for _, s := range info.Outputs {
+		got = append(got, s.Name+":"+s.DType.String()+":"+s.Shape.String())
+	}
+	assert.Equal(t, []string{"scaled:float32:[n,2]", "next_ids:int64:[n]", "inverted:bool:[n]", "masked_sum:float32:[n]"}, got)
+}
+
+func TestVersionSelection(t *testing.T) {
+	rts := runtimes(t)
+	ctx := context.Background()
+	newest := rts[0]
+	for _, rt := range rts {
+		if semverLess(newest.Version, rt.Version) {
+			newest = rt
+		}
+	}
+	m, err := carton.Load(ctx, pack(t, filepath.Join(models, "matmul_add.onnx"), nil), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	m.Close()
+	if m.Info().Runtime.Source != "option" { // discovery picks the newest it found
+		found, _ := onnx.Runner{}.Runtimes(ctx, backend.Hints{})
+		best := found[0]
+		for _, rt := range found {
+			if semverLess(best.Version, rt.Version) {
+				best = rt
+			}
+		}
+		assert.Equal(t, best.Version, m.Info().Runtime.Version)
+	}
+
+	out := filepath.Join(t.TempDir(), "old.carton")
+	_, err = carton.Pack(ctx, filepath.Join(models, "matmul_add.onnx"), out, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "=1.99"}}})
+	require.NoError(t, err)
+	_, err = carton.Load(ctx, out, carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrNoRuntime)
+	assert.Contains(t, err.Error(), "onnxruntime =1.99")
+}
+
+func semverLess(a, b string) bool {
+	return semver.MustParse(a).Compare(semver.MustParse(b)) < 0
+}
+
+func TestConcurrentInfer(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	m, err := carton.Load(ctx, pack(t, filepath.Join(models, "multi_io.onnx"), nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				n := 1 + (g+i)%5
+				a := make([]float32, 2*n)
+				ids := make([]int64, n)
+				mask := make([]bool, n)
+				for j := range ids {
+					a[2*j], a[2*j+1], ids[j], mask[j] = float32(g), float32(i), int64(g*1000+i), j%2 == 0
+				}
+				at, _ := tensor.From(tensor.Shape{int64(n), 2}, a)
+				it, _ := tensor.From(tensor.Shape{int64(n)}, ids)
+				mt, _ := tensor.From(tensor.Shape{int64(n)}, mask)
+				out, err := m.Infer(ctx, map[string]tensor.Tensor{"a": at, "ids": it, "mask": mt})
+				if !assert.NoError(t, err) {
+					return
+				}
+				next := tensor.MustView[int64](out["next_ids"])
+				sums := tensor.MustView[float32](out["masked_sum"])
+				for j := 0; j < n; j++ {
+					assert.Equal(t, int64(g*1000+i+1), next[j])
+					want := float32(0)
+					if j%2 == 0 {
+						want = float32(g + i)
+					}
+					assert.Equal(t, want, sums[j])
+				}
+				for _, o := range out {
+					o.Release()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func TestInputErrors(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	path := pack(t, filepath.Join(models, "matmul_add.onnx"), nil)
+	m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	bad, _ := tensor.From(tensor.Shape{2, 5}, make([]float32, 10))
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": bad})
+	require.ErrorIs(t, err, carton.ErrInvalidInput)
+	wrongType, _ := tensor.From(tensor.Shape{2, 4}, make([]float64, 8))
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": wrongType})
+	require.ErrorIs(t, err, carton.ErrInvalidInput)
+	empty, _ := tensor.From(tensor.Shape{0, 4}, []float32{})
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": empty})
+	require.NoError(t, err, "a zero-size batch is valid")
+	assert.Equal(t, tensor.Shape{0, 3}, out["y"].Shape())
+}
+
+func TestOptionsAndLoadErrors(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	path := pack(t, filepath.Join(models, "matmul_add.onnx"), map[string]any{"intra_op_threads": int64(1), "graph_optimization_level": "basic"})
+	m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()), carton.WithRunnerOpt("inter_op_threads", 1))
+	require.NoError(t, err)
+	m.Close()
+
+	_, err = carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithRunnerOpt("intra_op_threads", "many"))
+	require.ErrorIs(t, err, carton.ErrInvalidOption)
+	_, err = carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithRunnerOpt("warp_speed", true))
+	require.ErrorIs(t, err, carton.ErrInvalidOption)
+	assert.Contains(t, err.Error(), "warp_speed")
+
+	_, err = carton.Load(ctx, path, carton.WithRuntimePath("/nonexistent/libonnxruntime.so"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/nonexistent/libonnxruntime.so")
+
+	notORT := filepath.Join(t.TempDir(), "libnot.so")
+	require.NoError(t, os.WriteFile(notORT, []byte("garbage"), 0o644))
+	_, err = carton.Load(ctx, path, carton.WithRuntimePath(notORT))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "libnot.so")
+
+	broken := filepath.Join(t.TempDir(), "broken.onnx")
+	require.NoError(t, os.WriteFile(broken, []byte("not a protobuf"), 0o644))
+	out := filepath.Join(t.TempDir(), "broken.carton")
+	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
+	require.ErrorIs(t, err, carton.ErrModel)
+}
+
+func TestLoadFromBytesSkipsExtraction(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	cache := t.TempDir()
+	m, err := carton.Load(ctx, pack(t, filepath.Join(models, "matmul_add.onnx"), nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	defer m.Close()
+	entries, _ := os.ReadDir(cache)
+	assert.Empty(t, entries, "a lone model.onnx loads from the zip's bytes")
+	in, want := reference(t, models, "matmul_add")
+	got, err := m.Infer(ctx, in)
+	require.NoError(t, err)
+	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+
+	m2, err := carton.Load(ctx, pack(t, filepath.Join(models, "external"), nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	defer m2.Close()
+	entries, _ = os.ReadDir(cache)
+	assert.Len(t, entries, 1, "external data needs the files on disk")
+}

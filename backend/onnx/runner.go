@@ -1,0 +1,136 @@
+package onnx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/libfetch"
+)
+
+func init() { backend.Register(Runner{}) }
+
+// Runner is the "onnx" runner.
+type Runner struct{}
+
+func (Runner) Name() string          { return "onnx" }
+func (Runner) Framework() string     { return string(libfetch.ONNXRuntime) }
+func (Runner) ModelFileName() string { return "model.onnx" }
+
+// Runtimes lists ONNX Runtime libraries found by libfetch. Libraries whose
+// version the source does not know (explicit paths) are loaded to ask.
+func (Runner) Runtimes(ctx context.Context, hints backend.Hints) ([]backend.Runtime, error) {
+	cands, err := libfetch.Find(ctx, libfetch.Request{Framework: libfetch.ONNXRuntime, ExplicitPath: hints.RuntimePath})
+	if err != nil {
+		return nil, err
+	}
+	var out []backend.Runtime
+	var errs []error
+	for _, c := range cands {
+		if c.Version == "" {
+			v, err := Version(c.Path)
+			if err != nil {
+				if c.Source == "option" || c.Source == "env" {
+					return nil, err // the user named this library: say why it fails
+				}
+				errs = append(errs, err)
+				continue
+			}
+			c.Version = v
+		}
+		out = append(out, backend.Runtime{Framework: string(c.Framework), Version: c.Version, Source: c.Source, Path: c.Path})
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// Load opens model.onnx on the chosen library.
+func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Session, error) {
+	if req.Device != "" && req.Device != "cpu" {
+		return nil, fmt.Errorf("%w: device %q: the onnx runner runs on cpu only for now", backend.ErrInvalidOption, req.Device)
+	}
+	o, err := parseOptions(req.Opts)
+	if err != nil {
+		return nil, err
+	}
+	lib, err := loadLibrary(req.Runtime.Path)
+	if err != nil {
+		return nil, err
+	}
+	if req.ModelDir == "" || o.loadFrom == "bytes" {
+		if req.Carton == nil {
+			return nil, fmt.Errorf("%w: no model directory and no carton to read model.onnx from", backend.ErrModel)
+		}
+		b, err := req.Carton.ReadFile("model/model.onnx")
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+		}
+		return newSession(lib, "", b, o)
+	}
+	p, err := modelPath(req.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(lib, p, nil, o)
+}
+
+// LoadsFromMemory reports whether a carton with these model/ files can be
+// loaded from bytes without extracting: only a lone model.onnx can, as
+// external data must sit beside the model on disk.
+func (Runner) LoadsFromMemory(modelFiles []string, opts map[string]any) bool {
+	mode, _ := opts["load_from"].(string)
+	switch mode {
+	case "bytes":
+		return true
+	case "file":
+		return false
+	}
+	return len(modelFiles) == 1 && modelFiles[0] == "model/model.onnx"
+}
+
+// InspectSpecs reads input and output names, dtypes and shapes from the
+// model, for carton pack. Dynamic dims become their symbolic name, or "*".
+func (r Runner) InspectSpecs(ctx context.Context, modelDir string, hints backend.Hints) (inputs, outputs []format.TensorSpec, err error) {
+	sel, err := backend.Select(ctx, r.Name(), "*", nil, hints, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	lib, err := loadLibrary(sel.Runtime.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := modelPath(modelDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := newSession(lib, p, nil, sessionOptions{optLevel: 0})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", backend.ErrModel, filepath.Base(p), err)
+	}
+	defer s.Close()
+	return toSpecs(s.inputs), toSpecs(s.outputs), nil
+}
+
+func toSpecs(ios []ioSpec) []format.TensorSpec {
+	out := make([]format.TensorSpec, len(ios))
+	for i, io := range ios {
+		shape := format.ShapeSpec{Kind: format.ShapeDims, Dims: make([]format.Dim, len(io.dims))}
+		for j, d := range io.dims {
+			switch {
+			case d >= 0:
+				shape.Dims[j] = format.Dim{Kind: format.DimFixed, Size: d}
+			case io.symbolic[j] != "" && format.ValidSymbol(io.symbolic[j]):
+				shape.Dims[j] = format.Dim{Kind: format.DimSymbol, Symbol: io.symbolic[j]}
+			default:
+				shape.Dims[j] = format.Dim{Kind: format.DimAny}
+			}
+		}
+		out[i] = format.TensorSpec{Name: io.name, DType: io.dtype, Shape: shape}
+	}
+	return out
+}

@@ -1,0 +1,441 @@
+package onnx
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
+	"github.com/carton-run/carton/tensor"
+)
+
+// ioSpec is one model input or output as the session reports it.
+type ioSpec struct {
+	name     string
+	cname    []byte // NUL-terminated, referenced by the names array
+	dtype    tensor.DType
+	ortType  uintptr
+	dims     []int64  // -1 for dynamic
+	symbolic []string // symbolic dim names ("" if none)
+	static   bool     // every dim known: the output shape needs no query
+}
+
+type session struct {
+	lib     *library
+	handle  uintptr // OrtSession*
+	inputs  []ioSpec
+	outputs []ioSpec
+	// C-style arrays of char* into the specs' cname buffers; pinned for the
+	// session's life so each Run passes them as they are.
+	inNames, outNames []uintptr
+	namePin           runtime.Pinner
+	release           func(uintptr) // frees one OrtValue; shared by all outputs
+	scratch           sync.Pool     // *callState
+	closeOnce         sync.Once
+}
+
+// callState is the per-call scratch that Run writes into; pooled so that a
+// call allocates nothing for it.
+type callState struct {
+	pin     runtime.Pinner
+	inVals  []uintptr
+	outVals []uintptr
+	value   uintptr        // written by CreateTensor*
+	info    uintptr        // written by GetTensorTypeAndShape
+	data    unsafe.Pointer // written by GetTensorMutableData
+	count   uintptr        // written by GetStringTensorDataLength
+	dims    [8]int64
+}
+
+type sessionOptions struct {
+	intraOp, interOp int64
+	optLevel         uintptr
+	loadFrom         string
+}
+
+func parseOptions(opts map[string]any) (sessionOptions, error) {
+	o := sessionOptions{optLevel: 99, loadFrom: "auto"} // ORT_ENABLE_ALL
+	for k, v := range opts {
+		switch k {
+		case "intra_op_threads", "inter_op_threads":
+			n, ok := v.(int64)
+			if !ok || n < 0 {
+				return o, fmt.Errorf("%w: option %s = %v: want a non-negative integer", backend.ErrInvalidOption, k, v)
+			}
+			if k == "intra_op_threads" {
+				o.intraOp = n
+			} else {
+				o.interOp = n
+			}
+		case "graph_optimization_level":
+			levels := map[string]uintptr{"disable": 0, "basic": 1, "extended": 2, "all": 99}
+			s, _ := v.(string)
+			l, ok := levels[s]
+			if !ok {
+				return o, fmt.Errorf("%w: option %s = %v: want disable, basic, extended or all", backend.ErrInvalidOption, k, v)
+			}
+			o.optLevel = l
+		case "load_from":
+			s, _ := v.(string)
+			if s != "auto" && s != "file" && s != "bytes" {
+				return o, fmt.Errorf("%w: option %s = %v: want auto, file or bytes", backend.ErrInvalidOption, k, v)
+			}
+			o.loadFrom = s
+		default:
+			return o, fmt.Errorf("%w: unknown option %q (known: intra_op_threads, inter_op_threads, graph_optimization_level, load_from)", backend.ErrInvalidOption, k)
+		}
+	}
+	return o, nil
+}
+
+// newSession creates a session from model bytes (when model is not nil) or
+// from the file at path.
+func newSession(lib *library, path string, model []byte, o sessionOptions) (*session, error) {
+	a := lib.api
+	optsOut := dlopen.New[uintptr]()
+	if err := a.call(fnCreateSessionOptions, ptr(optsOut)); err != nil {
+		return nil, err
+	}
+	opts := *optsOut
+	defer a.raw(fnReleaseSessionOptions, opts)
+	if err := a.call(fnSetIntraOpNumThreads, opts, uintptr(o.intraOp)); err != nil {
+		return nil, err
+	}
+	if err := a.call(fnSetInterOpNumThreads, opts, uintptr(o.interOp)); err != nil {
+		return nil, err
+	}
+	if err := a.call(fnSetSessionGraphOptimization, opts, o.optLevel); err != nil {
+		return nil, err
+	}
+	s := &session{lib: lib}
+	var err error
+	if model != nil {
+		err = a.call(fnCreateSessionFromArray, lib.env, ptr(unsafe.SliceData(model)), uintptr(len(model)), opts, ptr(&s.handle))
+		runtime.KeepAlive(model)
+	} else {
+		cpath := dlopen.CString(path)
+		err = a.call(fnCreateSession, lib.env, ptr(&cpath[0]), opts, ptr(&s.handle))
+		runtime.KeepAlive(cpath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.inputs, err = s.readSpecs(fnSessionGetInputCount, fnSessionGetInputName, fnSessionGetInputTypeInfo); err == nil {
+		s.outputs, err = s.readSpecs(fnSessionGetOutputCount, fnSessionGetOutputName, fnSessionGetOutputTypeInfo)
+	}
+	if err != nil {
+		a.raw(fnReleaseSession, s.handle)
+		return nil, err
+	}
+	for i := range s.inputs {
+		s.namePin.Pin(&s.inputs[i].cname[0])
+		s.inNames = append(s.inNames, ptr(&s.inputs[i].cname[0]))
+	}
+	for i := range s.outputs {
+		s.namePin.Pin(&s.outputs[i].cname[0])
+		s.outNames = append(s.outNames, ptr(&s.outputs[i].cname[0]))
+	}
+	s.release = func(v uintptr) { a.raw(fnReleaseValue, v) }
+	s.scratch.New = func() any {
+		return &callState{inVals: make([]uintptr, len(s.inputs)), outVals: make([]uintptr, len(s.outputs))}
+	}
+	return s, nil
+}
+
+func (s *session) readSpecs(countFn, nameFn, typeFn int) ([]ioSpec, error) {
+	a := s.lib.api
+	n := dlopen.New[uintptr]()
+	if err := a.call(countFn, s.handle, ptr(n)); err != nil {
+		return nil, err
+	}
+	specs := make([]ioSpec, *n)
+	for i := range specs {
+		cname, typeInfo := dlopen.New[uintptr](), dlopen.New[uintptr]()
+		if err := a.call(nameFn, s.handle, uintptr(i), s.lib.allocator, ptr(cname)); err != nil {
+			return nil, err
+		}
+		name := dlopen.GoString(*cname)
+		_ = a.call(fnAllocatorFree, s.lib.allocator, *cname)
+		if err := a.call(typeFn, s.handle, uintptr(i), ptr(typeInfo)); err != nil {
+			return nil, err
+		}
+		spec, err := s.describe(name, *typeInfo)
+		a.raw(fnReleaseTypeInfo, *typeInfo)
+		if err != nil {
+			return nil, err
+		}
+		specs[i] = spec
+	}
+	return specs, nil
+}
+
+// describe reads a tensor type info (which the caller releases).
+func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
+	a := s.lib.api
+	spec := ioSpec{name: name, cname: dlopen.CString(name)}
+	out := dlopen.New[[4]uintptr]() // onnx type, tensor info, element type, rank
+	if err := a.call(fnGetOnnxTypeFromTypeInfo, typeInfo, ptr(&out[0])); err != nil {
+		return spec, err
+	}
+	onnxType := out[0]
+	const onnxTypeTensor = 1
+	if onnxType != onnxTypeTensor {
+		return spec, fmt.Errorf("%w: %q is not a tensor (ONNX type %d: sequences, maps and optionals are not supported)", ErrRuntime, name, onnxType)
+	}
+	if err := a.call(fnCastTypeInfoToTensorInfo, typeInfo, ptr(&out[1])); err != nil {
+		return spec, err
+	}
+	tensorInfo := out[1]
+	if err := a.call(fnGetTensorElementType, tensorInfo, ptr(&out[2])); err != nil {
+		return spec, err
+	}
+	elem := out[2]
+	dt, err := dtypeFromORT(elem)
+	if err != nil {
+		return spec, fmt.Errorf("%q: %w", name, err)
+	}
+	spec.dtype, spec.ortType = dt, elem
+	if err := a.call(fnGetDimensionsCount, tensorInfo, ptr(&out[3])); err != nil {
+		return spec, err
+	}
+	rank := out[3]
+	spec.dims = make([]int64, rank)
+	spec.symbolic = make([]string, rank)
+	if rank > 0 {
+		if err := a.call(fnGetDimensions, tensorInfo, ptr(&spec.dims[0]), rank); err != nil {
+			return spec, err
+		}
+		syms := make([]uintptr, rank)
+		if err := a.call(fnGetSymbolicDimensions, tensorInfo, ptr(&syms[0]), rank); err == nil {
+			for i, p := range syms {
+				spec.symbolic[i] = dlopen.GoString(p)
+			}
+		}
+	}
+	spec.static = true
+	for _, d := range spec.dims {
+		if d < 0 {
+			spec.static = false
+		}
+	}
+	return spec, nil
+}
+
+// Infer runs the session. Inputs are looked up by the model's input names.
+func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	a := s.lib.api
+	cs := s.scratch.Get().(*callState)
+	created := 0
+	defer func() {
+		for i := 0; i < created; i++ {
+			a.raw(fnReleaseValue, cs.inVals[i])
+		}
+		cs.pin.Unpin()
+		s.scratch.Put(cs)
+	}()
+	for i := range s.inputs {
+		spec := &s.inputs[i]
+		t, ok := inputs[spec.name]
+		if !ok {
+			return nil, fmt.Errorf("%w: missing input %q", backend.ErrInvalidInput, spec.name)
+		}
+		v, err := s.inputValue(cs, spec, t)
+		if err != nil {
+			return nil, err
+		}
+		cs.inVals[i] = v
+		created++
+	}
+	if len(inputs) != len(s.inputs) {
+		return nil, fmt.Errorf("%w: the model takes %d inputs, got %d", backend.ErrInvalidInput, len(s.inputs), len(inputs))
+	}
+	clear(cs.outVals)
+	err := a.call(fnRun, s.handle, 0,
+		ptr(unsafe.SliceData(s.inNames)), ptr(unsafe.SliceData(cs.inVals)), uintptr(len(cs.inVals)),
+		ptr(unsafe.SliceData(s.outNames)), uintptr(len(s.outNames)), ptr(unsafe.SliceData(cs.outVals)))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]tensor.Tensor, len(s.outputs))
+	for i := range s.outputs {
+		t, err := s.outputTensor(cs, &s.outputs[i], cs.outVals[i])
+		if err != nil {
+			for _, done := range out {
+				done.Release()
+			}
+			for _, v := range cs.outVals[i+1:] {
+				a.raw(fnReleaseValue, v)
+			}
+			return nil, fmt.Errorf("output %q: %w", s.outputs[i].name, err)
+		}
+		out[s.outputs[i].name] = t
+	}
+	return out, nil
+}
+
+// zeroByte stands in for the data pointer of empty tensors.
+var zeroByte [8]byte
+
+func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uintptr, error) {
+	a := s.lib.api
+	if t.DType() != spec.dtype {
+		return 0, fmt.Errorf("%w: input %q is %s, the model wants %s", backend.ErrInvalidInput, spec.name, t.DType(), spec.dtype)
+	}
+	shape := t.Shape()
+	if len(shape) != len(spec.dims) {
+		return 0, fmt.Errorf("%w: input %q has rank %d, the model wants %d", backend.ErrInvalidInput, spec.name, len(shape), len(spec.dims))
+	}
+	var shapePtr uintptr
+	if len(shape) > 0 {
+		cs.pin.Pin(&shape[0])
+		shapePtr = ptr(&shape[0])
+	}
+	if t.DType() == tensor.String {
+		if err := a.call(fnCreateTensorAsOrtValue, s.lib.allocator, shapePtr, uintptr(len(shape)), ortString, ptr(&cs.value)); err != nil {
+			return 0, err
+		}
+		v := cs.value
+		if err := s.fillStrings(cs, v, t); err != nil {
+			a.raw(fnReleaseValue, v)
+			return 0, err
+		}
+		return v, nil
+	}
+	data := t.Pointer()
+	if data == nil {
+		data = unsafe.Pointer(&zeroByte[0])
+	} else if !t.IsForeign() {
+		cs.pin.Pin(data)
+	}
+	err := a.call(fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(data), uintptr(t.ByteLen()), shapePtr, uintptr(len(shape)), spec.ortType, ptr(&cs.value))
+	if err != nil {
+		return 0, err
+	}
+	return cs.value, nil
+}
+
+// fillStrings copies a string tensor into an ORT string tensor.
+func (s *session) fillStrings(cs *callState, v uintptr, t tensor.Tensor) error {
+	strs, _ := t.Strings()
+	if len(strs) == 0 {
+		return nil
+	}
+	total := 0
+	for _, x := range strs {
+		total += len(x) + 1
+	}
+	buf := make([]byte, total)
+	ptrs := make([]uintptr, len(strs))
+	cs.pin.Pin(&buf[0])
+	cs.pin.Pin(&ptrs[0])
+	off := 0
+	for i, x := range strs {
+		copy(buf[off:], x)
+		ptrs[i] = ptr(&buf[off])
+		off += len(x) + 1
+	}
+	return s.lib.api.call(fnFillStringTensor, v, ptr(&ptrs[0]), uintptr(len(strs)))
+}
+
+// outputTensor wraps one output OrtValue; on error the value is released.
+func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.Tensor, error) {
+	a := s.lib.api
+	var shape tensor.Shape
+	if spec.static {
+		shape = spec.dims // never modified: tensor.From* clones shapes
+	} else {
+		if err := a.call(fnGetTensorTypeAndShape, v, ptr(&cs.info)); err != nil {
+			a.raw(fnReleaseValue, v)
+			return tensor.Tensor{}, err
+		}
+		rank := len(spec.dims)
+		dims := cs.dims[:0]
+		if rank > len(cs.dims) {
+			dims = make([]int64, 0, rank)
+		}
+		dims = dims[:rank]
+		var err error
+		if rank > 0 {
+			err = a.call(fnGetDimensions, cs.info, ptr(&dims[0]), uintptr(rank))
+		}
+		a.raw(fnReleaseTensorTypeAndShapeInfo, cs.info)
+		if err != nil {
+			a.raw(fnReleaseValue, v)
+			return tensor.Tensor{}, err
+		}
+		shape = dims
+	}
+	if spec.dtype == tensor.String {
+		defer a.raw(fnReleaseValue, v)
+		return s.readStrings(cs, v, shape)
+	}
+	if err := a.call(fnGetTensorMutableData, v, ptr(&cs.data)); err != nil {
+		a.raw(fnReleaseValue, v)
+		return tensor.Tensor{}, err
+	}
+	n, err := shape.NumElements()
+	if err != nil {
+		a.raw(fnReleaseValue, v)
+		return tensor.Tensor{}, err
+	}
+	t, err := tensor.ForeignHandle(spec.dtype, shape, cs.data, n*spec.dtype.Size(), s.release, v)
+	if err != nil {
+		a.raw(fnReleaseValue, v)
+	}
+	return t, err
+}
+
+func (s *session) readStrings(cs *callState, v uintptr, shape tensor.Shape) (tensor.Tensor, error) {
+	a := s.lib.api
+	n, err := shape.NumElements()
+	if err != nil {
+		return tensor.Tensor{}, err
+	}
+	strs := make([]string, n)
+	if n > 0 {
+		if err := a.call(fnGetStringTensorDataLength, v, ptr(&cs.count)); err != nil {
+			return tensor.Tensor{}, err
+		}
+		total := cs.count
+		buf := make([]byte, total+1) // +1 keeps &buf[0] valid when total is 0
+		offsets := make([]uintptr, n)
+		if err := a.call(fnGetStringTensorContent, v, ptr(&buf[0]), total, ptr(&offsets[0]), uintptr(n)); err != nil {
+			return tensor.Tensor{}, err
+		}
+		for i := range strs {
+			end := total
+			if i+1 < n {
+				end = offsets[i+1]
+			}
+			strs[i] = string(buf[offsets[i]:end])
+		}
+	}
+	return tensor.FromStrings(shape.Clone(), strs)
+}
+
+// Close releases the session. The library stays loaded (see package doc).
+func (s *session) Close() error {
+	s.closeOnce.Do(func() {
+		s.lib.api.raw(fnReleaseSession, s.handle)
+		s.namePin.Unpin()
+	})
+	return nil
+}
+
+// modelPath picks model/model.onnx, or the only .onnx file in dir.
+func modelPath(dir string) (string, error) {
+	p := filepath.Join(dir, "model.onnx")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "*.onnx"))
+	if len(m) == 1 {
+		return m[0], nil
+	}
+	return "", fmt.Errorf("%w: no model/model.onnx in the carton", backend.ErrModel)
+}
