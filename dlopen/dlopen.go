@@ -93,9 +93,24 @@ func (l *Library) Bind(table map[string]*uintptr) error {
 func (l *Library) Close() error { return purego.Dlclose(l.handle) }
 
 // Call calls the C function at fn with integer/pointer arguments and returns
-// its integer/pointer result.
+// its integer/pointer result. Each call allocates its argument slice (purego
+// requires one on the heap); hot paths use a Caller instead.
 func Call(fn uintptr, args ...uintptr) uintptr {
 	r, _, _ := purego.SyscallN(fn, args...)
+	return r
+}
+
+// Caller makes native calls without allocating: purego copies arguments
+// through a heap slice, and a Caller supplies one it reuses. A Caller must
+// not be used by two goroutines at once; keep one per call state.
+type Caller struct {
+	args [16]uintptr
+}
+
+// Call calls fn like the package-level Call, allocating nothing.
+func (c *Caller) Call(fn uintptr, args ...uintptr) uintptr {
+	n := copy(c.args[:], args)
+	r, _, _ := purego.SyscallN(fn, c.args[:n]...)
 	return r
 }
 

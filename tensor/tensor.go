@@ -131,14 +131,24 @@ func New(dtype DType, shape Shape) (Tensor, error) {
 	if dtype == String {
 		return Tensor{dtype: String, shape: shape.Clone(), strs: make([]string, n)}, nil
 	}
-	t := Tensor{dtype: dtype, shape: shape.Clone()}
+	if n > (maxBytes-8*len(shape))/dtype.Size() {
+		return Tensor{}, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
+	}
+	// One allocation holds the shape, then the data at an aligned offset:
+	// an output costs one allocation, not two.
+	head := 8 * len(shape)
+	raw := make([]byte, head+Alignment-1+n*dtype.Size())
+	base := unsafe.Pointer(unsafe.SliceData(raw))
+	t := Tensor{dtype: dtype, shape: Shape{}}
+	if len(shape) > 0 {
+		t.shape = unsafe.Slice((*int64)(base), len(shape)) // make's memory is 8-aligned
+		copy(t.shape, shape)
+	}
 	if n > 0 {
-		if n > maxBytes/dtype.Size() {
-			return Tensor{}, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
-		}
-		buf := alignedBytes(n * dtype.Size())
-		t.data = unsafe.Pointer(unsafe.SliceData(buf))
-		t.nbytes = len(buf)
+		start := uintptr(base) + uintptr(head)
+		off := int((Alignment-start%Alignment)%Alignment) + head
+		t.data = unsafe.Pointer(&raw[off])
+		t.nbytes = n * dtype.Size()
 	}
 	return t, nil
 }
@@ -146,22 +156,31 @@ func New(dtype DType, shape Shape) (Tensor, error) {
 // FromBytes builds a tensor of a numeric dtype over raw little-endian bytes,
 // without copying them.
 func FromBytes(dtype DType, shape Shape, data []byte) (Tensor, error) {
-	if !dtype.Valid() || dtype == String {
-		return Tensor{}, fmt.Errorf("%w: FromBytes needs a numeric dtype, not %s", ErrInvalid, dtype)
-	}
-	n, err := shape.NumElements()
-	if err != nil {
+	if err := checkBytes(dtype, shape, len(data)); err != nil {
 		return Tensor{}, err
 	}
-	if n*dtype.Size() != len(data) {
-		return Tensor{}, fmt.Errorf("%w: %d bytes do not fill shape %v of %s (%d bytes)", ErrInvalid, len(data), shape, dtype, n*dtype.Size())
-	}
+	n := len(data) / max(dtype.Size(), 1)
 	t := Tensor{dtype: dtype, shape: shape.Clone()}
 	if n > 0 {
 		t.data = unsafe.Pointer(unsafe.SliceData(data))
 		t.nbytes = len(data)
 	}
 	return t, nil
+}
+
+// checkBytes validates a numeric dtype, a shape and a byte length together.
+func checkBytes(dtype DType, shape Shape, nbytes int) error {
+	if !dtype.Valid() || dtype == String {
+		return fmt.Errorf("%w: needs a numeric dtype, not %s", ErrInvalid, dtype)
+	}
+	n, err := shape.NumElements()
+	if err != nil {
+		return err
+	}
+	if n > nbytes || n*dtype.Size() != nbytes {
+		return fmt.Errorf("%w: %d bytes do not fill shape %v of %s (%d elements)", ErrInvalid, nbytes, shape, dtype, n)
+	}
+	return nil
 }
 
 // Foreign builds a numeric tensor over nbytes at ptr, memory owned outside Go
@@ -182,14 +201,33 @@ func Foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release f
 // ForeignHandle is Foreign with the release expressed as release(handle),
 // typically a framework's free function and the object it frees; one
 // release func can then serve every tensor without a closure each.
+//
+// The shape is copied into the same allocation as the release hook, so a
+// framework output costs one allocation (for ranks up to 8).
 func ForeignHandle(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func(uintptr), handle uintptr) (Tensor, error) {
-	t, err := FromBytes(dtype, shape, unsafe.Slice((*byte)(ptr), nbytes))
-	if err != nil {
+	if err := checkBytes(dtype, shape, nbytes); err != nil {
 		return Tensor{}, err
 	}
-	t.foreign = &foreignMemory{releaseHandle: release, handle: handle}
-	runtime.SetFinalizer(t.foreign, (*foreignMemory).run)
+	block := &foreignBlock{foreignMemory: foreignMemory{releaseHandle: release, handle: handle}}
+	t := Tensor{dtype: dtype, foreign: &block.foreignMemory}
+	if len(shape) <= len(block.dims) {
+		t.shape = block.dims[:len(shape):len(shape)]
+		copy(t.shape, shape)
+	} else {
+		t.shape = shape.Clone()
+	}
+	if nbytes > 0 {
+		t.data, t.nbytes = ptr, nbytes
+	}
+	runtime.SetFinalizer(block, func(b *foreignBlock) { b.run() })
 	return t, nil
+}
+
+// foreignBlock holds a foreign tensor's release hook and (small) shape in
+// one allocation.
+type foreignBlock struct {
+	foreignMemory
+	dims [8]int64
 }
 
 // DType returns the element type.

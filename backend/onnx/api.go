@@ -82,6 +82,15 @@ func (a *api) raw(fn int, args ...uintptr) uintptr {
 	return dlopen.Call(a.table.Fn(fn), args...)
 }
 
+// callC and rawC are call and raw through a reusable Caller: no allocation.
+func (a *api) callC(c *dlopen.Caller, fn int, args ...uintptr) error {
+	return a.check(c.Call(a.table.Fn(fn), args...))
+}
+
+func (a *api) rawC(c *dlopen.Caller, fn int, args ...uintptr) uintptr {
+	return c.Call(a.table.Fn(fn), args...)
+}
+
 func (a *api) check(status uintptr) error {
 	if status == 0 {
 		return nil

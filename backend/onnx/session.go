@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/carton-run/carton/backend"
@@ -20,9 +21,57 @@ type ioSpec struct {
 	cname    []byte // NUL-terminated, referenced by the names array
 	dtype    tensor.DType
 	ortType  uintptr
-	dims     []int64  // -1 for dynamic
-	symbolic []string // symbolic dim names ("" if none)
-	static   bool     // every dim known: the output shape needs no query
+	dims     []int64     // -1 for dynamic
+	symbolic []string    // symbolic dim names ("" if none)
+	static   bool        // every dim known: the output shape needs no query
+	plan     []dimSource // outputs: how to compute the shape from inputs; nil if it cannot be
+}
+
+// dimSource gives one output dim: a fixed size (input < 0) or the size of
+// dimension dim of input number input.
+type dimSource struct {
+	size       int64
+	input, dim int
+}
+
+// planOutputs decides which outputs can be pre-allocated: numeric ones of
+// rank <= 8 whose dims are all fixed or symbols that also name an input dim.
+func (s *session) planOutputs() {
+	bySymbol := map[string]dimSource{}
+	for i, in := range s.inputs {
+		for j, sym := range in.symbolic {
+			if sym != "" && in.dims[j] < 0 {
+				if _, seen := bySymbol[sym]; !seen {
+					bySymbol[sym] = dimSource{input: i, dim: j}
+				}
+			}
+		}
+	}
+	some := false
+	for i := range s.outputs {
+		o := &s.outputs[i]
+		if o.dtype == tensor.String || len(o.dims) > 8 {
+			continue
+		}
+		plan := make([]dimSource, len(o.dims))
+		for j, d := range o.dims {
+			if d >= 0 {
+				plan[j] = dimSource{size: d, input: -1}
+				continue
+			}
+			src, ok := bySymbol[o.symbolic[j]]
+			if !ok {
+				plan = nil
+				break
+			}
+			plan[j] = src
+		}
+		if plan != nil {
+			o.plan = plan
+			some = true
+		}
+	}
+	s.prealloc.Store(some)
 }
 
 type session struct {
@@ -35,6 +84,7 @@ type session struct {
 	inNames, outNames []uintptr
 	namePin           runtime.Pinner
 	release           func(uintptr) // frees one OrtValue; shared by all outputs
+	prealloc          atomic.Bool   // some outputs are allocated in Go before Run
 	scratch           sync.Pool     // *callState
 	closeOnce         sync.Once
 }
@@ -42,14 +92,17 @@ type session struct {
 // callState is the per-call scratch that Run writes into; pooled so that a
 // call allocates nothing for it.
 type callState struct {
-	pin     runtime.Pinner
-	inVals  []uintptr
-	outVals []uintptr
-	value   uintptr        // written by CreateTensor*
-	info    uintptr        // written by GetTensorTypeAndShape
-	data    unsafe.Pointer // written by GetTensorMutableData
-	count   uintptr        // written by GetStringTensorDataLength
-	dims    [8]int64
+	dlopen.Caller
+	pin      runtime.Pinner
+	inVals   []uintptr
+	inShapes []tensor.Shape
+	outVals  []uintptr
+	outGo    []tensor.Tensor // pre-allocated outputs in Go memory
+	value    uintptr         // written by CreateTensor*
+	info     uintptr         // written by GetTensorTypeAndShape
+	data     unsafe.Pointer  // written by GetTensorMutableData
+	count    uintptr         // written by GetStringTensorDataLength
+	dims     [8]int64
 }
 
 type sessionOptions struct {
@@ -140,9 +193,14 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 		s.namePin.Pin(&s.outputs[i].cname[0])
 		s.outNames = append(s.outNames, ptr(&s.outputs[i].cname[0]))
 	}
-	s.release = func(v uintptr) { a.raw(fnReleaseValue, v) }
+	releaseValue := a.table.Fn(fnReleaseValue)
+	s.planOutputs()
+	s.release = func(v uintptr) { releaser.Call(releaseValue, v) }
 	s.scratch.New = func() any {
-		return &callState{inVals: make([]uintptr, len(s.inputs)), outVals: make([]uintptr, len(s.outputs))}
+		return &callState{
+			inVals: make([]uintptr, len(s.inputs)), inShapes: make([]tensor.Shape, len(s.inputs)),
+			outVals: make([]uintptr, len(s.outputs)), outGo: make([]tensor.Tensor, len(s.outputs)),
+		}
 	}
 	return s, nil
 }
@@ -227,13 +285,20 @@ func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
 }
 
 // Infer runs the session. Inputs are looked up by the model's input names.
+//
+// Outputs whose shape follows from the inputs' shapes (fixed dims, or
+// symbols that also name input dims) are allocated in Go memory before Run
+// and handed to ORT to fill, which saves querying and freeing ORT memory
+// for each: as many native calls as the bare C API needs. ORT checks that
+// shape; if a model's outputs do not keep their declared symbols, the call
+// is retried with ORT allocating and the session stops pre-allocating.
 func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
 	a := s.lib.api
 	cs := s.scratch.Get().(*callState)
 	created := 0
 	defer func() {
 		for i := 0; i < created; i++ {
-			a.raw(fnReleaseValue, cs.inVals[i])
+			a.rawC(&cs.Caller, fnReleaseValue, cs.inVals[i])
 		}
 		cs.pin.Unpin()
 		s.scratch.Put(cs)
@@ -249,34 +314,137 @@ func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map
 			return nil, err
 		}
 		cs.inVals[i] = v
+		cs.inShapes[i] = t.Shape()
 		created++
 	}
 	if len(inputs) != len(s.inputs) {
 		return nil, fmt.Errorf("%w: the model takes %d inputs, got %d", backend.ErrInvalidInput, len(s.inputs), len(inputs))
 	}
-	clear(cs.outVals)
-	err := a.call(fnRun, s.handle, 0,
-		ptr(unsafe.SliceData(s.inNames)), ptr(unsafe.SliceData(cs.inVals)), uintptr(len(cs.inVals)),
-		ptr(unsafe.SliceData(s.outNames)), uintptr(len(s.outNames)), ptr(unsafe.SliceData(cs.outVals)))
+	pre := s.prealloc.Load()
+	if pre {
+		if err := s.preallocate(cs); err != nil {
+			return nil, err
+		}
+	} else {
+		clear(cs.outVals) // ORT allocates every output
+	}
+	err := s.run(cs)
+	if err != nil && pre {
+		s.dropPreallocated(cs)
+		if err = s.run(cs); err == nil {
+			s.prealloc.Store(false)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]tensor.Tensor, len(s.outputs))
 	for i := range s.outputs {
+		if cs.outGo[i].Valid() {
+			a.rawC(&cs.Caller, fnReleaseValue, cs.outVals[i]) // the wrapper only; the data is Go's
+			out[s.outputs[i].name] = cs.outGo[i]
+			cs.outGo[i] = tensor.Tensor{}
+			continue
+		}
 		t, err := s.outputTensor(cs, &s.outputs[i], cs.outVals[i])
 		if err != nil {
 			for _, done := range out {
 				done.Release()
 			}
-			for _, v := range cs.outVals[i+1:] {
-				a.raw(fnReleaseValue, v)
-			}
+			s.releaseOutputs(cs, i+1)
 			return nil, fmt.Errorf("output %q: %w", s.outputs[i].name, err)
 		}
 		out[s.outputs[i].name] = t
 	}
 	return out, nil
 }
+
+func (s *session) run(cs *callState) error {
+	return s.lib.api.callC(&cs.Caller, fnRun, s.handle, 0,
+		ptr(unsafe.SliceData(s.inNames)), ptr(unsafe.SliceData(cs.inVals)), uintptr(len(cs.inVals)),
+		ptr(unsafe.SliceData(s.outNames)), uintptr(len(s.outNames)), ptr(unsafe.SliceData(cs.outVals)))
+}
+
+// preallocate fills cs.outVals with ORT values over new Go tensors for the
+// outputs whose shape the inputs determine, and zero for the others.
+func (s *session) preallocate(cs *callState) error {
+	a := s.lib.api
+	for i := range s.outputs {
+		cs.outVals[i] = 0
+		spec := &s.outputs[i]
+		if spec.plan == nil {
+			continue
+		}
+		shape := cs.dims[:len(spec.plan)]
+		for j, d := range spec.plan {
+			if d.input < 0 {
+				shape[j] = d.size
+			} else {
+				shape[j] = cs.inShapes[d.input][d.dim]
+			}
+		}
+		t, err := tensor.New(spec.dtype, tensor.Shape(shape))
+		if err != nil {
+			s.dropPreallocated(cs)
+			return err
+		}
+		data := t.Pointer()
+		if data == nil {
+			data = unsafe.Pointer(&zeroByte[0])
+		} else {
+			cs.pin.Pin(data)
+		}
+		ts := t.Shape()
+		var shapePtr uintptr
+		if len(ts) > 0 {
+			cs.pin.Pin(&ts[0])
+			shapePtr = ptr(&ts[0])
+		}
+		if err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(data), uintptr(t.ByteLen()), shapePtr, uintptr(len(ts)), spec.ortType, ptr(&cs.outVals[i])); err != nil {
+			s.dropPreallocated(cs)
+			return err
+		}
+		cs.outGo[i] = t
+	}
+	return nil
+}
+
+// dropPreallocated releases pre-allocated output wrappers and forgets them.
+func (s *session) dropPreallocated(cs *callState) {
+	for i := range s.outputs {
+		if cs.outGo[i].Valid() && cs.outVals[i] != 0 {
+			s.lib.api.rawC(&cs.Caller, fnReleaseValue, cs.outVals[i])
+		}
+		cs.outVals[i] = 0
+		cs.outGo[i] = tensor.Tensor{}
+	}
+}
+
+// releaseOutputs frees ORT-allocated outputs from index from on.
+func (s *session) releaseOutputs(cs *callState, from int) {
+	for i := from; i < len(s.outputs); i++ {
+		if cs.outVals[i] != 0 {
+			s.lib.api.rawC(&cs.Caller, fnReleaseValue, cs.outVals[i])
+		}
+		cs.outGo[i] = tensor.Tensor{}
+	}
+}
+
+// releaser frees output values; ReleaseValue takes one argument, so a
+// shared Caller would race only on its argument slot: use a per-call one.
+var releaser = releaseCaller{}
+
+type releaseCaller struct{}
+
+// Call frees through purego with a stack-free, allocation-free argument:
+// the value is passed in a pooled Caller.
+func (releaseCaller) Call(fn, v uintptr) {
+	c := callerPool.Get().(*dlopen.Caller)
+	c.Call(fn, v)
+	callerPool.Put(c)
+}
+
+var callerPool = sync.Pool{New: func() any { return new(dlopen.Caller) }}
 
 // zeroByte stands in for the data pointer of empty tensors.
 var zeroByte [8]byte
@@ -296,12 +464,12 @@ func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uint
 		shapePtr = ptr(&shape[0])
 	}
 	if t.DType() == tensor.String {
-		if err := a.call(fnCreateTensorAsOrtValue, s.lib.allocator, shapePtr, uintptr(len(shape)), ortString, ptr(&cs.value)); err != nil {
+		if err := a.callC(&cs.Caller, fnCreateTensorAsOrtValue, s.lib.allocator, shapePtr, uintptr(len(shape)), ortString, ptr(&cs.value)); err != nil {
 			return 0, err
 		}
 		v := cs.value
 		if err := s.fillStrings(cs, v, t); err != nil {
-			a.raw(fnReleaseValue, v)
+			a.rawC(&cs.Caller, fnReleaseValue, v)
 			return 0, err
 		}
 		return v, nil
@@ -312,7 +480,7 @@ func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uint
 	} else if !t.IsForeign() {
 		cs.pin.Pin(data)
 	}
-	err := a.call(fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(data), uintptr(t.ByteLen()), shapePtr, uintptr(len(shape)), spec.ortType, ptr(&cs.value))
+	err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(data), uintptr(t.ByteLen()), shapePtr, uintptr(len(shape)), spec.ortType, ptr(&cs.value))
 	if err != nil {
 		return 0, err
 	}
@@ -349,8 +517,8 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 	if spec.static {
 		shape = spec.dims // never modified: tensor.From* clones shapes
 	} else {
-		if err := a.call(fnGetTensorTypeAndShape, v, ptr(&cs.info)); err != nil {
-			a.raw(fnReleaseValue, v)
+		if err := a.callC(&cs.Caller, fnGetTensorTypeAndShape, v, ptr(&cs.info)); err != nil {
+			a.rawC(&cs.Caller, fnReleaseValue, v)
 			return tensor.Tensor{}, err
 		}
 		rank := len(spec.dims)
@@ -361,31 +529,31 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 		dims = dims[:rank]
 		var err error
 		if rank > 0 {
-			err = a.call(fnGetDimensions, cs.info, ptr(&dims[0]), uintptr(rank))
+			err = a.callC(&cs.Caller, fnGetDimensions, cs.info, ptr(&dims[0]), uintptr(rank))
 		}
-		a.raw(fnReleaseTensorTypeAndShapeInfo, cs.info)
+		a.rawC(&cs.Caller, fnReleaseTensorTypeAndShapeInfo, cs.info)
 		if err != nil {
-			a.raw(fnReleaseValue, v)
+			a.rawC(&cs.Caller, fnReleaseValue, v)
 			return tensor.Tensor{}, err
 		}
 		shape = dims
 	}
 	if spec.dtype == tensor.String {
-		defer a.raw(fnReleaseValue, v)
+		defer a.rawC(&cs.Caller, fnReleaseValue, v)
 		return s.readStrings(cs, v, shape)
 	}
-	if err := a.call(fnGetTensorMutableData, v, ptr(&cs.data)); err != nil {
-		a.raw(fnReleaseValue, v)
+	if err := a.callC(&cs.Caller, fnGetTensorMutableData, v, ptr(&cs.data)); err != nil {
+		a.rawC(&cs.Caller, fnReleaseValue, v)
 		return tensor.Tensor{}, err
 	}
 	n, err := shape.NumElements()
 	if err != nil {
-		a.raw(fnReleaseValue, v)
+		a.rawC(&cs.Caller, fnReleaseValue, v)
 		return tensor.Tensor{}, err
 	}
 	t, err := tensor.ForeignHandle(spec.dtype, shape, cs.data, n*spec.dtype.Size(), s.release, v)
 	if err != nil {
-		a.raw(fnReleaseValue, v)
+		a.rawC(&cs.Caller, fnReleaseValue, v)
 	}
 	return t, err
 }

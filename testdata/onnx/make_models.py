@@ -31,6 +31,9 @@ def save(name, graph, inputs, subdir="", external=False):
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name + ".onnx")
     if external:
+        stale = os.path.join(d, "weights.bin")
+        if os.path.exists(stale):
+            os.remove(stale)  # onnx appends to an existing external-data file
         onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
                         location="weights.bin", size_threshold=0)
     else:
@@ -128,3 +131,13 @@ g = helper.make_graph(
     [helper.make_tensor_value_info("shape", TensorProto.INT64, [1])],
 )
 save("shape_of", g, {"x": np.zeros(8, np.float32)})
+
+# 7. An output whose declared shape is wrong: declared [n], really [2n].
+#    The runner must still return the true output.
+g = helper.make_graph(
+    [helper.make_node("Concat", ["x", "x"], ["y"], axis=0)],
+    "lying_shape",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])],
+)
+save("lying_shape", g, {"x": np.arange(3, dtype=np.float32)})

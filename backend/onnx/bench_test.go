@@ -1,0 +1,130 @@
+package onnx
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// The overhead benchmarks: the same model on the same library, called
+//   - direct: the C API through this package's binding, the least a Go
+//     program must do (create the input value over Go memory, Run, get the
+//     output's data pointer, release both values);
+//   - session: this runner's Session.Infer (what carton.Infer calls after
+//     checking inputs against the specs; BenchmarkCartonInfer in the root
+//     package adds that layer);
+// for a tiny input (matmul_add, 1x4) and a 64 MiB input (shape_of, whose
+// work is O(1), so any copy of the input would show).
+
+type benchCase struct {
+	name  string
+	model string
+	input tensor.Tensor
+}
+
+func benchCases(b *testing.B) []benchCase {
+	tiny, _ := tensor.From(tensor.Shape{1, 4}, []float32{1, 2, 3, 4})
+	big, _ := tensor.New(tensor.Float32, tensor.Shape{16 << 20}) // 64 MiB
+	dir := filepath.Join("..", "..", "testdata", "onnx")
+	return []benchCase{
+		{"tiny", filepath.Join(dir, "matmul_add.onnx"), tiny},
+		{"64MiB", filepath.Join(dir, "shape_of.onnx"), big},
+	}
+}
+
+func BenchmarkOverhead(b *testing.B) {
+	path := anyLibrary(b)
+	lib, err := loadLibrary(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("ONNX Runtime %s from %s", lib.version, path)
+	opts := sessionOptions{intraOp: 1, interOp: 1, optLevel: 99}
+	for _, c := range benchCases(b) {
+		s, err := newSession(lib, c.model, nil, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/direct", func(b *testing.B) { benchDirect(b, s, c.input) })
+		b.Run(c.name+"/carton", func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input) })
+		b.Run(c.name+"/session", func(b *testing.B) {
+			in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := s.Infer(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, t := range out {
+					t.Release()
+				}
+			}
+		})
+		s.Close()
+	}
+}
+
+// benchCarton measures the public API: carton.Infer on a packed carton.
+func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	path := filepath.Join(dir, "m.carton")
+	if _, err := carton.Pack(ctx, model, path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*",
+			Opts: map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := carton.Load(ctx, path, carton.WithRuntimePath(libPath), carton.WithCacheDir(dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	in := map[string]tensor.Tensor{input: x}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := m.Infer(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out {
+			t.Release()
+		}
+	}
+}
+
+// benchDirect is the floor: the native calls any binding has to make.
+func benchDirect(b *testing.B, s *session, x tensor.Tensor) {
+	a := s.lib.api
+	cs := s.scratch.Get().(*callState)
+	shape := x.Shape()
+	spec := &s.inputs[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		cs.pin.Pin(x.Pointer())
+		cs.pin.Pin(&shape[0])
+		if err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(x.Pointer()), uintptr(x.ByteLen()), ptr(&shape[0]), uintptr(len(shape)), spec.ortType, ptr(&cs.inVals[0])); err != nil {
+			b.Fatal(err)
+		}
+		cs.outVals[0] = 0
+		if err := a.callC(&cs.Caller, fnRun, s.handle, 0, ptr(&s.inNames[0]), ptr(&cs.inVals[0]), 1, ptr(&s.outNames[0]), 1, ptr(&cs.outVals[0])); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.callC(&cs.Caller, fnGetTensorMutableData, cs.outVals[0], ptr(&cs.data)); err != nil {
+			b.Fatal(err)
+		}
+		_ = *(*byte)(cs.data)
+		a.rawC(&cs.Caller, fnReleaseValue, cs.outVals[0])
+		a.rawC(&cs.Caller, fnReleaseValue, cs.inVals[0])
+		cs.pin.Unpin()
+	}
+	s.scratch.Put(cs)
+}
+
+var _ backend.Session = (*session)(nil)

@@ -1,0 +1,65 @@
+package onnx
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/tensor"
+)
+
+// anyLibrary returns one ONNX Runtime library path, failing under CI=true
+// when none is installed.
+func anyLibrary(t testing.TB) string {
+	t.Helper()
+	rts, err := Runner{}.Runtimes(context.Background(), backend.Hints{})
+	if err == nil && len(rts) > 0 {
+		return rts[0].Path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no ONNX Runtime found (run make setup): %v", err)
+	}
+	t.Skip("no ONNX Runtime found: run `make setup` or set CARTON_ONNXRUNTIME_LIB")
+	return ""
+}
+
+func TestInputIsNotCopied(t *testing.T) {
+	lib, err := loadLibrary(anyLibrary(t))
+	require.NoError(t, err)
+	s, err := newSession(lib, filepath.Join("..", "..", "testdata", "onnx", "matmul_add.onnx"), nil, sessionOptions{optLevel: 99})
+	require.NoError(t, err)
+	defer s.Close()
+
+	data := tensor.Aligned[float32](8)
+	x, err := tensor.From(tensor.Shape{2, 4}, data)
+	require.NoError(t, err)
+	cs := s.scratch.Get().(*callState)
+	defer cs.pin.Unpin()
+	v, err := s.inputValue(cs, &s.inputs[0], x)
+	require.NoError(t, err)
+	defer lib.api.raw(fnReleaseValue, v)
+	require.NoError(t, lib.api.call(fnGetTensorMutableData, v, ptr(&cs.data)))
+	assert.Equal(t, unsafe.Pointer(&data[0]), cs.data, "the OrtValue must wrap the Go slice itself")
+
+	// And ORT reads through it: a write to the slice shows in the value's data.
+	data[3] = 42
+	assert.Equal(t, float32(42), unsafe.Slice((*float32)(cs.data), 8)[3])
+}
+
+func TestTooOldLibrary(t *testing.T) {
+	path := anyLibrary(t)
+	saved := MinAPIVersion
+	MinAPIVersion = 1000
+	defer func() { MinAPIVersion = saved }()
+	_, err := openLibrary(path)
+	require.ErrorIs(t, err, ErrTooOld)
+	v, _ := Version(path)
+	assert.Contains(t, err.Error(), "ONNX Runtime "+v)
+	assert.Contains(t, err.Error(), "1.1000 or newer")
+}
