@@ -23,7 +23,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
 
-.PHONY: setup setup-onnx build demo test vet fuzz clean
+.PHONY: setup setup-onnx build demo test vet fuzz bench clean
 
 setup: setup-onnx
 	$(GO) mod download
@@ -61,16 +61,18 @@ $(ORT_OLD_LIB):
 build: setup
 	$(GO) build -o $(BIN)/carton ./cmd/carton
 
+# The main job end to end: pack a real ONNX model (its input/output specs are
+# read from the model), show it, run it on ONNX Runtime, run its self-test.
 demo: build
 	@mkdir -p $(BUILD)
-	$(BIN)/carton pack testdata/echo/model --runner noop --framework-version '*' \
-		--name echo --description 'Echoes its inputs (noop runner)' --license MIT \
-		--input x:float32:batch,3 --output x:float32:batch,3 \
-		--self-test x=testdata/echo/x.npy,out:x=testdata/echo/x.npy \
-		-o $(BUILD)/echo.carton
-	$(BIN)/carton info $(BUILD)/echo.carton
-	$(BIN)/carton infer $(BUILD)/echo.carton --input x=testdata/echo/x.npy --output-dir $(BUILD)/out
-	$(BIN)/carton selftest $(BUILD)/echo.carton
+	$(RUNTIME_ENV) $(BIN)/carton pack testdata/onnx/matmul_add.onnx --runner onnx --framework-version '>=1.20' \
+		--name matmul_add --description 'y = x @ W + b, with a dynamic batch' --license MIT \
+		--opt intra_op_threads=1 \
+		--self-test x=testdata/onnx/matmul_add.in.x.npy,out:y=testdata/onnx/matmul_add.out.y.npy \
+		-o $(BUILD)/matmul_add.carton
+	$(BIN)/carton info $(BUILD)/matmul_add.carton
+	$(RUNTIME_ENV) $(BIN)/carton infer $(BUILD)/matmul_add.carton --input x=testdata/onnx/matmul_add.in.x.npy --output-dir $(BUILD)/out
+	$(RUNTIME_ENV) $(BIN)/carton selftest $(BUILD)/matmul_add.carton
 
 vet: setup
 	$(GO) vet ./...
@@ -84,6 +86,23 @@ fuzz: setup
 	for f in FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./format/ || exit 1; \
 	done
+
+# Overhead benchmarks, side by side in one run per comparison, summarised by
+# benchstat (from the Go module proxy) into $(BUILD)/bench/*.txt.
+BENCH_COUNT ?= 10
+ORT_BENCH_LIB = $(ABS_BUILD)/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
+bench: setup
+	@mkdir -p $(BUILD)/bench
+	$(GO) install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+	CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run '^$$' -bench Overhead -count $(BENCH_COUNT) ./backend/onnx/ \
+		| tee $(BUILD)/bench/onnx-overhead.raw
+	cd bench && CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) CGO_ENABLED=1 $(GO) test -run '^$$' -bench ONNX -count $(BENCH_COUNT) . \
+		| tee ../$(BUILD)/bench/onnx-peers.raw
+	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
+	for f in onnx-overhead onnx-peers; do \
+		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
+	"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/dlopen.raw > $(BUILD)/bench/dlopen.txt
+	cat $(BUILD)/bench/*.txt
 
 clean:
 	rm -rf $(BIN) $(BUILD)

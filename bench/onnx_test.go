@@ -51,9 +51,9 @@ func BenchmarkONNX(b *testing.B) {
 		for i := range data[:min(n, 4)] {
 			data[i] = float32(i + 1)
 		}
-		b.Run(c.name+"/carton", func(b *testing.B) { benchCarton(b, lib, c.model, c.in, c.shape, data) })
-		b.Run(c.name+"/onnxruntime_go", func(b *testing.B) { benchYalue(b, c.model, c.in, c.out, c.shape, data) })
-		b.Run(c.name+"/onnxruntime_go-prebound", func(b *testing.B) { benchYaluePrebound(b, c.model, c.in, c.out, c.shape, data) })
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) { benchCarton(b, lib, c.model, c.in, c.shape, data) })
+		b.Run("input="+c.name+"/impl=onnxruntime_go", func(b *testing.B) { benchYalue(b, c.model, c.in, c.out, c.shape, data) })
+		b.Run("input="+c.name+"/impl=onnxruntime_go-prebound", func(b *testing.B) { benchYaluePrebound(b, c.model, c.in, c.out, c.shape, data) })
 	}
 }
 

@@ -50,9 +50,9 @@ func BenchmarkOverhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(c.name+"/direct", func(b *testing.B) { benchDirect(b, s, c.input) })
-		b.Run(c.name+"/carton", func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input) })
-		b.Run(c.name+"/session", func(b *testing.B) {
+		b.Run("input="+c.name+"/impl=direct", func(b *testing.B) { benchDirect(b, s, c.input) })
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input) })
+		b.Run("input="+c.name+"/impl=session", func(b *testing.B) {
 			in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
 			ctx := context.Background()
 			b.ReportAllocs()

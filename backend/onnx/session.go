@@ -388,16 +388,15 @@ func (s *session) preallocate(cs *callState) error {
 			s.dropPreallocated(cs)
 			return err
 		}
+		// The tensor is ours, held in cs.outGo through the call, and heap
+		// memory never moves: no pin needed.
 		data := t.Pointer()
 		if data == nil {
 			data = unsafe.Pointer(&zeroByte[0])
-		} else {
-			cs.pin.Pin(data)
 		}
 		ts := t.Shape()
 		var shapePtr uintptr
 		if len(ts) > 0 {
-			cs.pin.Pin(&ts[0])
 			shapePtr = ptr(&ts[0])
 		}
 		if err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(data), uintptr(t.ByteLen()), shapePtr, uintptr(len(ts)), spec.ortType, ptr(&cs.outVals[i])); err != nil {
@@ -458,9 +457,10 @@ func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uint
 	if len(shape) != len(spec.dims) {
 		return 0, fmt.Errorf("%w: input %q has rank %d, the model wants %d", backend.ErrInvalidInput, spec.name, len(shape), len(spec.dims))
 	}
+	// ORT copies the shape during the call; a tensor's shape is always heap
+	// memory the tensor owns (constructors copy it), so it needs no pin.
 	var shapePtr uintptr
 	if len(shape) > 0 {
-		cs.pin.Pin(&shape[0])
 		shapePtr = ptr(&shape[0])
 	}
 	if t.DType() == tensor.String {

@@ -90,6 +90,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
 	}
+	if rt := m.Info().Runtime; rt != nil {
+		fmt.Fprintf(stdout, "ran on %s %s (%s%s)\n", rt.Framework, rt.Version, rt.Source, prefixed(" ", rt.Path))
+	}
 	for _, name := range format.SortedKeys(out) {
 		t := out[name]
 		path := filepath.Join(*outDir, name+".npy")
@@ -141,4 +144,11 @@ func summarize(t tensor.Tensor) string {
 		lo, hi, sum = min(lo, x), max(hi, x), sum+x
 	}
 	return fmt.Sprintf("min=%.6g max=%.6g mean=%.6g", lo, hi, sum/float64(len(v)))
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }

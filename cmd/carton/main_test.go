@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/backend/onnx"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/tensor"
 )
@@ -153,4 +155,34 @@ func TestErrorsAndHelp(t *testing.T) {
 	code, _, stderr = cli(t, "infer", "../../testdata/upstream/test.carton", "--input", "a=/nonexistent.npy")
 	assert.Equal(t, 1, code)
 	assert.True(t, strings.Contains(stderr, "no such file"), stderr)
+}
+
+func TestONNXEndToEnd(t *testing.T) {
+	if !haveONNX() {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no ONNX Runtime found under CI=true (make setup installs it)")
+		}
+		t.Skip("no ONNX Runtime found: run make setup")
+	}
+	dir := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	models := "../../testdata/onnx/"
+	out := filepath.Join(dir, "m.carton")
+	code, _, stderr := cli(t, "pack", models+"matmul_add.onnx", "--runner", "onnx", "--framework-version", ">=1.20", "-o", out,
+		"--self-test", "x="+models+"matmul_add.in.x.npy,out:y="+models+"matmul_add.out.y.npy")
+	require.Equal(t, 0, code, stderr)
+	code, stdout, _ := cli(t, "info", out)
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `x\s+float32\s+\[batch,4\]`, stdout, "specs read from the model")
+	code, stdout, stderr = cli(t, "infer", out, "--input", "x="+models+"matmul_add.in.x.npy", "--output-dir", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "ran on onnxruntime")
+	assert.Nil(t, tensor.Compare(readNpy(t, filepath.Join(dir, "y.npy")), readNpy(t, models+"matmul_add.out.y.npy"), tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	code, stdout, _ = cli(t, "selftest", out)
+	assert.Equal(t, 0, code, stdout)
+}
+
+func haveONNX() bool {
+	rts, _ := (onnx.Runner{}).Runtimes(context.Background(), backend.Hints{})
+	return len(rts) > 0
 }

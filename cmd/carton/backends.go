@@ -1,0 +1,4 @@
+package main
+
+// The runners this binary offers (noop is built into package backend).
+import _ "github.com/carton-run/carton/backend/onnx"
