@@ -1,0 +1,80 @@
+package libfetch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestExplicitAndEnvPaths(t *testing.T) {
+	lib := filepath.Join(t.TempDir(), "libonnxruntime.so.1.2.3")
+	require.NoError(t, os.WriteFile(lib, []byte("x"), 0o644))
+	t.Setenv("CARTON_PYTHON", filepath.Join(t.TempDir(), "no-python"))
+	t.Setenv("CARTON_NODE_MODULES", "")
+
+	got, err := Find(context.Background(), Request{Framework: ONNXRuntime, ExplicitPath: lib}, explicitSource{}, envSource{})
+	require.NoError(t, err)
+	assert.Equal(t, []Candidate{{Framework: ONNXRuntime, Source: "option", Path: lib}}, got)
+
+	t.Setenv("CARTON_ONNXRUNTIME_LIB", lib)
+	got, err = Find(context.Background(), Request{Framework: ONNXRuntime}, explicitSource{}, envSource{})
+	require.NoError(t, err)
+	assert.Equal(t, "env", got[0].Source)
+
+	t.Setenv("CARTON_ONNXRUNTIME_LIB", "/nonexistent/libonnxruntime.so")
+	_, err = Find(context.Background(), Request{Framework: ONNXRuntime})
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Contains(t, err.Error(), "$CARTON_ONNXRUNTIME_LIB names /nonexistent/libonnxruntime.so")
+
+	_, err = Find(context.Background(), Request{Framework: ONNXRuntime, ExplicitPath: "/nonexistent/x.so"})
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestNPMLayout(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the layout below is linux/x64's")
+	}
+	root := t.TempDir()
+	pkg := filepath.Join(root, "onnxruntime-node")
+	libDir := filepath.Join(pkg, "bin", "napi-v6", "linux", "x64")
+	require.NoError(t, os.MkdirAll(libDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(pkg, "package.json"), []byte(`{"name":"onnxruntime-node","version":"1.30.0"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(libDir, "libonnxruntime.so.1"), []byte("x"), 0o644))
+	t.Setenv("CARTON_NODE_MODULES", root)
+	got, err := npmSource{}.Find(context.Background(), Request{Framework: ONNXRuntime})
+	require.NoError(t, err)
+	found := false
+	for _, c := range got {
+		if c.Path == filepath.Join(libDir, "libonnxruntime.so.1") {
+			found = true
+			assert.Equal(t, "1.30.0", c.Version)
+			assert.Equal(t, "npm", c.Source)
+		}
+	}
+	assert.True(t, found, "%v", got)
+	none, err := npmSource{}.Find(context.Background(), Request{Framework: LibTorch})
+	require.NoError(t, err)
+	assert.Empty(t, none)
+}
+
+func TestPythonProbe(t *testing.T) {
+	py, err := Python()
+	if err != nil {
+		t.Skip("no python3")
+	}
+	pkgs, err := probePython(context.Background(), py)
+	require.NoError(t, err, "the probe script must run on any Python 3")
+	for fw, p := range pkgs {
+		assert.NotEmpty(t, p.Dir, fw)
+	}
+	bad := filepath.Join(t.TempDir(), "python3")
+	require.NoError(t, os.WriteFile(bad, []byte("#!/bin/sh\necho boom >&2\nexit 3\n"), 0o755))
+	_, err = probePython(context.Background(), bad)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "boom")
+}
