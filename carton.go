@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/carton-run/carton/backend"
@@ -107,7 +108,7 @@ func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOption
 	if ml, ok := sel.Runner.(backend.MemoryLoader); ok && c.Packed && ml.LoadsFromMemory(c.Files("model/"), runnerOpts) {
 		err = c.Verify(ctx) // the runner reads model/ from the zip itself
 	} else {
-		modelDir, err = c.Materialize(ctx, o.cacheDir)
+		modelDir, err = c.Materialize(ctx, filepath.Join(o.cacheDir, "models"))
 	}
 	if err != nil {
 		return nil, err

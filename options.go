@@ -2,11 +2,10 @@ package carton
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/libfetch"
 )
 
 // Option configures Load. Options are immutable values; Load validates them.
@@ -78,13 +77,4 @@ func buildOptions(opts []Option) (loadOptions, error) {
 }
 
 // DefaultCacheDir is $CARTON_CACHE_DIR, else <user cache dir>/carton.
-func DefaultCacheDir() (string, error) {
-	if d := os.Getenv("CARTON_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache directory (set CARTON_CACHE_DIR): %w", err)
-	}
-	return filepath.Join(base, "carton"), nil
-}
+func DefaultCacheDir() (string, error) { return libfetch.CacheDir() }

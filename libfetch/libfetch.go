@@ -49,7 +49,7 @@ type Source interface {
 }
 
 // DefaultSources are consulted by Find, in order.
-var DefaultSources = []Source{explicitSource{}, envSource{}, pythonSource{}, npmSource{}}
+var DefaultSources = []Source{explicitSource{}, envSource{}, cacheSource{}, pythonSource{}, npmSource{}}
 
 // ErrNotFound: a path given explicitly does not exist.
 var ErrNotFound = errors.New("runtime not found")

@@ -63,10 +63,11 @@ func TestNPMLayout(t *testing.T) {
 }
 
 func TestPythonProbe(t *testing.T) {
-	py, err := Python()
-	if err != nil {
+	pys := Pythons()
+	if len(pys) == 0 {
 		t.Skip("no python3")
 	}
+	py := pys[0]
 	pkgs, err := probePython(context.Background(), py)
 	require.NoError(t, err, "the probe script must run on any Python 3")
 	for fw, p := range pkgs {

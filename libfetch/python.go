@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -50,12 +52,16 @@ type pythonResult struct {
 	err  error
 }
 
-// Python returns the interpreter to probe: $CARTON_PYTHON, else python3 on PATH.
-func Python() (string, error) {
+// Pythons returns the interpreters to probe: the list in $CARTON_PYTHON
+// (separated like PATH), else python3 on PATH.
+func Pythons() []string {
 	if p := os.Getenv("CARTON_PYTHON"); p != "" {
-		return p, nil
+		return filepath.SplitList(p)
 	}
-	return exec.LookPath("python3")
+	if p, err := exec.LookPath("python3"); err == nil {
+		return []string{p}
+	}
+	return nil
 }
 
 type pythonSource struct{}
@@ -63,25 +69,40 @@ type pythonSource struct{}
 func (pythonSource) Name() string { return "python" }
 
 func (pythonSource) Find(ctx context.Context, req Request) ([]Candidate, error) {
-	py, err := Python()
-	if err != nil {
-		return nil, nil // no Python: nothing to find
+	var out []Candidate
+	var errs []error
+	seen := map[string]bool{}
+	for _, py := range Pythons() {
+		v, _ := pythonCache.LoadOrStore(py, &pythonResult{})
+		res := v.(*pythonResult)
+		res.once.Do(func() { res.pkgs, res.err = probePython(ctx, py) })
+		if res.err != nil {
+			errs = append(errs, res.err)
+			continue
+		}
+		pkg, ok := res.pkgs[string(req.Framework)]
+		if !ok || pkg.Version == "" {
+			continue
+		}
+		path, libVersion, err := layoutInPython(req.Framework, pkg.Dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if path == "" || seen[path] {
+			continue
+		}
+		seen[path] = true
+		version := pkg.Version
+		if libVersion != "" {
+			version = libVersion
+		}
+		out = append(out, Candidate{Framework: req.Framework, Version: version, Source: "python", Path: path})
 	}
-	v, _ := pythonCache.LoadOrStore(py, &pythonResult{})
-	res := v.(*pythonResult)
-	res.once.Do(func() { res.pkgs, res.err = probePython(ctx, py) })
-	if res.err != nil {
-		return nil, res.err
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	pkg, ok := res.pkgs[string(req.Framework)]
-	if !ok || pkg.Version == "" {
-		return nil, nil
-	}
-	path, err := layoutInPython(req.Framework, pkg.Dir)
-	if err != nil || path == "" {
-		return nil, err
-	}
-	return []Candidate{{Framework: req.Framework, Version: pkg.Version, Source: "python", Path: path}}, nil
+	return out, nil
 }
 
 func probePython(ctx context.Context, py string) (map[string]pythonPackage, error) {
@@ -100,15 +121,39 @@ func probePython(ctx context.Context, py string) (map[string]pythonPackage, erro
 	return pkgs, nil
 }
 
-// layoutInPython maps a package directory to the runtime path.
-func layoutInPython(fw Framework, dir string) (string, error) {
+// layoutInPython maps a package directory to the runtime path, and to the
+// library's own version where its file name carries one.
+func layoutInPython(fw Framework, dir string) (path, version string, err error) {
 	switch fw {
 	case ONNXRuntime:
-		return newestMatch(filepath.Join(dir, "capi"), onnxRuntimeGlobs)
+		path, err = newestMatch(filepath.Join(dir, "capi"), onnxRuntimeGlobs)
+		return path, "", err
 	case LibTorch:
-		return filepath.Join(dir, "lib"), nil
+		lib := filepath.Join(dir, "lib")
+		return lib, sonameVersion(filepath.Join(lib, "libtorch_cpu.so")), nil
 	case TensorFlow:
-		return dir, nil
+		return dir, "", nil
 	}
-	return "", nil
+	return "", "", nil
+}
+
+// sonameVersion reads X.Y.Z from the file a library link resolves to
+// (libtorch_cpu.so -> libtorch_cpu.so.1.13.0), or "". Distribution builds
+// version their libraries this way while their Python metadata may say
+// something else (Debian's torch says 1.13.0a0 for the 1.13 library).
+func sonameVersion(link string) string {
+	real, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return ""
+	}
+	base := filepath.Base(real)
+	i := strings.Index(base, ".so.")
+	if i < 0 {
+		return ""
+	}
+	v := base[i+len(".so."):]
+	if strings.Count(v, ".") != 2 {
+		return ""
+	}
+	return v
 }

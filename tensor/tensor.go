@@ -29,7 +29,13 @@ type foreignMemory struct {
 	release       func()
 	releaseHandle func(uintptr)
 	handle        uintptr
+	owner         Releaser
 }
+
+// Releaser is memory shared by several foreign tensors (one framework
+// result holding many outputs); each tensor's Release calls its Release
+// once, so an owner counts references.
+type Releaser interface{ Release() }
 
 func (f *foreignMemory) run() {
 	f.once.Do(func() {
@@ -37,6 +43,8 @@ func (f *foreignMemory) run() {
 		switch {
 		case f.releaseHandle != nil:
 			f.releaseHandle(f.handle)
+		case f.owner != nil:
+			f.owner.Release()
 		case f.release != nil:
 			f.release()
 		}
@@ -205,10 +213,21 @@ func Foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release f
 // The shape is copied into the same allocation as the release hook, so a
 // framework output costs one allocation (for ranks up to 8).
 func ForeignHandle(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func(uintptr), handle uintptr) (Tensor, error) {
+	return foreign(dtype, shape, ptr, nbytes, release, handle, nil)
+}
+
+// ForeignShared is Foreign for memory owned by owner, which several tensors
+// may share: each tensor's first Release calls owner.Release once.
+func ForeignShared(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, owner Releaser) (Tensor, error) {
+	return foreign(dtype, shape, ptr, nbytes, nil, 0, owner)
+}
+
+func foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func(uintptr), handle uintptr, owner Releaser) (Tensor, error) {
 	if err := checkBytes(dtype, shape, nbytes); err != nil {
 		return Tensor{}, err
 	}
-	block := &foreignBlock{foreignMemory: foreignMemory{releaseHandle: release, handle: handle}}
+	block := &foreignBlock{}
+	block.releaseHandle, block.handle, block.owner = release, handle, owner
 	t := Tensor{dtype: dtype, foreign: &block.foreignMemory}
 	if len(shape) <= len(block.dims) {
 		t.shape = block.dims[:len(shape):len(shape)]

@@ -1,0 +1,35 @@
+// Package libtorch is the "torchscript" runner: TorchScript modules run
+// in-process by libtorch, through the small C shim in csrc/ (built per
+// libtorch version) loaded with purego; no cgo.
+//
+// Import it for its side effect of registering the runner:
+//
+//	import _ "github.com/carton-run/carton/backend/libtorch"
+//
+// Compatible with upstream Carton's runner: required_framework_version is
+// the libtorch version, the model is model/model.pt, and a module whose
+// forward takes a Dict[str, Tensor] and returns a dict runs unchanged.
+// forward over positional tensors works too: inputs in [[input]] order,
+// outputs (a tensor, a tuple or a dict) named by [[output]] or output_0...
+// String inputs become List[str] (str for a scalar).
+//
+// Runtimes: a libtorch directory (holding lib/ or being it) from the
+// WithRuntimePath option or $CARTON_LIBTORCH_DIR, the cache
+// (<cache>/runtimes/libtorch/<version>), or an installed Python torch. The
+// shim for a version is <dir>/<version>/libcarton_torch.so under
+// $CARTON_LIBTORCH_SHIM_DIR or <cache>/shims/libtorch; `make shims` builds
+// one per libtorch it finds.
+//
+// Options: num_threads, num_interop_threads (integers). libtorch keeps
+// them per process, not per model; the inter-op pool can be sized once.
+//
+// Memory: numeric inputs are shared with libtorch (from_blob over Go memory
+// pinned for the call). Outputs stay in libtorch's memory until Release;
+// an output that aliases an input (a module returning its input, or a view
+// of it) is handed back as a view of the input's Go memory, so it stays
+// valid after the call. String outputs are copied.
+//
+// Concurrency: one module serves concurrent Infer calls (TorchScript's
+// forward is thread-safe for inference); libraries stay loaded for the
+// process.
+package libtorch

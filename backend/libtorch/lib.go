@@ -1,0 +1,183 @@
+package libtorch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
+	"github.com/carton-run/carton/internal/semver"
+	"github.com/carton-run/carton/libfetch"
+)
+
+// ShimABIVersion is the CT_ABI_VERSION of include/carton_torch.h this
+// package speaks.
+const ShimABIVersion = 1
+
+// ErrNoShim: no shim is built for the selected libtorch version.
+var ErrNoShim = errors.New("no carton shim for this libtorch")
+
+// shim is a loaded libcarton_torch.so and the libtorch it links.
+type shim struct {
+	path    string
+	version string // libtorch version the shim reports
+	fn      struct {
+		abiVersion, torchVersion, freeError, setThreads    uintptr
+		load, moduleFree, forwardInfo, forward, resultFree uintptr
+	}
+	threadsMu sync.Mutex
+	threads   [2]int64 // intra, inter last set (0 = untouched)
+}
+
+var shims = struct {
+	sync.Mutex
+	byPath map[string]*shimResult
+}{byPath: map[string]*shimResult{}}
+
+type shimResult struct {
+	s   *shim
+	err error
+}
+
+// ShimPath returns where the shim for a libtorch version is looked for,
+// and whether it is there.
+func ShimPath(version string) (string, bool) {
+	v := coreVersion(version)
+	var dirs []string
+	if d := os.Getenv("CARTON_LIBTORCH_SHIM_DIR"); d != "" {
+		dirs = append(dirs, filepath.SplitList(d)...)
+	}
+	if cache, err := libfetch.CacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(cache, "shims", "libtorch"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, v, shimFileName())
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	if len(dirs) == 0 {
+		return shimFileName(), false
+	}
+	return filepath.Join(dirs[len(dirs)-1], v, shimFileName()), false
+}
+
+func shimFileName() string {
+	if runtime.GOOS == "darwin" {
+		return "libcarton_torch.dylib"
+	}
+	return "libcarton_torch.so"
+}
+
+// coreVersion drops build metadata: "2.15.0+cu132" -> "2.15.0".
+func coreVersion(v string) string {
+	if sv, err := semver.Parse(v); err == nil {
+		sv.Build = ""
+		return sv.String()
+	}
+	return v
+}
+
+// loadShim opens libtorch from rt.Path and the shim built for its version.
+func loadShim(rt backend.Runtime) (*shim, error) {
+	shimPath, ok := ShimPath(rt.Version)
+	if !ok {
+		return nil, fmt.Errorf("%w %s (%s): expected %s; build it with `make shims` (needs g++ and the libtorch headers), or set CARTON_LIBTORCH_SHIM_DIR to a directory holding %s/%s",
+			ErrNoShim, rt.Version, rt.Path, shimPath, coreVersion(rt.Version), shimFileName())
+	}
+	shims.Lock()
+	defer shims.Unlock()
+	if r, ok := shims.byPath[shimPath]; ok {
+		return r.s, r.err
+	}
+	s, err := openShim(shimPath, libDir(rt.Path))
+	shims.byPath[shimPath] = &shimResult{s, err}
+	return s, err
+}
+
+// libDir is the directory holding libtorch_cpu: dir/lib or dir itself.
+func libDir(dir string) string {
+	if m, _ := filepath.Glob(filepath.Join(dir, "lib", "libtorch_cpu*")); len(m) > 0 {
+		return filepath.Join(dir, "lib")
+	}
+	return dir
+}
+
+func openShim(path, torchLib string) (*shim, error) {
+	// Load the chosen libtorch first: the shim's dependencies then resolve
+	// to these (already-loaded) libraries rather than to whatever its
+	// build-time rpath names.
+	for _, name := range []string{"libc10", "libtorch_cpu"} {
+		m, _ := filepath.Glob(filepath.Join(torchLib, name+".so*"))
+		if len(m) == 0 {
+			return nil, fmt.Errorf("%w: no %s.so in %s", backend.ErrNoRuntime, name, torchLib)
+		}
+		if _, err := dlopen.Open(m[0]); err != nil {
+			return nil, err
+		}
+	}
+	lib, err := dlopen.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &shim{path: path}
+	f := &s.fn
+	if err := lib.Bind(map[string]*uintptr{
+		"ct_abi_version": &f.abiVersion, "ct_torch_version": &f.torchVersion, "ct_free_error": &f.freeError,
+		"ct_set_threads": &f.setThreads, "ct_load": &f.load, "ct_module_free": &f.moduleFree,
+		"ct_forward_info": &f.forwardInfo, "ct_forward": &f.forward, "ct_result_free": &f.resultFree,
+	}); err != nil {
+		return nil, err
+	}
+	if v := int32(dlopen.Call(f.abiVersion)); v != ShimABIVersion {
+		return nil, fmt.Errorf("%w: %s speaks ABI %d, this build of carton needs %d: rebuild it", ErrNoShim, path, v, ShimABIVersion)
+	}
+	s.version = dlopen.GoString(dlopen.Call(f.torchVersion))
+	return s, nil
+}
+
+// check turns a shim status and error string into a Go error.
+func (s *shim) check(c *dlopen.Caller, status uintptr, errp *uintptr) error {
+	if int32(status) == 0 {
+		return nil
+	}
+	msg := "unknown error"
+	if *errp != 0 {
+		msg = dlopen.GoString(*errp)
+		c.Call(s.fn.freeError, *errp)
+		*errp = 0
+	}
+	return fmt.Errorf("%w: %s", ErrTorch, msg)
+}
+
+// ErrTorch wraps errors libtorch reported.
+var ErrTorch = errors.New("libtorch")
+
+// setThreads applies thread options once per library (they are global).
+func (s *shim) setThreads(intra, inter int64) error {
+	s.threadsMu.Lock()
+	defer s.threadsMu.Unlock()
+	if inter > 0 && s.threads[1] > 0 && inter != s.threads[1] {
+		return fmt.Errorf("%w: num_interop_threads is %d for this process already; libtorch cannot change it", backend.ErrInvalidOption, s.threads[1])
+	}
+	if (intra <= 0 || intra == s.threads[0]) && (inter <= 0 || inter == s.threads[1]) {
+		return nil
+	}
+	errp := dlopen.New[uintptr]()
+	var c dlopen.Caller
+	if err := s.check(&c, c.Call(s.fn.setThreads, uintptr(intra), uintptr(inter), uintptr(unsafe.Pointer(errp))), errp); err != nil {
+		return err
+	}
+	if intra > 0 {
+		s.threads[0] = intra
+	}
+	if inter > 0 {
+		s.threads[1] = inter
+	}
+	return nil
+}

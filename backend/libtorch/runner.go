@@ -1,0 +1,114 @@
+package libtorch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/libfetch"
+)
+
+func init() { backend.Register(Runner{}) }
+
+// Runner is the "torchscript" runner.
+type Runner struct{}
+
+func (Runner) Name() string          { return "torchscript" }
+func (Runner) Framework() string     { return string(libfetch.LibTorch) }
+func (Runner) ModelFileName() string { return "model.pt" }
+
+// Runtimes lists libtorch installations; an explicit directory without a
+// version (no build-version file) is an error naming what is missing.
+func (Runner) Runtimes(ctx context.Context, hints backend.Hints) ([]backend.Runtime, error) {
+	cands, err := libfetch.Find(ctx, libfetch.Request{Framework: libfetch.LibTorch, ExplicitPath: hints.RuntimePath})
+	if err != nil {
+		return nil, err
+	}
+	var out []backend.Runtime
+	for _, c := range cands {
+		if c.Version == "" {
+			v, err := libfetch.ReadBuildVersion(c.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s has no build-version file, so its libtorch version is unknown: %v", backend.ErrNoRuntime, c.Path, err)
+			}
+			c.Version = v
+		}
+		out = append(out, backend.Runtime{Framework: string(c.Framework), Version: c.Version, Source: c.Source, Path: c.Path})
+	}
+	return out, nil
+}
+
+type options struct {
+	threads, interop int64
+}
+
+func parseOptions(opts map[string]any) (options, error) {
+	var o options
+	for k, v := range opts {
+		n, ok := v.(int64)
+		switch {
+		case k != "num_threads" && k != "num_interop_threads":
+			return o, fmt.Errorf("%w: unknown option %q (known: num_threads, num_interop_threads)", backend.ErrInvalidOption, k)
+		case !ok || n < 0:
+			return o, fmt.Errorf("%w: option %s = %v: want a non-negative integer", backend.ErrInvalidOption, k, v)
+		case k == "num_threads":
+			o.threads = n
+		default:
+			o.interop = n
+		}
+	}
+	return o, nil
+}
+
+// Load opens model/model.pt on the selected libtorch.
+func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Session, error) {
+	o, err := parseOptions(req.Opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := loadShim(req.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	if coreVersion(s.version) != coreVersion(req.Runtime.Version) {
+		return nil, fmt.Errorf("%w: %s was built for libtorch %s, not %s", ErrNoShim, s.path, s.version, req.Runtime.Version)
+	}
+	if err := s.setThreads(o.threads, o.interop); err != nil {
+		return nil, err
+	}
+	device := req.Device
+	if device == "" {
+		device = "cpu"
+	}
+	cfg := &format.Config{}
+	if req.Carton != nil {
+		cfg = req.Carton.Config
+	}
+	if req.ModelDir == "" {
+		if req.Carton == nil {
+			return nil, fmt.Errorf("%w: no model directory and no carton", backend.ErrModel)
+		}
+		b, err := req.Carton.ReadFile("model/model.pt")
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+		}
+		return newModule(s, "", b, device, cfg)
+	}
+	path := filepath.Join(req.ModelDir, "model.pt")
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: no model/model.pt in the carton", backend.ErrModel)
+		}
+		return nil, err
+	}
+	return newModule(s, path, nil, device, cfg)
+}
+
+// LoadsFromMemory: a lone model.pt loads from the zip's bytes.
+func (Runner) LoadsFromMemory(modelFiles []string, _ map[string]any) bool {
+	return len(modelFiles) == 1 && modelFiles[0] == "model/model.pt"
+}

@@ -1,0 +1,344 @@
+package libtorch
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// ctTensor mirrors struct ct_tensor in include/carton_torch.h.
+type ctTensor struct {
+	name    uintptr
+	dtype   int32
+	ndim    int32
+	shape   uintptr
+	data    uintptr
+	nbytes  int64
+	strs    uintptr
+	strLens uintptr
+}
+
+// ctResult mirrors struct ct_result.
+type ctResult struct {
+	n       int64
+	tensors uintptr
+}
+
+// cname is a name as both a Go string and a pinned C string.
+type cname struct {
+	name string
+	c    []byte
+}
+
+type module struct {
+	shim     *shim
+	handle   uintptr // ct_module*
+	dictMode bool
+	nArgs    int
+	inputs   []cname // declared inputs, in order; empty when the carton declares none
+	outputs  []cname // declared output names, for positional results
+	outPtrs  []uintptr
+	pin      runtime.Pinner // pins the C strings above for the module's life
+	scratch  sync.Pool
+	closed   sync.Once
+}
+
+type callState struct {
+	dlopen.Caller
+	pin     runtime.Pinner
+	ins     []ctTensor
+	tensors []tensor.Tensor
+	result  uintptr // written by ct_forward
+	err     uintptr // written on failure
+}
+
+func newModule(s *shim, path string, model []byte, device string, cfg *format.Config) (*module, error) {
+	m := &module{shim: s}
+	out := dlopen.New[[3]uintptr]() // module, error, (mode, n_args) as two int32
+	dev := dlopen.CString(device)
+	var c dlopen.Caller
+	var status uintptr
+	if model != nil {
+		status = c.Call(s.fn.load, 0, uintptr(unsafe.Pointer(unsafe.SliceData(model))), uintptr(len(model)), uintptr(unsafe.Pointer(&dev[0])), uintptr(unsafe.Pointer(&out[0])), uintptr(unsafe.Pointer(&out[1])))
+	} else {
+		p := dlopen.CString(path)
+		status = c.Call(s.fn.load, uintptr(unsafe.Pointer(&p[0])), 0, 0, uintptr(unsafe.Pointer(&dev[0])), uintptr(unsafe.Pointer(&out[0])), uintptr(unsafe.Pointer(&out[1])))
+		runtime.KeepAlive(p)
+	}
+	runtime.KeepAlive(model)
+	runtime.KeepAlive(dev)
+	if err := s.check(&c, status, &out[1]); err != nil {
+		return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+	}
+	m.handle = out[0]
+	info := dlopen.New[[2]int32]()
+	if err := s.check(&c, c.Call(s.fn.forwardInfo, m.handle, uintptr(unsafe.Pointer(&info[0])), uintptr(unsafe.Pointer(&info[1])), uintptr(unsafe.Pointer(&out[1]))), &out[1]); err != nil {
+		c.Call(s.fn.moduleFree, m.handle)
+		return nil, err
+	}
+	m.dictMode, m.nArgs = info[0] == 1, int(info[1])
+	for _, spec := range cfg.Inputs {
+		m.inputs = append(m.inputs, cname{spec.Name, dlopen.CString(spec.Name)})
+	}
+	for _, spec := range cfg.Outputs {
+		m.outputs = append(m.outputs, cname{spec.Name, dlopen.CString(spec.Name)})
+	}
+	if !m.dictMode && len(m.inputs) > 0 && len(m.inputs) != m.nArgs {
+		c.Call(s.fn.moduleFree, m.handle)
+		return nil, fmt.Errorf("%w: forward takes %d tensors but the carton declares %d inputs", backend.ErrModel, m.nArgs, len(m.inputs))
+	}
+	for i := range m.inputs {
+		m.pin.Pin(&m.inputs[i].c[0])
+	}
+	for i := range m.outputs {
+		m.pin.Pin(&m.outputs[i].c[0])
+		m.outPtrs = append(m.outPtrs, uintptr(unsafe.Pointer(&m.outputs[i].c[0])))
+	}
+	if len(m.outPtrs) > 0 {
+		m.pin.Pin(&m.outPtrs[0])
+	}
+	m.scratch.New = func() any { return &callState{} }
+	return m, nil
+}
+
+// Infer runs forward.
+func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	cs := m.scratch.Get().(*callState)
+	defer func() {
+		cs.pin.Unpin()
+		clear(cs.tensors)
+		m.scratch.Put(cs)
+	}()
+	if err := m.gather(cs, inputs); err != nil {
+		return nil, err
+	}
+	cs.ins = cs.ins[:0]
+	var names [][]byte // only when the carton declares no inputs
+	for i, t := range cs.tensors {
+		var name uintptr
+		if len(m.inputs) > 0 {
+			name = uintptr(unsafe.Pointer(&m.inputs[i].c[0]))
+		} else {
+			names = append(names, nil)
+			names[i] = dlopen.CString(sortedKeys(inputs)[i])
+			cs.pin.Pin(&names[i][0])
+			name = uintptr(unsafe.Pointer(&names[i][0]))
+		}
+		ct, err := m.describe(cs, name, t)
+		if err != nil {
+			return nil, err
+		}
+		cs.ins = append(cs.ins, ct)
+	}
+	var insPtr, outPtr uintptr
+	if len(cs.ins) > 0 {
+		cs.pin.Pin(&cs.ins[0])
+		insPtr = uintptr(unsafe.Pointer(&cs.ins[0]))
+	}
+	if len(m.outPtrs) > 0 {
+		outPtr = uintptr(unsafe.Pointer(&m.outPtrs[0]))
+	}
+	status := cs.Call(m.shim.fn.forward, m.handle, insPtr, uintptr(len(cs.ins)), outPtr, uintptr(len(m.outPtrs)),
+		uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
+	if err := m.shim.check(&cs.Caller, status, &cs.err); err != nil {
+		return nil, err
+	}
+	return m.outputsOf(cs)
+}
+
+// gather puts the inputs in forward's order into cs.tensors.
+func (m *module) gather(cs *callState, inputs map[string]tensor.Tensor) error {
+	cs.tensors = cs.tensors[:0]
+	if len(m.inputs) > 0 {
+		for _, in := range m.inputs {
+			t, ok := inputs[in.name]
+			if !ok {
+				return fmt.Errorf("%w: missing input %q", backend.ErrInvalidInput, in.name)
+			}
+			cs.tensors = append(cs.tensors, t)
+		}
+		return nil
+	}
+	if !m.dictMode && len(inputs) > 1 {
+		return fmt.Errorf("%w: forward takes %d positional tensors; declare [[input]] specs to order them", backend.ErrInvalidInput, m.nArgs)
+	}
+	for _, k := range sortedKeys(inputs) {
+		cs.tensors = append(cs.tensors, inputs[k])
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]tensor.Tensor) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// describe fills a ct_tensor for one input, pinning Go memory for the call.
+func (m *module) describe(cs *callState, name uintptr, t tensor.Tensor) (ctTensor, error) {
+	shape := t.Shape()
+	ct := ctTensor{name: name, dtype: int32(t.DType()), ndim: int32(len(shape))}
+	if len(shape) > 0 {
+		ct.shape = uintptr(unsafe.Pointer(&shape[0])) // heap memory the tensor owns; libtorch copies it
+	}
+	if t.DType() == tensor.String {
+		strs, _ := t.Strings()
+		if len(strs) == 0 {
+			return ct, nil
+		}
+		ptrs := make([]uintptr, len(strs))
+		lens := make([]int64, len(strs))
+		for i, s := range strs {
+			if len(s) > 0 {
+				p := unsafe.StringData(s)
+				cs.pin.Pin(p)
+				ptrs[i] = uintptr(unsafe.Pointer(p))
+			} else {
+				ptrs[i] = uintptr(unsafe.Pointer(&emptyString[0]))
+			}
+			lens[i] = int64(len(s))
+		}
+		cs.pin.Pin(&ptrs[0])
+		cs.pin.Pin(&lens[0])
+		ct.strs, ct.strLens = uintptr(unsafe.Pointer(&ptrs[0])), uintptr(unsafe.Pointer(&lens[0]))
+		return ct, nil
+	}
+	if p := t.Pointer(); p != nil {
+		if !t.IsForeign() {
+			cs.pin.Pin(p)
+		}
+		ct.data, ct.nbytes = uintptr(p), int64(t.ByteLen())
+	}
+	return ct, nil
+}
+
+var emptyString = [1]byte{}
+
+// resultOwner frees one ct_result when every tensor over it is released.
+type resultOwner struct {
+	shim   *shim
+	result uintptr
+	refs   atomic.Int32
+}
+
+func (o *resultOwner) Release() {
+	if o.refs.Add(-1) == 0 {
+		var c dlopen.Caller
+		c.Call(o.shim.fn.resultFree, o.result)
+	}
+}
+
+func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
+	res := (*ctResult)(dlopen.Pointer(cs.result))
+	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
+	owner := &resultOwner{shim: m.shim, result: cs.result}
+	owner.refs.Store(1) // held by this function until the end
+	defer owner.Release()
+	out := make(map[string]tensor.Tensor, len(outs))
+	fail := func(err error) (map[string]tensor.Tensor, error) {
+		for _, t := range out {
+			t.Release()
+		}
+		return nil, err
+	}
+	for i := range outs {
+		o := &outs[i]
+		name := m.outputName(o.name)
+		dtype := tensor.DType(o.dtype)
+		var shape tensor.Shape
+		if o.ndim > 0 {
+			shape = unsafe.Slice((*int64)(dlopen.Pointer(o.shape)), o.ndim)
+		}
+		if dtype == tensor.String {
+			n, err := shape.NumElements()
+			if err != nil {
+				return fail(err)
+			}
+			strs := make([]string, n)
+			ptrs := unsafe.Slice((*uintptr)(dlopen.Pointer(o.strs)), n)
+			lens := unsafe.Slice((*int64)(dlopen.Pointer(o.strLens)), n)
+			for j := range strs {
+				strs[j] = string(unsafe.Slice((*byte)(dlopen.Pointer(ptrs[j])), lens[j]))
+			}
+			t, err := tensor.FromStrings(shape.Clone(), strs)
+			if err != nil {
+				return fail(err)
+			}
+			out[name] = t
+			continue
+		}
+		if t, ok := aliasOfInput(cs.tensors, dtype, shape, o.data, o.nbytes); ok {
+			out[name] = t // a view of the caller's Go memory stays valid after the call
+			continue
+		}
+		owner.refs.Add(1)
+		t, err := tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner)
+		if err != nil {
+			owner.Release()
+			return fail(fmt.Errorf("output %q: %w", name, err))
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// aliasOfInput returns the output as a view of an input's Go memory when
+// libtorch handed back (part of) an input buffer.
+func aliasOfInput(inputs []tensor.Tensor, dtype tensor.DType, shape tensor.Shape, data uintptr, nbytes int64) (tensor.Tensor, bool) {
+	if data == 0 {
+		return tensor.Tensor{}, false
+	}
+	for _, in := range inputs {
+		p := uintptr(in.Pointer())
+		if p == 0 || in.IsForeign() || data < p || data+uintptr(nbytes) > p+uintptr(in.ByteLen()) {
+			continue
+		}
+		off := int(data - p)
+		t, err := tensor.FromBytes(dtype, shape, in.Bytes()[off:off+int(nbytes)])
+		return t, err == nil
+	}
+	return tensor.Tensor{}, false
+}
+
+// outputName maps the C name to a declared Go string when it is one (no
+// allocation), else copies it.
+func (m *module) outputName(c uintptr) string {
+	for _, o := range m.outputs {
+		if cstrEqual(c, o.c) {
+			return o.name
+		}
+	}
+	return dlopen.GoString(c)
+}
+
+func cstrEqual(c uintptr, b []byte) bool {
+	s := unsafe.Slice((*byte)(dlopen.Pointer(c)), len(b))
+	for i := range b {
+		if s[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Close frees the module.
+func (m *module) Close() error {
+	m.closed.Do(func() {
+		var c dlopen.Caller
+		c.Call(m.shim.fn.moduleFree, m.handle)
+		m.pin.Unpin()
+	})
+	return nil
+}

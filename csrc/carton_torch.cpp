@@ -1,0 +1,282 @@
+// carton_torch.cpp: the C ABI of include/carton_torch.h over libtorch.
+// Every entry point catches all exceptions and reports them through *err.
+
+#include "carton_torch.h"
+
+#include <torch/script.h>
+#include <torch/version.h>
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+struct ct_module {
+  torch::jit::Module module;
+  torch::Device device{torch::kCPU};
+  bool dict_mode = false;
+  int n_args = 0;
+  c10::TypePtr dict_value;  // dict mode: the Dict's value type
+};
+
+namespace {
+
+struct Result {
+  ct_result pub;  // first: the C side sees a ct_result*
+  std::vector<ct_tensor> tensors;
+  std::vector<at::Tensor> keep;  // owners of the output memory
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<std::string>> strings;
+  std::vector<std::vector<const char *>> str_ptrs;
+  std::vector<std::vector<int64_t>> str_lens;
+};
+
+int32_t fail(char **err, const std::string &msg) {
+  if (err) *err = strdup(msg.c_str());
+  return 1;
+}
+
+#define CT_TRY try {
+#define CT_CATCH(err)                                              \
+  }                                                                \
+  catch (const c10::Error &e) {                                    \
+    return fail(err, e.what_without_backtrace());                  \
+  }                                                                \
+  catch (const std::exception &e) {                                \
+    return fail(err, e.what());                                    \
+  }                                                                \
+  catch (...) {                                                    \
+    return fail(err, "unknown C++ exception");                     \
+  }
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define CT_HAVE_UINT 1
+#endif
+
+bool to_scalar_type(int32_t dt, at::ScalarType *st) {
+  switch (dt) {
+    case CT_FLOAT32: *st = at::kFloat; return true;
+    case CT_FLOAT64: *st = at::kDouble; return true;
+    case CT_INT8: *st = at::kChar; return true;
+    case CT_INT16: *st = at::kShort; return true;
+    case CT_INT32: *st = at::kInt; return true;
+    case CT_INT64: *st = at::kLong; return true;
+    case CT_UINT8: *st = at::kByte; return true;
+    case CT_BOOL: *st = at::kBool; return true;
+    case CT_FLOAT16: *st = at::kHalf; return true;
+    case CT_BFLOAT16: *st = at::kBFloat16; return true;
+#ifdef CT_HAVE_UINT
+    case CT_UINT16: *st = at::kUInt16; return true;
+    case CT_UINT32: *st = at::kUInt32; return true;
+    case CT_UINT64: *st = at::kUInt64; return true;
+#endif
+  }
+  return false;
+}
+
+bool from_scalar_type(at::ScalarType st, int32_t *dt) {
+  switch (st) {
+    case at::kFloat: *dt = CT_FLOAT32; return true;
+    case at::kDouble: *dt = CT_FLOAT64; return true;
+    case at::kChar: *dt = CT_INT8; return true;
+    case at::kShort: *dt = CT_INT16; return true;
+    case at::kInt: *dt = CT_INT32; return true;
+    case at::kLong: *dt = CT_INT64; return true;
+    case at::kByte: *dt = CT_UINT8; return true;
+    case at::kBool: *dt = CT_BOOL; return true;
+    case at::kHalf: *dt = CT_FLOAT16; return true;
+    case at::kBFloat16: *dt = CT_BFLOAT16; return true;
+#ifdef CT_HAVE_UINT
+    case at::kUInt16: *dt = CT_UINT16; return true;
+    case at::kUInt32: *dt = CT_UINT32; return true;
+    case at::kUInt64: *dt = CT_UINT64; return true;
+#endif
+    default: return false;
+  }
+}
+
+// to_ivalue wraps one input: numeric tensors over the caller's memory
+// (from_blob, no copy), strings as str (scalar) or List[str].
+c10::IValue to_ivalue(const ct_tensor &in, const torch::Device &device) {
+  std::vector<int64_t> shape(in.shape, in.shape + in.ndim);
+  if (in.dtype == CT_STRING) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    if (in.ndim == 0) return c10::IValue(std::string(in.strs[0], in.str_lens[0]));
+    c10::List<std::string> list;
+    list.reserve(n);
+    for (int64_t i = 0; i < n; i++) list.push_back(std::string(in.strs[i], in.str_lens[i]));
+    return c10::IValue(list);
+  }
+  at::ScalarType st;
+  if (!to_scalar_type(in.dtype, &st))
+    throw std::runtime_error(std::string("input ") + in.name + ": dtype " + std::to_string(in.dtype) +
+                             " is not supported by libtorch " TORCH_VERSION);
+  at::Tensor t;
+  if (in.nbytes == 0 || in.data == nullptr) {
+    t = at::empty(shape, at::TensorOptions().dtype(st));
+  } else {
+    t = torch::from_blob(in.data, shape, at::TensorOptions().dtype(st));
+  }
+  if (device != torch::kCPU) t = t.to(device);
+  return c10::IValue(t);
+}
+
+void add_tensor(Result *r, const std::string &name, at::Tensor t) {
+  int32_t dt;
+  if (!from_scalar_type(t.scalar_type(), &dt))
+    throw std::runtime_error("output " + name + ": torch dtype " + std::string(c10::toString(t.scalar_type())) +
+                             " has no carton dtype");
+  if (!t.device().is_cpu()) t = t.to(torch::kCPU);
+  if (!t.is_contiguous()) t = t.contiguous();
+  r->names.push_back(name);
+  r->shapes.emplace_back(t.sizes().begin(), t.sizes().end());
+  r->keep.push_back(t);
+  ct_tensor ct{};
+  ct.dtype = dt;
+  ct.ndim = static_cast<int32_t>(t.dim());
+  ct.data = t.numel() > 0 ? t.data_ptr() : nullptr;
+  ct.nbytes = static_cast<int64_t>(t.numel() * t.element_size());
+  r->tensors.push_back(ct);
+  r->strings.emplace_back();
+}
+
+void add_strings(Result *r, const std::string &name, std::vector<std::string> strs, bool scalar) {
+  r->names.push_back(name);
+  r->shapes.push_back(scalar ? std::vector<int64_t>{} : std::vector<int64_t>{static_cast<int64_t>(strs.size())});
+  r->keep.emplace_back();
+  r->strings.push_back(std::move(strs));
+  ct_tensor ct{};
+  ct.dtype = CT_STRING;
+  ct.ndim = scalar ? 0 : 1;
+  r->tensors.push_back(ct);
+}
+
+void add_value(Result *r, const std::string &name, const c10::IValue &v) {
+  if (v.isTensor()) {
+    add_tensor(r, name, v.toTensor());
+  } else if (v.isString()) {
+    add_strings(r, name, {v.toStringRef()}, true);
+  } else if (v.isList() && v.type()->expectRef<c10::ListType>().getElementType()->kind() == c10::TypeKind::StringType) {
+    std::vector<std::string> strs;
+    for (const auto &s : v.toListRef()) strs.push_back(s.toStringRef());
+    add_strings(r, name, std::move(strs), false);
+  } else {
+    throw std::runtime_error("output " + name + " is a " + v.type()->str() +
+                             "; outputs must be tensors, str or List[str]");
+  }
+}
+
+std::string output_name(const char *const *names, int64_t n, size_t i) {
+  if (static_cast<int64_t>(i) < n && names[i] && names[i][0]) return names[i];
+  return "output_" + std::to_string(i);
+}
+
+}  // namespace
+
+extern "C" {
+
+int32_t ct_abi_version(void) { return CT_ABI_VERSION; }
+
+const char *ct_torch_version(void) { return TORCH_VERSION; }
+
+void ct_free_error(char *err) { free(err); }
+
+int32_t ct_set_threads(int32_t intra_op, int32_t inter_op, char **err) {
+  CT_TRY
+  if (intra_op > 0) at::set_num_threads(intra_op);
+  if (inter_op > 0 && at::get_num_interop_threads() != inter_op) at::set_num_interop_threads(inter_op);
+  return 0;
+  CT_CATCH(err)
+}
+
+int32_t ct_load(const char *path, const void *bytes, size_t len, const char *device, ct_module **out, char **err) {
+  CT_TRY
+  auto m = std::make_unique<ct_module>();
+  m->device = torch::Device(device && device[0] ? device : "cpu");
+  if (path) {
+    m->module = torch::jit::load(path, m->device);
+  } else {
+    std::istringstream in(std::string(static_cast<const char *>(bytes), len));
+    m->module = torch::jit::load(in, m->device);
+  }
+  m->module.eval();
+  const auto &schema = m->module.get_method("forward").function().getSchema();
+  const auto &args = schema.arguments();
+  m->n_args = static_cast<int>(args.size()) - 1;  // without self
+  if (m->n_args == 1 && args[1].type()->kind() == c10::TypeKind::DictType) {
+    m->dict_mode = true;
+    m->dict_value = args[1].type()->expectRef<c10::DictType>().getValueType();
+  }
+  *out = m.release();
+  return 0;
+  CT_CATCH(err)
+}
+
+void ct_module_free(ct_module *m) { delete m; }
+
+int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args, char **err) {
+  CT_TRY
+  *mode = m->dict_mode ? 1 : 0;
+  *n_args = m->n_args;
+  return 0;
+  CT_CATCH(err)
+}
+
+int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, const char *const *out_names,
+                   int64_t n_out_names, ct_result **out, char **err) {
+  CT_TRY
+  c10::InferenceMode guard;
+  std::vector<c10::IValue> args;
+  if (m->dict_mode) {
+    c10::impl::GenericDict dict(c10::StringType::get(), m->dict_value);
+    for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), to_ivalue(inputs[i], m->device));
+    args.emplace_back(dict);
+  } else {
+    for (int64_t i = 0; i < n_inputs; i++) args.push_back(to_ivalue(inputs[i], m->device));
+  }
+  c10::IValue result = m->module.forward(args);
+  auto r = std::make_unique<Result>();
+  if (result.isGenericDict()) {
+    for (const auto &kv : result.toGenericDict()) {
+      if (!kv.key().isString()) throw std::runtime_error("output dict keys must be str");
+      add_value(r.get(), kv.key().toStringRef(), kv.value());
+    }
+  } else if (result.isTuple()) {
+    const auto &elems = result.toTupleRef().elements();
+    for (size_t i = 0; i < elems.size(); i++) add_value(r.get(), output_name(out_names, n_out_names, i), elems[i]);
+  } else if (result.isTensorList()) {
+    auto list = result.toTensorVector();
+    for (size_t i = 0; i < list.size(); i++) add_tensor(r.get(), output_name(out_names, n_out_names, i), list[i]);
+  } else {
+    add_value(r.get(), output_name(out_names, n_out_names, 0), result);
+  }
+  // Point the C view at the vectors now that they no longer grow.
+  for (size_t i = 0; i < r->tensors.size(); i++) {
+    ct_tensor &t = r->tensors[i];
+    t.name = r->names[i].c_str();
+    t.shape = r->shapes[i].data();
+    if (t.dtype == CT_STRING) {
+      r->str_ptrs.emplace_back();
+      r->str_lens.emplace_back();
+      for (const auto &s : r->strings[i]) {
+        r->str_ptrs.back().push_back(s.data());
+        r->str_lens.back().push_back(static_cast<int64_t>(s.size()));
+      }
+      t.strs = r->str_ptrs.back().data();
+      t.str_lens = r->str_lens.back().data();
+    }
+  }
+  r->pub.n = static_cast<int64_t>(r->tensors.size());
+  r->pub.tensors = r->tensors.data();
+  *out = &r.release()->pub;
+  return 0;
+  CT_CATCH(err)
+}
+
+void ct_result_free(ct_result *r) { delete reinterpret_cast<Result *>(r); }
+
+}  // extern "C"

@@ -1,0 +1,82 @@
+/*
+ * carton_torch.h: a small C ABI over libtorch's TorchScript, for loading
+ * with dlopen (carton's backend/libtorch calls it through purego).
+ *
+ * Rules: no C++ exception crosses this boundary; every function that can
+ * fail returns non-zero and sets *err to a message the caller frees with
+ * ct_free_error. Input tensors are borrowed for the call (torch::from_blob,
+ * no copy); outputs stay alive until ct_result_free.
+ */
+#ifndef CARTON_TORCH_H
+#define CARTON_TORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CT_ABI_VERSION 1
+
+/* dtypes: carton's tensor.DType numbering. */
+enum ct_dtype {
+  CT_FLOAT32 = 1, CT_FLOAT64 = 2, CT_STRING = 3, CT_INT8 = 4, CT_INT16 = 5,
+  CT_INT32 = 6, CT_INT64 = 7, CT_UINT8 = 8, CT_UINT16 = 9, CT_UINT32 = 10,
+  CT_UINT64 = 11, CT_BOOL = 12, CT_FLOAT16 = 13, CT_BFLOAT16 = 14
+};
+
+/* One tensor. For CT_STRING, strs/str_lens hold numel UTF-8 strings and
+ * data is unused. */
+typedef struct ct_tensor {
+  const char *name;
+  int32_t dtype;
+  int32_t ndim;
+  const int64_t *shape;
+  void *data;
+  int64_t nbytes;
+  const char *const *strs;
+  const int64_t *str_lens;
+} ct_tensor;
+
+typedef struct ct_module ct_module;
+
+/* The outputs of one forward call: n tensors, laid out in one array so
+ * that the caller reads all metadata after a single call. */
+typedef struct ct_result {
+  int64_t n;
+  const ct_tensor *tensors;
+} ct_result;
+
+int32_t ct_abi_version(void);
+/* The libtorch version this shim was built against, e.g. "2.1.0". */
+const char *ct_torch_version(void);
+void ct_free_error(char *err);
+
+/* Threads are process-wide in libtorch; <= 0 leaves a setting alone. */
+int32_t ct_set_threads(int32_t intra_op, int32_t inter_op, char **err);
+
+/* Load from a file (path) or from bytes (path NULL). device: "cpu" or
+ * "cuda:N". */
+int32_t ct_load(const char *path, const void *bytes, size_t len,
+                const char *device, ct_module **out, char **err);
+void ct_module_free(ct_module *m);
+
+/* Describes forward: mode 1 = one Dict argument (upstream's convention),
+ * 0 = positional tensors; n_args excludes self. */
+int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args,
+                        char **err);
+
+/* Runs forward. In dict mode inputs go in by name; in positional mode in
+ * the given order. Outputs: a dict keeps its keys; a tuple or list is
+ * named by out_names (n_out_names entries) or "output_0".. ; a single
+ * tensor by out_names[0] or "output_0". */
+int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs,
+                   const char *const *out_names, int64_t n_out_names,
+                   ct_result **out, char **err);
+void ct_result_free(ct_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

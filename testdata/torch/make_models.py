@@ -1,0 +1,113 @@
+"""Builds the TorchScript test models and their reference outputs.
+
+Run with Debian's torch (python3-torch), whose models load in libtorch 2.x:
+    /usr/bin/python3 make_models.py
+Each model NAME gets NAME.pt, NAME.in.<input>.npy and NAME.out.<output>.npy.
+Outputs of positional models are named by their specs (see the Go tests).
+"""
+import os
+from typing import Dict, List, Tuple
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+torch.manual_seed(20261125)
+
+
+def save(name, module, inputs, outputs):
+    path = os.path.join(HERE, name + ".pt")
+    torch.jit.save(torch.jit.script(module), path)
+    for k, v in inputs.items():
+        np.save(os.path.join(HERE, f"{name}.in.{k}.npy"), v)
+    for k, v in outputs.items():
+        np.save(os.path.join(HERE, f"{name}.out.{k}.npy"), v)
+    print(name, {k: getattr(v, "shape", None) for k, v in outputs.items()})
+
+
+def arr(t):
+    return t.detach().numpy()
+
+
+# 1. Upstream's convention: a dict in, a dict out.
+class DictIO(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        x = inputs["x"]
+        return {"y": self.linear(x), "doubled": x * 2.0}
+
+
+m = DictIO().eval()
+x = torch.randn(3, 4)
+with torch.no_grad():
+    out = m({"x": x})
+save("dict_io", m, {"x": arr(x)}, {k: arr(v) for k, v in out.items()})
+
+
+# 2. Positional tensors in, a tuple out.
+class Positional(torch.nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return a + b, a * b
+
+
+m = Positional().eval()
+a, b = torch.randn(2, 3), torch.randn(2, 3)
+s, p = m(a, b)
+save("positional", m, {"a": arr(a), "b": arr(b)}, {"sum": arr(s), "product": arr(p)})
+
+
+# 3. int64, bool and float64 tensors.
+class Mixed(torch.nn.Module):
+    def forward(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        return {
+            "next_ids": inputs["ids"] + 1,
+            "inverted": ~inputs["mask"],
+            "halved": inputs["x"] * 0.5,
+        }
+
+
+m = Mixed().eval()
+ids = torch.tensor([5, -7, 1 << 40], dtype=torch.int64)
+mask = torch.tensor([True, False, True])
+xd = torch.randn(3, dtype=torch.float64)
+out = m({"ids": ids, "mask": mask, "x": xd})
+save("mixed", m, {"ids": arr(ids), "mask": arr(mask), "x": arr(xd)}, {k: arr(v) for k, v in out.items()})
+
+
+# 4. A string input: List[str] in, upper-cased strings and their lengths out.
+class Strings(torch.nn.Module):
+    def forward(self, words: List[str]) -> Tuple[List[str], torch.Tensor]:
+        upper = [w.upper() for w in words]
+        lengths = torch.tensor([len(w) for w in words], dtype=torch.int64)
+        return upper, lengths
+
+
+m = Strings().eval()
+words = ["hello", "carton", "", "go"]
+upper, lengths = m(words)
+save("strings", m, {"words": np.array(words, dtype=str)}, {"upper": np.array(upper, dtype=str), "lengths": arr(lengths)})
+
+
+# 5. The input returned unchanged: the output aliases the input.
+class Identity(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+m = Identity().eval()
+x = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+save("identity", m, {"x": arr(x)}, {"output_0": arr(x)})
+
+
+# 6. O(1) work on any input size: for the overhead benchmark's 64 MiB input.
+class FirstElement(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.narrow(0, 0, 1).clone()
+
+
+m = FirstElement().eval()
+x = torch.arange(8, dtype=torch.float32)
+save("first", m, {"x": arr(x)}, {"output_0": arr(m(x))})
