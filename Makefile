@@ -18,15 +18,47 @@ PYTHON          ?= python3
 ABS_BUILD        = $(abspath $(BUILD))
 ORT_OLD_LIB      = $(ABS_BUILD)/ort-$(ORT_OLD_VERSION)/libonnxruntime.so.$(ORT_OLD_VERSION)
 
+# libtorch: Debian's 1.13 (apt) and the 2.x inside the PyPI torch wheel,
+# unpacked into carton's runtime cache layout. The wheel's libtorch_cpu links
+# the CUDA runtime and CUPTI, which come from their own small wheels.
+TORCH_VERSION        := 2.15.0
+CUDA_TOOLKIT_VERSION := 13.2.2
+CACHE                 = $(ABS_BUILD)/cache
+TORCH_DIR             = $(CACHE)/runtimes/libtorch/$(TORCH_VERSION)
+
 # What tests and the demo need to find the runtimes make setup installed.
 RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
-	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python \
+	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python:/usr/bin/python3 \
+	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
 
-.PHONY: setup setup-onnx build demo test vet fuzz bench clean
+.PHONY: setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench clean
 
-setup: setup-onnx
+setup: setup-onnx setup-torch
 	$(GO) mod download
+
+setup-torch: torch-apt $(TORCH_DIR)/build-version shims
+
+# Debian's libtorch and torch (for /usr/bin/python3, which makes the test models).
+torch-apt:
+	@if ! dpkg -s libtorch-dev python3-torch >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			libtorch-dev python3-torch; \
+	fi
+
+$(TORCH_DIR)/build-version:
+	@mkdir -p $(BUILD)/wheels/cuda $(dir $(TORCH_DIR))
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+		torch==$(TORCH_VERSION) -d $(BUILD)/wheels
+	$(PYTHON) -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+		"cuda-toolkit[cudart,cupti]==$(CUDA_TOOLKIT_VERSION)" -d $(BUILD)/wheels/cuda
+	rm -rf $(TORCH_DIR) $(TORCH_DIR).partial
+	$(PYTHON) csrc/extract_torch_wheel.py $(BUILD)/wheels/torch-$(TORCH_VERSION)-*.whl $(TORCH_DIR) $(BUILD)/wheels/cuda/nvidia_*.whl
+	rm -rf $(BUILD)/wheels/torch-$(TORCH_VERSION)-*.whl $(BUILD)/wheels/cuda
+
+# One shim (and C++ benchmark) per libtorch found; rebuilt when csrc/ changes.
+shims:
+	SHIM_DIR=$(CACHE)/shims/libtorch CACHE=$(CACHE) BENCH=1 csrc/build_shims.sh
 
 setup-onnx: $(BUILD)/node_modules/onnxruntime-node/package.json \
 	$(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION) $(ORT_OLD_LIB)

@@ -37,7 +37,13 @@ type shim struct {
 var shims = struct {
 	sync.Mutex
 	byPath map[string]*shimResult
+	loaded *backend.Runtime // the one libtorch this process has loaded
 }{byPath: map[string]*shimResult{}}
+
+// ErrOtherLibtorch: a different libtorch is already loaded in this process.
+// Two libtorch releases cannot share a process (their static initialisers
+// collide and abort it), so the second is refused instead.
+var ErrOtherLibtorch = errors.New("another libtorch is already loaded in this process")
 
 type shimResult struct {
 	s   *shim
@@ -95,9 +101,27 @@ func loadShim(rt backend.Runtime) (*shim, error) {
 	if r, ok := shims.byPath[shimPath]; ok {
 		return r.s, r.err
 	}
+	if l := shims.loaded; l != nil && (l.Path != rt.Path || coreVersion(l.Version) != coreVersion(rt.Version)) {
+		return nil, fmt.Errorf("%w: libtorch %s (%s) is, so %s (%s) cannot be; use one libtorch per process (pin it with WithFrameworkVersion)",
+			ErrOtherLibtorch, l.Version, l.Path, rt.Version, rt.Path)
+	}
 	s, err := openShim(shimPath, libDir(rt.Path))
 	shims.byPath[shimPath] = &shimResult{s, err}
+	if err == nil {
+		loaded := rt
+		shims.loaded = &loaded
+	}
 	return s, err
+}
+
+// Loaded returns the libtorch runtime this process has loaded, if any.
+func Loaded() (backend.Runtime, bool) {
+	shims.Lock()
+	defer shims.Unlock()
+	if shims.loaded == nil {
+		return backend.Runtime{}, false
+	}
+	return *shims.loaded, true
 }
 
 // libDir is the directory holding libtorch_cpu: dir/lib or dir itself.

@@ -1,0 +1,284 @@
+package libtorch_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/backend/libtorch"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/internal/semver"
+	"github.com/carton-run/carton/tensor"
+)
+
+const models = "../../testdata/torch"
+
+// runtimes returns the libtorch installations with a shim. Under CI=true
+// both a 1.x and a 2.x must be there (make setup installs them).
+func runtimes(t testing.TB) []backend.Runtime {
+	t.Helper()
+	found, err := libtorch.Runner{}.Runtimes(context.Background(), backend.Hints{})
+	var usable []backend.Runtime
+	majors := map[uint64]bool{}
+	for _, rt := range found {
+		if _, ok := libtorch.ShimPath(rt.Version); ok {
+			usable = append(usable, rt)
+			if v, err := semver.Parse(rt.Version); err == nil {
+				majors[v.Major] = true
+			}
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		require.NoError(t, err)
+		require.True(t, majors[1] && majors[2], "CI needs libtorch 1.x and 2.x with shims (make setup); found %v, usable %v", found, usable)
+	} else if len(usable) == 0 {
+		t.Skipf("no libtorch with a shim found (run make setup): %v %v", found, err)
+	}
+	return usable
+}
+
+// The version this test process runs on: libtorch releases cannot share a
+// process, so TestEveryLibtorch runs the tests below once per release, each
+// in a child process given CARTON_TEST_LIBTORCH_VERSION.
+const versionEnv = "CARTON_TEST_LIBTORCH_VERSION"
+
+func thisVersion(t *testing.T) backend.Runtime {
+	t.Helper()
+	v := os.Getenv(versionEnv)
+	if v == "" {
+		t.Skip("runs in a child process of TestEveryLibtorch")
+	}
+	for _, rt := range runtimes(t) {
+		if rt.Version == v {
+			return rt
+		}
+	}
+	t.Fatalf("libtorch %s not found", v)
+	return backend.Runtime{}
+}
+
+func TestEveryLibtorch(t *testing.T) {
+	if os.Getenv(versionEnv) != "" {
+		return
+	}
+	for _, rt := range runtimes(t) {
+		t.Run(rt.Version, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestOn", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), versionEnv+"="+rt.Version)
+			out, err := cmd.CombinedOutput()
+			t.Logf("libtorch %s (%s %s):\n%s", rt.Version, rt.Source, rt.Path, out)
+			require.NoError(t, err, "tests on libtorch %s failed", rt.Version)
+			assert.Contains(t, string(out), "--- PASS: TestOnModels")
+		})
+	}
+}
+
+func TestOnSecondLibtorchRefused(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	m, err := carton.Load(ctx, pack(t, "dict_io", "*", nil, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	m.Close()
+	for _, other := range runtimes(t) {
+		if other.Version == rt.Version {
+			continue
+		}
+		_, err := carton.Load(ctx, pack(t, "dict_io", "*", nil, nil), carton.WithFrameworkVersion(other.Version), carton.WithCacheDir(t.TempDir()))
+		require.ErrorIs(t, err, libtorch.ErrOtherLibtorch)
+		assert.Contains(t, err.Error(), rt.Version)
+	}
+}
+
+func readNpy(t *testing.T, path string) tensor.Tensor {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	x, err := npy.Read(f)
+	require.NoError(t, err, path)
+	return x
+}
+
+func reference(t *testing.T, name string) (in, out map[string]tensor.Tensor) {
+	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+	files, _ := filepath.Glob(filepath.Join(models, name+".*.npy"))
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".npy"), ".")
+		if parts[1] == "in" {
+			in[parts[2]] = readNpy(t, f)
+		} else {
+			out[parts[2]] = readNpy(t, f)
+		}
+	}
+	return in, out
+}
+
+func spec(name string, dt tensor.DType) format.TensorSpec {
+	return format.TensorSpec{Name: name, DType: dt, Shape: format.AnyShape}
+}
+
+// The models and the specs their cartons declare (positional models need
+// input order and output names).
+var cases = []struct {
+	name    string
+	inputs  []format.TensorSpec
+	outputs []format.TensorSpec
+}{
+	{name: "dict_io"},
+	{name: "positional", inputs: []format.TensorSpec{spec("a", tensor.Float32), spec("b", tensor.Float32)},
+		outputs: []format.TensorSpec{spec("sum", tensor.Float32), spec("product", tensor.Float32)}},
+	{name: "mixed"},
+	{name: "strings", inputs: []format.TensorSpec{spec("words", tensor.String)},
+		outputs: []format.TensorSpec{spec("upper", tensor.String), spec("lengths", tensor.Int64)}},
+	{name: "identity"},
+	{name: "first"},
+}
+
+func pack(t *testing.T, name, req string, inputs, outputs []format.TensorSpec) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".carton")
+	_, err := carton.Pack(context.Background(), filepath.Join(models, name+".pt"), out, carton.PackOptions{Config: format.Config{
+		ModelName: name, Inputs: inputs, Outputs: outputs,
+		Runner: format.Runner{RunnerName: "torchscript", RequiredFrameworkVersion: req},
+	}})
+	require.NoError(t, err)
+	return out
+}
+
+func TestOnModels(t *testing.T) {
+	rts := []backend.Runtime{thisVersion(t)}
+	ctx := context.Background()
+	for _, c := range cases {
+		path := pack(t, c.name, "*", c.inputs, c.outputs)
+		in, want := reference(t, c.name)
+		for _, rt := range rts {
+			t.Run(c.name+"/"+rt.Version, func(t *testing.T) {
+				m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+				require.NoError(t, err)
+				defer m.Close()
+				assert.Equal(t, rt.Version, m.Info().Runtime.Version)
+				got, err := m.Infer(ctx, in)
+				require.NoError(t, err)
+				require.Len(t, got, len(want), "%v", got)
+				for name, w := range want {
+					assert.Nil(t, tensor.Compare(got[name], w, tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}), "%s: %v", name, got[name])
+				}
+				if c.name == "identity" {
+					// The output is the input's own Go memory, valid after the call.
+					assert.Equal(t, in["x"].Pointer(), got["output_0"].Pointer())
+					assert.False(t, got["output_0"].IsForeign())
+				}
+				for _, o := range got {
+					o.Release()
+				}
+			})
+		}
+	}
+}
+
+// A carton requiring =1.13 runs on the 1.13 libtorch, one requiring ^2 on
+// the 2.x, chosen by Load among every libtorch found.
+func TestOnVersionSelection(t *testing.T) {
+	this := thisVersion(t)
+	ctx := context.Background()
+	for _, c := range []struct{ req, major string }{{"=1.13", "1."}, {"^2", "2."}} {
+		if !strings.HasPrefix(this.Version, c.major) {
+			continue // that requirement is checked in the other child process
+		}
+		path := pack(t, "dict_io", c.req, nil, nil)
+		m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err, c.req)
+		rt := m.Info().Runtime
+		assert.True(t, strings.HasPrefix(rt.Version, c.major), "%s ran on %s", c.req, rt.Version)
+		assert.NotEmpty(t, rt.Source)
+		assert.NotEmpty(t, rt.Path)
+		in, want := reference(t, "dict_io")
+		got, err := m.Infer(ctx, in)
+		require.NoError(t, err)
+		assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+		m.Close()
+	}
+	_, err := carton.Load(ctx, pack(t, "dict_io", "=0.4", nil, nil), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrNoRuntime)
+	assert.Contains(t, err.Error(), "libtorch =0.4")
+}
+
+func TestOnConcurrentInfer(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	m, err := carton.Load(ctx, pack(t, "mixed", "*", nil, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()),
+		carton.WithRunnerOpt("num_threads", 1))
+	require.NoError(t, err)
+	defer m.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				ids, _ := tensor.From(tensor.Shape{2}, []int64{int64(g), int64(i)})
+				mask, _ := tensor.From(tensor.Shape{2}, []bool{g%2 == 0, i%2 == 0})
+				x, _ := tensor.From(tensor.Shape{2}, []float64{float64(g), float64(i)})
+				out, err := m.Infer(ctx, map[string]tensor.Tensor{"ids": ids, "mask": mask, "x": x})
+				if !assert.NoError(t, err) {
+					return
+				}
+				assert.Equal(t, []int64{int64(g + 1), int64(i + 1)}, tensor.MustView[int64](out["next_ids"]))
+				assert.Equal(t, []bool{g%2 != 0, i%2 != 0}, tensor.MustView[bool](out["inverted"]))
+				assert.Equal(t, []float64{float64(g) / 2, float64(i) / 2}, tensor.MustView[float64](out["halved"]))
+				for _, o := range out {
+					o.Release()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func TestOnErrors(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	path := pack(t, "positional", "*", cases[1].inputs, cases[1].outputs)
+	m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	a, _ := tensor.From(tensor.Shape{2, 3}, make([]float32, 6))
+	b, _ := tensor.From(tensor.Shape{3, 2}, make([]float32, 6))
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"a": a, "b": b})
+	require.Error(t, err, "libtorch's own shape error comes back as an error, not a crash")
+	assert.Contains(t, err.Error(), "libtorch")
+
+	_, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithRunnerOpt("warp", 1))
+	require.ErrorIs(t, err, carton.ErrInvalidOption)
+
+	bad := filepath.Join(t.TempDir(), "model.pt")
+	require.NoError(t, os.WriteFile(bad, []byte("not a torchscript archive"), 0o644))
+	out := filepath.Join(t.TempDir(), "bad.carton")
+	_, err = carton.Pack(ctx, bad, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "torchscript", RequiredFrameworkVersion: "*"}}})
+	require.NoError(t, err)
+	_, err = carton.Load(ctx, out, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrModel)
+}
+
+func TestMissingShimIsExplained(t *testing.T) {
+	rt := runtimes(t)[0] // never loads libtorch: safe in the parent process
+	t.Setenv("CARTON_LIBTORCH_SHIM_DIR", t.TempDir())
+	t.Setenv("CARTON_CACHE_DIR", t.TempDir())
+	_, ok := libtorch.ShimPath(rt.Version)
+	require.False(t, ok)
+	_, err := libtorch.Runner{}.Load(context.Background(), backend.LoadRequest{Runtime: rt, ModelDir: models})
+	require.ErrorIs(t, err, libtorch.ErrNoShim)
+	assert.Contains(t, err.Error(), "make shims")
+	assert.Contains(t, err.Error(), "CARTON_LIBTORCH_SHIM_DIR")
+}
