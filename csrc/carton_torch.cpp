@@ -7,6 +7,7 @@
 #include <torch/version.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -22,6 +23,11 @@ struct ct_module {
 };
 
 namespace {
+
+// The intra-op thread count asked for. libtorch's setting lives in
+// thread-local OpenMP state, and Go runs each call on whichever OS thread is
+// free, so every forward re-applies it on its own thread when it differs.
+std::atomic<int32_t> wanted_threads{0};
 
 struct Result {
   ct_result pub;  // first: the C side sees a ct_result*
@@ -187,7 +193,10 @@ void ct_free_error(char *err) { free(err); }
 
 int32_t ct_set_threads(int32_t intra_op, int32_t inter_op, char **err) {
   CT_TRY
-  if (intra_op > 0) at::set_num_threads(intra_op);
+  if (intra_op > 0) {
+    wanted_threads.store(intra_op);
+    at::set_num_threads(intra_op);
+  }
   if (inter_op > 0 && at::get_num_interop_threads() != inter_op) at::set_num_interop_threads(inter_op);
   return 0;
   CT_CATCH(err)
@@ -229,6 +238,8 @@ int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args, char **err
 int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, const char *const *out_names,
                    int64_t n_out_names, ct_result **out, char **err) {
   CT_TRY
+  int32_t threads = wanted_threads.load(std::memory_order_relaxed);
+  if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
   c10::InferenceMode guard;
   std::vector<c10::IValue> args;
   if (m->dict_mode) {

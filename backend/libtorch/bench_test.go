@@ -1,0 +1,114 @@
+package libtorch_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/backend/libtorch"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/semver"
+	"github.com/carton-run/carton/tensor"
+)
+
+// BenchmarkOverhead compares carton.Infer with the same forward called
+// from C++ (csrc/bench_forward.cpp, built beside each shim by `make shims`)
+// on one libtorch: dict_io with a 2x4 input (tiny) and first, whose work
+// is O(1), with a 64 MiB input. The C++ figure is the median of its own
+// timing batches, reported as this sub-benchmark's ns/op.
+//
+// libtorch releases cannot share a process: set
+// CARTON_TEST_LIBTORCH_VERSION to pick one (default: the newest found).
+func BenchmarkOverhead(b *testing.B) {
+	rt := benchRuntime(b)
+	b.Logf("libtorch %s (%s %s)", rt.Version, rt.Source, rt.Path)
+	ctx := context.Background()
+	tiny, _ := tensor.From(tensor.Shape{2, 4}, []float32{1, 2, 3, 4, 5, 6, 7, 8})
+	big, _ := tensor.New(tensor.Float32, tensor.Shape{16 << 20})
+	for _, c := range []struct {
+		name, model, mode string
+		x               tensor.Tensor
+	}{{"tiny", "dict_io", "dict", tiny}, {"64MiB", "first", "positional", big}} {
+		path := packBench(b, c.model)
+		m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(b.TempDir()),
+			carton.WithRunnerOpt("num_threads", 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := map[string]tensor.Tensor{"x": c.x}
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := m.Infer(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, t := range out {
+					t.Release()
+				}
+			}
+		})
+		b.Run("input="+c.name+"/impl=cpp", func(b *testing.B) {
+			ns := cppForward(b, rt, filepath.Join(models, c.model+".pt"), c.x.Len(), c.mode)
+			for b.Loop() {
+			}
+			b.ReportMetric(ns, "ns/op")
+		})
+		m.Close()
+	}
+}
+
+func benchRuntime(b *testing.B) backend.Runtime {
+	rts := runtimes(b)
+	best := rts[0]
+	for _, rt := range rts {
+		if v := os.Getenv(versionEnv); v != "" && rt.Version == v {
+			return rt
+		}
+		if semverLess(best.Version, rt.Version) {
+			best = rt
+		}
+	}
+	return best
+}
+
+func packBench(b *testing.B, name string) string {
+	out := filepath.Join(b.TempDir(), name+".carton")
+	if _, err := carton.Pack(context.Background(), filepath.Join(models, name+".pt"), out, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "torchscript", RequiredFrameworkVersion: "*"},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// cppForward runs the C++ benchmark program built beside the shim.
+func cppForward(b *testing.B, rt backend.Runtime, model string, n int, mode string) float64 {
+	shim, ok := libtorch.ShimPath(rt.Version)
+	if !ok {
+		b.Skip("no shim")
+	}
+	prog := filepath.Join(filepath.Dir(shim), "bench_forward")
+	iters := 20000
+	if n > 1<<20 {
+		iters = 5000
+	}
+	out, err := exec.Command(prog, model, strconv.Itoa(n), strconv.Itoa(iters), mode).CombinedOutput()
+	if err != nil {
+		b.Skipf("%s (build it with make shims): %v: %s", prog, err, out)
+	}
+	s := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "ns_per_op="))
+	ns, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		b.Fatalf("bench_forward said %q", out)
+	}
+	return ns
+}
+
+func semverLess(a, b string) bool { return semver.MustParse(a).Compare(semver.MustParse(b)) < 0 }
