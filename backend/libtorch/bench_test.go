@@ -33,7 +33,7 @@ func BenchmarkOverhead(b *testing.B) {
 	big, _ := tensor.New(tensor.Float32, tensor.Shape{16 << 20})
 	for _, c := range []struct {
 		name, model, mode string
-		x               tensor.Tensor
+		x                 tensor.Tensor
 	}{{"tiny", "dict_io", "dict", tiny}, {"64MiB", "first", "positional", big}} {
 		path := packBench(b, c.model)
 		m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(b.TempDir()),

@@ -57,8 +57,9 @@ type callState struct {
 	pin     runtime.Pinner
 	ins     []ctTensor
 	tensors []tensor.Tensor
-	result  uintptr // written by ct_forward
-	err     uintptr // written on failure
+	keys    []string // input names in order, when the carton declares none
+	result  uintptr  // written by ct_forward
+	err     uintptr  // written on failure
 }
 
 func newModule(s *shim, path string, model []byte, device string, cfg *format.Config) (*module, error) {
@@ -122,16 +123,14 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 		return nil, err
 	}
 	cs.ins = cs.ins[:0]
-	var names [][]byte // only when the carton declares no inputs
 	for i, t := range cs.tensors {
 		var name uintptr
 		if len(m.inputs) > 0 {
 			name = uintptr(unsafe.Pointer(&m.inputs[i].c[0]))
-		} else {
-			names = append(names, nil)
-			names[i] = dlopen.CString(sortedKeys(inputs)[i])
-			cs.pin.Pin(&names[i][0])
-			name = uintptr(unsafe.Pointer(&names[i][0]))
+		} else { // the carton declares no inputs: name them from the map
+			c := dlopen.CString(cs.keys[i])
+			cs.pin.Pin(&c[0])
+			name = uintptr(unsafe.Pointer(&c[0]))
 		}
 		ct, err := m.describe(cs, name, t)
 		if err != nil {
@@ -171,7 +170,8 @@ func (m *module) gather(cs *callState, inputs map[string]tensor.Tensor) error {
 	if !m.dictMode && len(inputs) > 1 {
 		return fmt.Errorf("%w: forward takes %d positional tensors; declare [[input]] specs to order them", backend.ErrInvalidInput, m.nArgs)
 	}
-	for _, k := range sortedKeys(inputs) {
+	cs.keys = sortedKeys(inputs)
+	for _, k := range cs.keys {
 		cs.tensors = append(cs.tensors, inputs[k])
 	}
 	return nil
