@@ -158,7 +158,7 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 	_, err = carton.Load(context.Background(), bad, carton.WithCacheDir(cache))
 	require.ErrorIs(t, err, carton.ErrChecksum)
 	assert.Contains(t, err.Error(), "model/weights.bin")
-	left, _ := os.ReadDir(cache)
+	left, _ := os.ReadDir(filepath.Join(cache, "models"))
 	assert.Empty(t, left, "nothing is left in the cache")
 }
 

@@ -174,15 +174,8 @@ func (s ShapeSpec) String() string {
 		return s.Symbol
 	}
 	parts := make([]string, len(s.Dims))
-	for i, d := range s.Dims {
-		switch d.Kind {
-		case DimFixed:
-			parts[i] = strconv.FormatInt(d.Size, 10)
-		case DimAny:
-			parts[i] = "*"
-		default:
-			parts[i] = d.Symbol
-		}
+	for i, d := range s.toTOML().([]any) {
+		parts[i] = fmt.Sprint(d)
 	}
 	return "[" + strings.Join(parts, ",") + "]"
 }

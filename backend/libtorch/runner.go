@@ -24,22 +24,13 @@ func (Runner) ModelFileName() string { return "model.pt" }
 // Runtimes lists libtorch installations; an explicit directory without a
 // version (no build-version file) is an error naming what is missing.
 func (Runner) Runtimes(ctx context.Context, hints backend.Hints) ([]backend.Runtime, error) {
-	cands, err := libfetch.Find(ctx, libfetch.Request{Framework: libfetch.LibTorch, ExplicitPath: hints.RuntimePath})
-	if err != nil {
-		return nil, err
-	}
-	var out []backend.Runtime
-	for _, c := range cands {
-		if c.Version == "" {
-			v, err := libfetch.ReadBuildVersion(c.Path)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s has no build-version file, so its libtorch version is unknown: %v", backend.ErrNoRuntime, c.Path, err)
-			}
-			c.Version = v
+	return backend.FindRuntimes(ctx, libfetch.LibTorch, hints, func(path string) (string, error) {
+		v, err := libfetch.ReadBuildVersion(path)
+		if err != nil {
+			return "", fmt.Errorf("%w: %s has no build-version file, so its libtorch version is unknown: %v", backend.ErrNoRuntime, path, err)
 		}
-		out = append(out, backend.Runtime{Framework: string(c.Framework), Version: c.Version, Source: c.Source, Path: c.Path})
-	}
-	return out, nil
+		return v, nil
+	})
 }
 
 type options struct {

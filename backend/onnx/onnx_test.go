@@ -289,7 +289,7 @@ func TestLoadFromBytesSkipsExtraction(t *testing.T) {
 	m, err := carton.Load(ctx, pack(t, filepath.Join(models, "matmul_add.onnx"), nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
 	require.NoError(t, err)
 	defer m.Close()
-	entries, _ := os.ReadDir(cache)
+	entries, _ := os.ReadDir(filepath.Join(cache, "models"))
 	assert.Empty(t, entries, "a lone model.onnx loads from the zip's bytes")
 	in, want := reference(t, models, "matmul_add")
 	got, err := m.Infer(ctx, in)
@@ -299,6 +299,6 @@ func TestLoadFromBytesSkipsExtraction(t *testing.T) {
 	m2, err := carton.Load(ctx, pack(t, filepath.Join(models, "external"), nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
 	require.NoError(t, err)
 	defer m2.Close()
-	entries, _ = os.ReadDir(cache)
+	entries, _ = os.ReadDir(filepath.Join(cache, "models"))
 	assert.Len(t, entries, 1, "external data needs the files on disk")
 }

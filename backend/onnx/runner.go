@@ -2,7 +2,6 @@ package onnx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -23,30 +22,7 @@ func (Runner) ModelFileName() string { return "model.onnx" }
 // Runtimes lists ONNX Runtime libraries found by libfetch. Libraries whose
 // version the source does not know (explicit paths) are loaded to ask.
 func (Runner) Runtimes(ctx context.Context, hints backend.Hints) ([]backend.Runtime, error) {
-	cands, err := libfetch.Find(ctx, libfetch.Request{Framework: libfetch.ONNXRuntime, ExplicitPath: hints.RuntimePath})
-	if err != nil {
-		return nil, err
-	}
-	var out []backend.Runtime
-	var errs []error
-	for _, c := range cands {
-		if c.Version == "" {
-			v, err := Version(c.Path)
-			if err != nil {
-				if c.Source == "option" || c.Source == "env" {
-					return nil, err // the user named this library: say why it fails
-				}
-				errs = append(errs, err)
-				continue
-			}
-			c.Version = v
-		}
-		out = append(out, backend.Runtime{Framework: string(c.Framework), Version: c.Version, Source: c.Source, Path: c.Path})
-	}
-	if len(out) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return out, nil
+	return backend.FindRuntimes(ctx, libfetch.ONNXRuntime, hints, Version)
 }
 
 // Load opens model.onnx on the chosen library.

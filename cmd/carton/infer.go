@@ -30,6 +30,15 @@ func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.Var(&l.opts, "opt", "override a runner option KEY=VALUE, repeatable")
 }
 
+// load loads the carton at path with the flags' options.
+func (l *loadFlags) load(ctx context.Context, path string) (*carton.Model, error) {
+	opts, err := l.options()
+	if err != nil {
+		return nil, err
+	}
+	return carton.Load(ctx, path, opts...)
+}
+
 func (l *loadFlags) options() ([]carton.Option, error) {
 	opts := []carton.Option{carton.WithDevice(l.device)}
 	if l.runtimePath != "" {
@@ -74,11 +83,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		in[name] = t
 	}
-	opts, err := lf.options()
-	if err != nil {
-		return err
-	}
-	m, err := carton.Load(ctx, pos[0], opts...)
+	m, err := lf.load(ctx, pos[0])
 	if err != nil {
 		return err
 	}

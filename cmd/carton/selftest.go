@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -22,11 +21,7 @@ func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(pos) != 1 {
 		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
 	}
-	opts, err := lf.options()
-	if err != nil {
-		return err
-	}
-	m, err := carton.Load(ctx, pos[0], opts...)
+	m, err := lf.load(ctx, pos[0])
 	if err != nil {
 		return err
 	}
