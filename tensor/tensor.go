@@ -217,7 +217,9 @@ func ForeignHandle(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, rel
 }
 
 // ForeignShared is Foreign for memory owned by owner, which several tensors
-// may share: each tensor's first Release calls owner.Release once.
+// may share: each tensor's first Release calls owner.Release once. The
+// tensors set no finalizer of their own: the owner's creator gives the owner
+// one, which runs once no tensor over it is reachable.
 func ForeignShared(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, owner Releaser) (Tensor, error) {
 	return foreign(dtype, shape, ptr, nbytes, nil, 0, owner)
 }
@@ -238,7 +240,11 @@ func foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release f
 	if nbytes > 0 {
 		t.data, t.nbytes = ptr, nbytes
 	}
-	runtime.SetFinalizer(block, func(b *foreignBlock) { b.run() })
+	if owner == nil {
+		// A shared owner is its own safety net: it outlives every tensor
+		// over it, so one finalizer on it (set by its creator) covers them all.
+		runtime.SetFinalizer(block, func(b *foreignBlock) { b.run() })
+	}
 	return t, nil
 }
 

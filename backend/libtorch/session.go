@@ -48,6 +48,9 @@ type module struct {
 	outputs  []cname // declared output names, for positional results
 	outPtrs  []uintptr
 	pin      runtime.Pinner // pins the C strings above for the module's life
+	names    sync.Map       // undeclared input name -> C string (uintptr)
+	namesMu  sync.Mutex
+	nameBufs [][]byte
 	scratch  sync.Pool
 	closed   sync.Once
 }
@@ -128,9 +131,7 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 		if len(m.inputs) > 0 {
 			name = uintptr(unsafe.Pointer(&m.inputs[i].c[0]))
 		} else { // the carton declares no inputs: name them from the map
-			c := dlopen.CString(cs.keys[i])
-			cs.pin.Pin(&c[0])
-			name = uintptr(unsafe.Pointer(&c[0]))
+			name = m.cName(cs.keys[i])
 		}
 		ct, err := m.describe(cs, name, t)
 		if err != nil {
@@ -170,20 +171,36 @@ func (m *module) gather(cs *callState, inputs map[string]tensor.Tensor) error {
 	if !m.dictMode && len(inputs) > 1 {
 		return fmt.Errorf("%w: forward takes %d positional tensors; declare [[input]] specs to order them", backend.ErrInvalidInput, m.nArgs)
 	}
-	cs.keys = sortedKeys(inputs)
+	cs.keys = cs.keys[:0]
+	for k := range inputs {
+		cs.keys = append(cs.keys, k)
+	}
+	if len(cs.keys) > 1 {
+		sort.Strings(cs.keys)
+	}
 	for _, k := range cs.keys {
 		cs.tensors = append(cs.tensors, inputs[k])
 	}
 	return nil
 }
 
-func sortedKeys(m map[string]tensor.Tensor) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// cName returns a pinned C string for an input name the carton does not
+// declare, made once per name for the module's life.
+func (m *module) cName(name string) uintptr {
+	if c, ok := m.names.Load(name); ok {
+		return c.(uintptr)
 	}
-	sort.Strings(keys)
-	return keys
+	m.namesMu.Lock()
+	defer m.namesMu.Unlock()
+	if c, ok := m.names.Load(name); ok {
+		return c.(uintptr)
+	}
+	b := dlopen.CString(name)
+	m.pin.Pin(&b[0])
+	m.nameBufs = append(m.nameBufs, b)
+	p := uintptr(unsafe.Pointer(&b[0]))
+	m.names.Store(name, p)
+	return p
 }
 
 // describe fills a ct_tensor for one input, pinning Go memory for the call.
@@ -235,9 +252,14 @@ type resultOwner struct {
 
 func (o *resultOwner) Release() {
 	if o.refs.Add(-1) == 0 {
-		var c dlopen.Caller
-		c.Call(o.shim.fn.resultFree, o.result)
+		runtime.SetFinalizer(o, nil)
+		o.free()
 	}
+}
+
+func (o *resultOwner) free() {
+	var c dlopen.Caller
+	c.Call(o.shim.fn.resultFree, o.result)
 }
 
 func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
@@ -246,6 +268,9 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	owner := &resultOwner{shim: m.shim, result: cs.result}
 	owner.refs.Store(1) // held by this function until the end
 	defer owner.Release()
+	// Safety net: if the caller drops outputs without Release, the result is
+	// freed once none of them is reachable.
+	runtime.SetFinalizer(owner, (*resultOwner).free)
 	out := make(map[string]tensor.Tensor, len(outs))
 	fail := func(err error) (map[string]tensor.Tensor, error) {
 		for _, t := range out {
