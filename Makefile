@@ -32,7 +32,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
 
-.PHONY: setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench clean
+.PHONY: setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch
 	$(GO) mod download
@@ -111,8 +111,24 @@ vet: setup
 	CGO_ENABLED=0 $(GO) build ./...
 
 # Race detection needs cgo; everything else is tested as the static build.
-test: vet
+test: vet dist-check
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# CGO_ENABLED=0 binaries of the CLI and the example service per platform.
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+dist: setup
+	@for p in $(DIST_PLATFORMS); do \
+		echo "dist/$${p%/*}-$${p#*/}"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} CGO_ENABLED=0 $(GO) build -trimpath -o dist/$${p%/*}-$${p#*/}/ ./cmd/carton ./cmd/carton-serve || exit 1; \
+	done
+
+# The linux/amd64 static binary, run against a real model on a real runtime.
+dist-check: dist
+	@mkdir -p $(BUILD)/dist-check
+	$(RUNTIME_ENV) dist/linux-amd64/carton pack testdata/onnx/matmul_add.onnx --runner onnx --framework-version '>=1.20' \
+		--self-test x=testdata/onnx/matmul_add.in.x.npy,out:y=testdata/onnx/matmul_add.out.y.npy -o $(BUILD)/dist-check/m.carton
+	$(RUNTIME_ENV) dist/linux-amd64/carton selftest $(BUILD)/dist-check/m.carton
+	$(RUNTIME_ENV) dist/linux-amd64/carton bench $(BUILD)/dist-check/m.carton --random --dim batch=8 -n 2000
 
 fuzz: setup
 	for f in FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader; do \
@@ -139,4 +155,4 @@ bench: setup
 	cat $(BUILD)/bench/*.txt
 
 clean:
-	rm -rf $(BIN) $(BUILD)
+	rm -rf $(BIN) $(BUILD) dist

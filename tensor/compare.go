@@ -116,3 +116,53 @@ func Compare(got, want Tensor, tol Tolerance) *Mismatch {
 	}
 	return nil
 }
+
+// FromFloat64s builds a numeric tensor of dtype from float64 values,
+// converting each (rounding toward zero for integers, non-zero as true for
+// bool). It copies: for data arriving as text, such as JSON.
+func FromFloat64s(dtype DType, shape Shape, vals []float64) (Tensor, error) {
+	t, err := New(dtype, shape)
+	if err != nil {
+		return Tensor{}, err
+	}
+	if t.Len() != len(vals) {
+		return Tensor{}, fmt.Errorf("%w: %d values do not fill shape %v (%d elements)", ErrInvalid, len(vals), shape, t.Len())
+	}
+	switch dtype {
+	case String:
+		return Tensor{}, fmt.Errorf("%w: FromFloat64s needs a numeric dtype", ErrInvalid)
+	case Float32:
+		fill(MustView[float32](t), vals, func(v float64) float32 { return float32(v) })
+	case Float64:
+		copy(MustView[float64](t), vals)
+	case Int8:
+		fill(MustView[int8](t), vals, func(v float64) int8 { return int8(v) })
+	case Int16:
+		fill(MustView[int16](t), vals, func(v float64) int16 { return int16(v) })
+	case Int32:
+		fill(MustView[int32](t), vals, func(v float64) int32 { return int32(v) })
+	case Int64:
+		fill(MustView[int64](t), vals, func(v float64) int64 { return int64(v) })
+	case Uint8:
+		fill(MustView[uint8](t), vals, func(v float64) uint8 { return uint8(v) })
+	case Uint16:
+		fill(MustView[uint16](t), vals, func(v float64) uint16 { return uint16(v) })
+	case Uint32:
+		fill(MustView[uint32](t), vals, func(v float64) uint32 { return uint32(v) })
+	case Uint64:
+		fill(MustView[uint64](t), vals, func(v float64) uint64 { return uint64(v) })
+	case Bool:
+		fill(MustView[bool](t), vals, func(v float64) bool { return v != 0 })
+	case Float16:
+		fill(MustView[F16](t), vals, func(v float64) F16 { return NewF16(float32(v)) })
+	case BFloat16:
+		fill(MustView[BF16](t), vals, func(v float64) BF16 { return NewBF16(float32(v)) })
+	}
+	return t, nil
+}
+
+func fill[T any](dst []T, vals []float64, conv func(float64) T) {
+	for i, v := range vals {
+		dst[i] = conv(v)
+	}
+}

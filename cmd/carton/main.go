@@ -28,6 +28,7 @@ var commands = []command{
 	{"info", "show a carton's metadata", runInfo},
 	{"infer", "run a carton on .npy inputs", runInfer},
 	{"selftest", "run a carton's self-tests", runSelfTest},
+	{"bench", "measure a carton's latency, throughput, allocations and memory", runBench},
 }
 
 func main() {

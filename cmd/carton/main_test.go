@@ -186,3 +186,43 @@ func haveONNX() bool {
 	rts, _ := (onnx.Runner{}).Runtimes(context.Background(), backend.Hints{})
 	return len(rts) > 0
 }
+
+func TestBench(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	out := filepath.Join(dir, "echo.carton")
+	code, _, stderr := cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", out,
+		"--input", "x:float32:batch,3", "--input", "ids:int64:[batch]", "--input", "s:string:[2]")
+	require.Equal(t, 0, code, stderr)
+
+	code, stdout, stderr := cli(t, "bench", out, "--random", "--dim", "batch=4", "-n", "200", "--warmup", "5", "--concurrency", "2", "--json")
+	require.Equal(t, 0, code, stderr)
+	var res benchResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, 200, res.Calls)
+	assert.Equal(t, 2, res.Concurrency)
+	assert.Equal(t, "noop", res.Framework)
+	assert.Greater(t, res.Throughput, 0.0)
+	assert.LessOrEqual(t, res.P50, res.P99)
+	assert.LessOrEqual(t, res.P99, res.Max)
+	assert.Greater(t, res.PeakRSSKiB, int64(0))
+
+	code, stdout, _ = cli(t, "bench", out, "--random", "--duration", "50ms")
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "noop 1.0.0")
+
+	code, stdout, stderr = cli(t, "bench", out, "--random", "-n", "20", "--compare", "--json")
+	require.Equal(t, 0, code, stderr)
+	var all []benchResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &all))
+	require.Len(t, all, 1, "noop has one version")
+	assert.Equal(t, 20, all[0].Calls)
+
+	code, _, stderr = cli(t, "bench", out)
+	assert.Equal(t, 2, code, "needs --input or --random")
+	assert.Contains(t, stderr, "--random")
+	code, _, _ = cli(t, "bench", out, "--random", "--dim", "batch=x")
+	assert.Equal(t, 2, code)
+}

@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/semver"
+	"github.com/carton-run/carton/tensor"
+)
+
+// benchResult is what `carton bench --json` prints.
+type benchResult struct {
+	Carton        string  `json:"carton"`
+	Framework     string  `json:"framework"`
+	Version       string  `json:"version"`
+	Source        string  `json:"source"`
+	Concurrency   int     `json:"concurrency"`
+	Calls         int     `json:"calls"`
+	Seconds       float64 `json:"seconds"`
+	Throughput    float64 `json:"throughput_per_s"`
+	P50           float64 `json:"p50_us"`
+	P90           float64 `json:"p90_us"`
+	P99           float64 `json:"p99_us"`
+	Max           float64 `json:"max_us"`
+	AllocsPerCall float64 `json:"allocs_per_call"`
+	BytesPerCall  float64 `json:"bytes_per_call"`
+	PeakRSSKiB    int64   `json:"peak_rss_kib"`
+	LoadMillis    float64 `json:"load_ms"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "CARTON [--input NAME=FILE.npy ... | --random] [flags]", stderr)
+	var inputs, dims multiFlag
+	fs.Var(&inputs, "input", "input tensor NAME=FILE.npy, repeatable")
+	random := fs.Bool("random", false, "make random inputs that follow the declared specs")
+	fs.Var(&dims, "dim", "size of a shape symbol for --random, NAME=N, repeatable (default 1)")
+	duration := fs.Duration("duration", 10*time.Second, "how long to measure (ignored with -n)")
+	n := fs.Int("n", 0, "number of calls to measure (overrides --duration)")
+	warmup := fs.Int("warmup", 10, "calls before measuring")
+	concurrency := fs.Int("concurrency", 1, "goroutines calling Infer at once")
+	asJSON := fs.Bool("json", false, "print JSON")
+	compare := fs.Bool("compare", false, "run on every local runtime version that satisfies the carton's requirement, each in its own process")
+	var lf loadFlags
+	lf.register(fs)
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
+	}
+	if (*random) == (len(inputs) > 0) {
+		return usageErr("give --input files or --random")
+	}
+	if *concurrency < 1 || *warmup < 0 || *n < 0 {
+		return usageErr("--concurrency must be >= 1, --warmup and -n >= 0")
+	}
+	if *compare {
+		return benchCompare(ctx, pos[0], args, stdout, *asJSON)
+	}
+	in, err := benchInputs(ctx, pos[0], inputs, dims, *random)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	m, err := lf.load(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	loadTime := time.Since(start)
+	for i := 0; i < *warmup; i++ {
+		if err := inferOnce(ctx, m, in); err != nil {
+			return err
+		}
+	}
+	res, err := measure(ctx, m, in, *concurrency, *n, *duration)
+	if err != nil {
+		return err
+	}
+	res.Carton, res.LoadMillis = pos[0], float64(loadTime.Microseconds())/1000
+	if rt := m.Info().Runtime; rt != nil {
+		res.Framework, res.Version, res.Source = rt.Framework, rt.Version, rt.Source
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	printBench(stdout, []benchResult{res})
+	return nil
+}
+
+func inferOnce(ctx context.Context, m *carton.Model, in map[string]tensor.Tensor) error {
+	out, err := m.Infer(ctx, in)
+	for _, t := range out {
+		t.Release()
+	}
+	return err
+}
+
+// measure calls Infer from c goroutines until n calls or d elapsed.
+func measure(ctx context.Context, m *carton.Model, in map[string]tensor.Tensor, c, n int, d time.Duration) (benchResult, error) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	lat := make([][]time.Duration, c)
+	errs := make([]error, c)
+	var remaining = int64(n)
+	var mu sync.Mutex
+	take := func() bool {
+		if n == 0 {
+			return true
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if remaining == 0 {
+			return false
+		}
+		remaining--
+		return true
+	}
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := 0; g < c; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for take() && (n > 0 || time.Now().Before(deadline)) {
+				t0 := time.Now()
+				if err := inferOnce(ctx, m, in); err != nil {
+					errs[g] = err
+					return
+				}
+				lat[g] = append(lat[g], time.Since(t0))
+			}
+		}(g)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	for _, err := range errs {
+		if err != nil {
+			return benchResult{}, err
+		}
+	}
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return benchResult{}, fmt.Errorf("no call completed")
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Nanoseconds()) / 1000 }
+	calls := float64(len(all))
+	return benchResult{
+		Concurrency: c, Calls: len(all), Seconds: elapsed.Seconds(), Throughput: calls / elapsed.Seconds(),
+		P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), Max: float64(all[len(all)-1].Nanoseconds()) / 1000,
+		AllocsPerCall: float64(after.Mallocs-before.Mallocs) / calls,
+		BytesPerCall:  float64(after.TotalAlloc-before.TotalAlloc) / calls,
+		PeakRSSKiB:    peakRSSKiB(),
+	}, nil
+}
+
+// peakRSSKiB is the process's maximum resident set size.
+func peakRSSKiB() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return int64(ru.Maxrss) / 1024 // bytes there
+	}
+	return int64(ru.Maxrss)
+}
+
+// benchInputs reads .npy inputs or makes random ones from the specs.
+func benchInputs(ctx context.Context, path string, files, dims multiFlag, random bool) (map[string]tensor.Tensor, error) {
+	in := map[string]tensor.Tensor{}
+	if !random {
+		for _, kv := range files {
+			name, file, ok := strings.Cut(kv, "=")
+			if !ok || name == "" {
+				return nil, usageErr("--input %q: want NAME=FILE.npy", kv)
+			}
+			t, err := readNpyFile(file)
+			if err != nil {
+				return nil, err
+			}
+			in[name] = t
+		}
+		return in, nil
+	}
+	sizes := map[string]int64{}
+	for _, kv := range dims {
+		name, v, ok := strings.Cut(kv, "=")
+		size, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil || size < 0 {
+			return nil, usageErr("--dim %q: want NAME=N", kv)
+		}
+		sizes[name] = size
+	}
+	info, err := carton.ModelInfo(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(info.Inputs) == 0 {
+		return nil, fmt.Errorf("%w: the carton declares no inputs, so --random cannot shape them; use --input", carton.ErrInvalidInput)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, spec := range info.Inputs {
+		shape, err := concreteShape(spec, sizes)
+		if err != nil {
+			return nil, err
+		}
+		t, err := randomTensor(rng, spec.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		in[spec.Name] = t
+	}
+	return in, nil
+}
+
+func concreteShape(spec format.TensorSpec, sizes map[string]int64) (tensor.Shape, error) {
+	switch spec.Shape.Kind {
+	case format.ShapeAny:
+		return tensor.Shape{1}, nil
+	case format.ShapeSymbol:
+		return nil, fmt.Errorf("%w: input %q has the whole-shape symbol %q; --random cannot invent a rank, use --input", carton.ErrInvalidInput, spec.Name, spec.Shape.Symbol)
+	}
+	shape := make(tensor.Shape, len(spec.Shape.Dims))
+	for i, d := range spec.Shape.Dims {
+		switch d.Kind {
+		case format.DimFixed:
+			shape[i] = d.Size
+		case format.DimSymbol:
+			shape[i] = 1
+			if v, ok := sizes[d.Symbol]; ok {
+				shape[i] = v
+			}
+		default:
+			shape[i] = 1
+		}
+	}
+	return shape, nil
+}
+
+func randomTensor(rng *rand.Rand, dt tensor.DType, shape tensor.Shape) (tensor.Tensor, error) {
+	if dt == tensor.String {
+		n, err := shape.NumElements()
+		if err != nil {
+			return tensor.Tensor{}, err
+		}
+		words := make([]string, n)
+		for i := range words {
+			words[i] = strconv.FormatUint(rng.Uint64(), 36)
+		}
+		return tensor.FromStrings(shape, words)
+	}
+	t, err := tensor.New(dt, shape)
+	if err != nil {
+		return tensor.Tensor{}, err
+	}
+	b := t.Bytes()
+	switch dt {
+	case tensor.Float32:
+		v := tensor.MustView[float32](t)
+		for i := range v {
+			v[i] = rng.Float32()*2 - 1
+		}
+	case tensor.Float64:
+		v := tensor.MustView[float64](t)
+		for i := range v {
+			v[i] = rng.Float64()*2 - 1
+		}
+	case tensor.Bool:
+		v := tensor.MustView[bool](t)
+		for i := range v {
+			v[i] = rng.IntN(2) == 1
+		}
+	case tensor.Float16:
+		v := tensor.MustView[tensor.F16](t)
+		for i := range v {
+			v[i] = tensor.NewF16(rng.Float32()*2 - 1)
+		}
+	case tensor.BFloat16:
+		v := tensor.MustView[tensor.BF16](t)
+		for i := range v {
+			v[i] = tensor.NewBF16(rng.Float32()*2 - 1)
+		}
+	default: // integers: small non-negative values, valid as indices too
+		size := dt.Size()
+		for i := 0; i < len(b); i += size {
+			b[i] = byte(rng.IntN(8))
+		}
+	}
+	return t, nil
+}
+
+// benchCompare re-runs this command once per matching runtime version, each
+// in its own process (some frameworks cannot load two versions in one).
+func benchCompare(ctx context.Context, path string, args []string, stdout io.Writer, asJSON bool) error {
+	info, err := carton.ModelInfo(ctx, path)
+	if err != nil {
+		return err
+	}
+	r, ok := backend.Lookup(info.Runner.RunnerName)
+	if !ok {
+		return fmt.Errorf("%w %q (available: %s)", carton.ErrUnknownRunner, info.Runner.RunnerName, strings.Join(backend.Names(), ", "))
+	}
+	req, err := semver.ParseReq(info.Runner.RequiredFrameworkVersion)
+	if err != nil {
+		return err
+	}
+	rts, err := r.Runtimes(ctx, backend.Hints{})
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var results []benchResult
+	seen := map[string]bool{}
+	for _, rt := range rts {
+		v, err := semver.Parse(rt.Version)
+		if err != nil || !req.Matches(v) || seen[rt.Version] {
+			continue
+		}
+		seen[rt.Version] = true
+		childArgs := []string{"bench"}
+		for _, a := range args {
+			if a != "--compare" && a != "-compare" && a != "--json" && a != "-json" {
+				childArgs = append(childArgs, a)
+			}
+		}
+		childArgs = append(childArgs, "--json", "--framework-version", rt.Version)
+		out, err := exec.CommandContext(ctx, self, childArgs...).Output()
+		if err != nil {
+			return fmt.Errorf("bench on %s %s: %w", rt.Framework, rt.Version, childError(err))
+		}
+		var res benchResult
+		if err := json.Unmarshal(out, &res); err != nil {
+			return fmt.Errorf("bench on %s %s: %v", rt.Framework, rt.Version, err)
+		}
+		results = append(results, res)
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("%w: no local %s runtime satisfies %s", carton.ErrNoRuntime, r.Framework(), req)
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(results)
+	}
+	printBench(stdout, results)
+	return nil
+}
+
+func childError(err error) error {
+	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(ee.Stderr)))
+	}
+	return err
+}
+
+func printBench(w io.Writer, results []benchResult) {
+	fmt.Fprintf(w, "%-24s %6s %9s %9s %9s %9s %11s %8s %9s %9s\n", "runtime", "conc", "p50 µs", "p90 µs", "p99 µs", "max µs", "calls/s", "allocs", "B/call", "RSS MiB")
+	for _, r := range results {
+		fmt.Fprintf(w, "%-24s %6d %9.1f %9.1f %9.1f %9.1f %11.0f %8.1f %9.0f %9.1f\n",
+			r.Framework+" "+r.Version, r.Concurrency, r.P50, r.P90, r.P99, r.Max, r.Throughput, r.AllocsPerCall, r.BytesPerCall, float64(r.PeakRSSKiB)/1024)
+	}
+}
