@@ -32,7 +32,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
 
-.PHONY: setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: soak setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch
 	$(GO) mod download
@@ -113,6 +113,10 @@ vet: setup
 # Race detection needs cgo; everything else is tested as the static build.
 test: vet dist-check
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# 1,000,000 Infer calls with the resident set size sampled (see BENCHMARKS.md).
+soak: setup
+	CARTON_SOAK_CALLS=1000000 CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run TestSoak -v -count=1 -timeout 30m ./backend/onnx/
 
 # CGO_ENABLED=0 binaries of the CLI and the example service per platform.
 DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64

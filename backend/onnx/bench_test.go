@@ -128,3 +128,44 @@ func benchDirect(b *testing.B, s *session, x tensor.Tensor) {
 }
 
 var _ backend.Session = (*session)(nil)
+
+// BenchmarkLoad compares opening a model: ORT creating a session from the
+// .onnx file through this binding (direct), and carton.Load of the packed
+// carton (open the zip, verify every file's sha256, select the runtime,
+// create the session from the zip's bytes) plus Close.
+func BenchmarkLoad(b *testing.B) {
+	path := anyLibrary(b)
+	lib, err := loadLibrary(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	model := filepath.Join("..", "..", "testdata", "onnx", "matmul_add.onnx")
+	opts := sessionOptions{intraOp: 1, interOp: 1, optLevel: 99}
+	b.Run("impl=direct", func(b *testing.B) {
+		for b.Loop() {
+			s, err := newSession(lib, model, nil, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+	ctx := context.Background()
+	dir := b.TempDir()
+	packed := filepath.Join(dir, "m.carton")
+	if _, err := carton.Pack(ctx, model, packed, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*",
+			Opts: map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("impl=carton", func(b *testing.B) {
+		for b.Loop() {
+			m, err := carton.Load(ctx, packed, carton.WithRuntimePath(path), carton.WithCacheDir(dir))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close()
+		}
+	})
+}
