@@ -32,7 +32,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
 
-.PHONY: soak setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: leakcheck soak setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch
 	$(GO) mod download
@@ -113,6 +113,15 @@ vet: setup
 # Race detection needs cgo; everything else is tested as the static build.
 test: vet dist-check
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# The shim under valgrind: load, forward, free, close on Debian's libtorch.
+LEAK_SHIM_DIR = $(CACHE)/shims/libtorch/1.13.0
+leakcheck: setup
+	g++ -O1 -g -std=c++17 -Iinclude csrc/leakcheck.cpp -o $(BUILD)/leakcheck -L$(LEAK_SHIM_DIR) -lcarton_torch \
+		-ltorch_cpu -lc10 -Wl,-rpath,$(LEAK_SHIM_DIR)
+	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=0 \
+		$(BUILD)/leakcheck testdata/torch/dict_io.pt 20 2>&1 | tee $(BUILD)/leakcheck.log | grep -E "lost:|reachable:|ERROR SUMMARY|done"
+	! grep -E "(definitely|indirectly|possibly) lost: [1-9]" $(BUILD)/leakcheck.log
 
 # 1,000,000 Infer calls with the resident set size sampled (see BENCHMARKS.md).
 soak: setup

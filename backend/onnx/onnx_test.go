@@ -101,6 +101,7 @@ func TestModelsOnEveryRuntime(t *testing.T) {
 		{"model", filepath.Join(models, "external"), filepath.Join(models, "external")},
 		{"shape_of", filepath.Join(models, "shape_of.onnx"), models},
 		{"lying_shape", filepath.Join(models, "lying_shape.onnx"), models},
+		{"compute", filepath.Join(models, "compute.onnx"), models},
 	}
 	for _, c := range cases {
 		path := pack(t, c.model, nil)
@@ -126,6 +127,9 @@ func TestModelsOnEveryRuntime(t *testing.T) {
 					tol := tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}
 					if w.DType() == tensor.Float16 {
 						tol = tensor.Tolerance{Rtol: 1e-3, Atol: 1e-3}
+					}
+					if c.name == "compute" { // 512-term sums: accumulation order differs across releases
+						tol = tensor.Tolerance{Rtol: 1e-4, Atol: 1e-3}
 					}
 					assert.Nil(t, tensor.Compare(got[name], w, tol), "%s: got %v", name, got[name])
 					got[name].Release()

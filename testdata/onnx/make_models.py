@@ -141,3 +141,17 @@ g = helper.make_graph(
     [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])],
 )
 save("lying_shape", g, {"x": np.arange(3, dtype=np.float32)})
+
+# 8. Compute-bound: a 256x512 @ 512x512 MatMul chain, for the concurrency
+#    benchmark (throughput at 2 callers vs 1, one intra-op thread each).
+w1 = rng.standard_normal((512, 512)).astype(np.float32)
+w2 = rng.standard_normal((512, 512)).astype(np.float32)
+g = helper.make_graph(
+    [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+     helper.make_node("MatMul", ["r", "w2"], ["y"])],
+    "compute",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 512])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 512])],
+    [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+)
+save("compute", g, {"x": rng.standard_normal((4, 512)).astype(np.float32)})
