@@ -155,7 +155,7 @@ ORT_BENCH_LIB = $(ABS_BUILD)/node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 bench: setup
 	@mkdir -p $(BUILD)/bench
 	$(GO) install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-	CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run '^$$' -bench Overhead -count $(BENCH_COUNT) ./backend/onnx/ \
+	CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run '^$$' -bench 'Overhead|Load' -count $(BENCH_COUNT) ./backend/onnx/ \
 		| tee $(BUILD)/bench/onnx-overhead.raw
 	cd bench && CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) CGO_ENABLED=1 $(GO) test -run '^$$' -bench ONNX -count $(BENCH_COUNT) . \
 		| tee ../$(BUILD)/bench/onnx-peers.raw

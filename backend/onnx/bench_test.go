@@ -101,30 +101,89 @@ func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor) {
 
 // benchDirect is the floor: the native calls any binding has to make.
 func benchDirect(b *testing.B, s *session, x tensor.Tensor) {
-	a := s.lib.api
 	cs := s.scratch.Get().(*callState)
-	shape := x.Shape()
-	spec := &s.inputs[0]
 	b.ReportAllocs()
 	for b.Loop() {
-		cs.pin.Pin(x.Pointer())
-		cs.pin.Pin(&shape[0])
-		if err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(x.Pointer()), uintptr(x.ByteLen()), ptr(&shape[0]), uintptr(len(shape)), spec.ortType, ptr(&cs.inVals[0])); err != nil {
-			b.Fatal(err)
-		}
-		cs.outVals[0] = 0
-		if err := a.callC(&cs.Caller, fnRun, s.handle, 0, ptr(&s.inNames[0]), ptr(&cs.inVals[0]), 1, ptr(&s.outNames[0]), 1, ptr(&cs.outVals[0])); err != nil {
-			b.Fatal(err)
-		}
-		if err := a.callC(&cs.Caller, fnGetTensorMutableData, cs.outVals[0], ptr(&cs.data)); err != nil {
-			b.Fatal(err)
-		}
-		_ = *(*byte)(cs.data)
-		a.rawC(&cs.Caller, fnReleaseValue, cs.outVals[0])
-		a.rawC(&cs.Caller, fnReleaseValue, cs.inVals[0])
-		cs.pin.Unpin()
+		directOnce(b, s, cs, x)
 	}
 	s.scratch.Put(cs)
+}
+
+func directOnce(b *testing.B, s *session, cs *callState, x tensor.Tensor) {
+	a := s.lib.api
+	shape := x.Shape()
+	cs.pin.Pin(x.Pointer())
+	if err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(x.Pointer()), uintptr(x.ByteLen()), ptr(&shape[0]), uintptr(len(shape)), s.inputs[0].ortType, ptr(&cs.inVals[0])); err != nil {
+		b.Fatal(err)
+	}
+	cs.outVals[0] = 0
+	if err := a.callC(&cs.Caller, fnRun, s.handle, 0, ptr(&s.inNames[0]), ptr(&cs.inVals[0]), 1, ptr(&s.outNames[0]), 1, ptr(&cs.outVals[0])); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.callC(&cs.Caller, fnGetTensorMutableData, cs.outVals[0], ptr(&cs.data)); err != nil {
+		b.Fatal(err)
+	}
+	_ = *(*byte)(cs.data)
+	a.rawC(&cs.Caller, fnReleaseValue, cs.outVals[0])
+	a.rawC(&cs.Caller, fnReleaseValue, cs.inVals[0])
+	cs.pin.Unpin()
+}
+
+// BenchmarkOverheadParallel is BenchmarkOverhead with two callers at once
+// (b.RunParallel on GOMAXPROCS goroutines) on one session or model.
+func BenchmarkOverheadParallel(b *testing.B) {
+	path := anyLibrary(b)
+	lib, err := loadLibrary(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range benchCases(b) {
+		s, err := newSession(lib, c.model, nil, sessionOptions{intraOp: 1, interOp: 1, optLevel: 99})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("input="+c.name+"/impl=direct", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				cs := s.scratch.Get().(*callState)
+				for pb.Next() {
+					directOnce(b, s, cs, c.input)
+				}
+				s.scratch.Put(cs)
+			})
+		})
+		dir := b.TempDir()
+		packed := filepath.Join(dir, "m.carton")
+		if _, err := carton.Pack(ctx, c.model, packed, carton.PackOptions{Config: format.Config{
+			Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*",
+				Opts: map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}},
+		}}); err != nil {
+			b.Fatal(err)
+		}
+		m, err := carton.Load(ctx, packed, carton.WithRuntimePath(path), carton.WithCacheDir(dir))
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					out, err := m.Infer(ctx, in)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					for _, t := range out {
+						t.Release()
+					}
+				}
+			})
+		})
+		m.Close()
+		s.Close()
+	}
 }
 
 var _ backend.Session = (*session)(nil)
