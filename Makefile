@@ -159,7 +159,7 @@ bench: setup
 		| tee $(BUILD)/bench/onnx-overhead.raw
 	cd bench && CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) CGO_ENABLED=1 $(GO) test -run '^$$' -bench ONNX -count $(BENCH_COUNT) . \
 		| tee ../$(BUILD)/bench/onnx-peers.raw
-	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench Overhead -count $(BENCH_COUNT) ./backend/libtorch/ \
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'Overhead|Load' -count $(BENCH_COUNT) ./backend/libtorch/ \
 		| tee $(BUILD)/bench/torch-overhead.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
 	for f in onnx-overhead onnx-peers torch-overhead; do \

@@ -2,8 +2,9 @@
 // Loads a module and times forward() called from C++ directly, the way the
 // shim calls it (InferenceMode, from_blob over a buffer the caller owns).
 //
-//   bench_forward MODEL.pt N_ELEMENTS ITERATIONS [dict|positional]
-// prints: ns_per_op=<median of 10 batches>
+//   bench_forward MODEL.pt N_ELEMENTS ITERATIONS [dict|positional|load]
+// prints: ns_per_op=<median of 10 batches>; with "load", the op timed is
+// torch::jit::load of MODEL.pt plus eval() (ITERATIONS loads in all).
 #include <torch/script.h>
 #include <ATen/Parallel.h>
 
@@ -22,6 +23,19 @@ int main(int argc, char **argv) {
   const int iters = std::atoi(argv[3]);
   const bool dict = argc > 4 && std::string(argv[4]) == "dict";
   at::set_num_threads(1);
+  if (argc > 4 && std::string(argv[4]) == "load") {
+    std::vector<double> times;
+    for (int i = 0; i < iters; i++) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto m = torch::jit::load(argv[1]);
+      m.eval();
+      auto t1 = std::chrono::steady_clock::now();
+      times.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("ns_per_op=%.1f\n", times[times.size() / 2]);
+    return 0;
+  }
   auto module = torch::jit::load(argv[1]);
   module.eval();
   std::vector<float> data(n, 1.0f);

@@ -89,7 +89,7 @@ func packBench(b *testing.B, name string) string {
 }
 
 // cppForward runs the C++ benchmark program built beside the shim.
-func cppForward(b *testing.B, rt backend.Runtime, model string, n int, mode string) float64 {
+func cppForward(b *testing.B, rt backend.Runtime, model string, n int, mode string, iterations ...int) float64 {
 	shim, ok := libtorch.ShimPath(rt.Version)
 	if !ok {
 		b.Skip("no shim")
@@ -98,6 +98,9 @@ func cppForward(b *testing.B, rt backend.Runtime, model string, n int, mode stri
 	iters := 20000
 	if n > 1<<20 {
 		iters = 5000
+	}
+	if len(iterations) > 0 {
+		iters = iterations[0]
 	}
 	out, err := exec.Command(prog, model, strconv.Itoa(n), strconv.Itoa(iters), mode).CombinedOutput()
 	if err != nil {
@@ -112,3 +115,33 @@ func cppForward(b *testing.B, rt backend.Runtime, model string, n int, mode stri
 }
 
 func semverLess(a, b string) bool { return semver.MustParse(a).Compare(semver.MustParse(b)) < 0 }
+
+// BenchmarkLoad compares loading dict_io: torch::jit::load + eval from C++
+// (median of 20), against carton.Load of the packed carton (open the zip,
+// hash every file, select the runtime, load from the zip's bytes) + Close.
+func BenchmarkLoad(b *testing.B) {
+	rt := benchRuntime(b)
+	ctx := context.Background()
+	path := packBench(b, "dict_io")
+	dir := b.TempDir()
+	m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Close() // the first load also opens the library: not what is timed
+	b.Run("impl=carton", func(b *testing.B) {
+		for b.Loop() {
+			m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(dir))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close()
+		}
+	})
+	b.Run("impl=cpp", func(b *testing.B) {
+		ns := cppForward(b, rt, filepath.Join(models, "dict_io.pt"), 8, "load", 20)
+		for b.Loop() {
+		}
+		b.ReportMetric(ns, "ns/op")
+	})
+}
