@@ -8,11 +8,84 @@
 #include <ATen/Parallel.h>
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
 #include <vector>
+
+namespace {
+struct Result;
+
+// Results are recycled per module, so a forward call reuses the vectors and
+// strings of an earlier one instead of allocating them again. Idle results
+// do not hold the pool; a result in use does, so it may outlive its module.
+struct Pool {
+  std::mutex mu;
+  std::vector<Result *> idle;
+  ~Pool();
+};
+
+// One output's storage.
+struct Slot {
+  std::string name;
+  std::vector<int64_t> shape;
+  at::Tensor keep;  // owner of the output memory
+  std::vector<std::string> strings;
+  std::vector<const char *> str_ptrs;
+  std::vector<int64_t> str_lens;
+};
+
+struct Result {
+  ct_result pub;  // first: the C side sees a ct_result*
+  std::vector<ct_tensor> tensors;
+  std::vector<Slot> slots;  // slots[0, used) are this call's outputs
+  size_t used = 0;
+  std::shared_ptr<Pool> pool;
+};
+
+Pool::~Pool() {
+  for (Result *r : idle) delete r;
+}
+
+Result *acquire(const std::shared_ptr<Pool> &pool) {
+  Result *r = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool->mu);
+    if (!pool->idle.empty()) {
+      r = pool->idle.back();
+      pool->idle.pop_back();
+    }
+  }
+  if (!r) r = new Result();
+  r->pool = pool;
+  r->used = 0;
+  r->tensors.clear();
+  return r;
+}
+
+void release(Result *r) {
+  for (size_t i = 0; i < r->used; i++) {
+    r->slots[i].keep.reset();
+    r->slots[i].strings.clear();
+  }
+  r->used = 0;
+  std::shared_ptr<Pool> pool = std::move(r->pool);
+  std::lock_guard<std::mutex> lock(pool->mu);
+  if (pool->idle.size() < 64) {
+    pool->idle.push_back(r);
+    return;
+  }
+  delete r;
+}
+
+Slot &next_slot(Result *r) {
+  if (r->used == r->slots.size()) r->slots.emplace_back();
+  return r->slots[r->used++];
+}
+}  // namespace
 
 struct ct_module {
   torch::jit::Module module;
@@ -20,6 +93,7 @@ struct ct_module {
   bool dict_mode = false;
   int n_args = 0;
   c10::TypePtr dict_value;  // dict mode: the Dict's value type
+  std::shared_ptr<Pool> pool = std::make_shared<Pool>();
 };
 
 namespace {
@@ -28,17 +102,6 @@ namespace {
 // thread-local OpenMP state, and Go runs each call on whichever OS thread is
 // free, so every forward re-applies it on its own thread when it differs.
 std::atomic<int32_t> wanted_threads{0};
-
-struct Result {
-  ct_result pub;  // first: the C side sees a ct_result*
-  std::vector<ct_tensor> tensors;
-  std::vector<at::Tensor> keep;  // owners of the output memory
-  std::vector<std::string> names;
-  std::vector<std::vector<int64_t>> shapes;
-  std::vector<std::vector<std::string>> strings;
-  std::vector<std::vector<const char *>> str_ptrs;
-  std::vector<std::vector<int64_t>> str_lens;
-};
 
 int32_t fail(char **err, const std::string &msg) {
   if (err) *err = strdup(msg.c_str());
@@ -138,23 +201,24 @@ void add_tensor(Result *r, const std::string &name, at::Tensor t) {
                              " has no carton dtype");
   if (!t.device().is_cpu()) t = t.to(torch::kCPU);
   if (!t.is_contiguous()) t = t.contiguous();
-  r->names.push_back(name);
-  r->shapes.emplace_back(t.sizes().begin(), t.sizes().end());
-  r->keep.push_back(t);
+  Slot &slot = next_slot(r);
+  slot.name.assign(name);
+  slot.shape.assign(t.sizes().begin(), t.sizes().end());
   ct_tensor ct{};
   ct.dtype = dt;
   ct.ndim = static_cast<int32_t>(t.dim());
   ct.data = t.numel() > 0 ? t.data_ptr() : nullptr;
   ct.nbytes = static_cast<int64_t>(t.numel() * t.element_size());
+  slot.keep = std::move(t);
   r->tensors.push_back(ct);
-  r->strings.emplace_back();
 }
 
 void add_strings(Result *r, const std::string &name, std::vector<std::string> strs, bool scalar) {
-  r->names.push_back(name);
-  r->shapes.push_back(scalar ? std::vector<int64_t>{} : std::vector<int64_t>{static_cast<int64_t>(strs.size())});
-  r->keep.emplace_back();
-  r->strings.push_back(std::move(strs));
+  Slot &slot = next_slot(r);
+  slot.name.assign(name);
+  slot.shape.clear();
+  if (!scalar) slot.shape.push_back(static_cast<int64_t>(strs.size()));
+  slot.strings = std::move(strs);
   ct_tensor ct{};
   ct.dtype = CT_STRING;
   ct.ndim = scalar ? 0 : 1;
@@ -250,7 +314,7 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     for (int64_t i = 0; i < n_inputs; i++) args.push_back(to_ivalue(inputs[i], m->device));
   }
   c10::IValue result = m->module.forward(args);
-  auto r = std::make_unique<Result>();
+  std::unique_ptr<Result, void (*)(Result *)> r(acquire(m->pool), release);
   if (result.isGenericDict()) {
     for (const auto &kv : result.toGenericDict()) {
       if (!kv.key().isString()) throw std::runtime_error("output dict keys must be str");
@@ -265,20 +329,21 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
   } else {
     add_value(r.get(), output_name(out_names, n_out_names, 0), result);
   }
-  // Point the C view at the vectors now that they no longer grow.
+  // Point the C view at the slots now that they no longer grow.
   for (size_t i = 0; i < r->tensors.size(); i++) {
     ct_tensor &t = r->tensors[i];
-    t.name = r->names[i].c_str();
-    t.shape = r->shapes[i].data();
+    Slot &slot = r->slots[i];
+    t.name = slot.name.c_str();
+    t.shape = slot.shape.data();
     if (t.dtype == CT_STRING) {
-      r->str_ptrs.emplace_back();
-      r->str_lens.emplace_back();
-      for (const auto &s : r->strings[i]) {
-        r->str_ptrs.back().push_back(s.data());
-        r->str_lens.back().push_back(static_cast<int64_t>(s.size()));
+      slot.str_ptrs.clear();
+      slot.str_lens.clear();
+      for (const auto &s : slot.strings) {
+        slot.str_ptrs.push_back(s.data());
+        slot.str_lens.push_back(static_cast<int64_t>(s.size()));
       }
-      t.strs = r->str_ptrs.back().data();
-      t.str_lens = r->str_lens.back().data();
+      t.strs = slot.str_ptrs.data();
+      t.str_lens = slot.str_lens.data();
     }
   }
   r->pub.n = static_cast<int64_t>(r->tensors.size());
@@ -288,6 +353,6 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
   CT_CATCH(err)
 }
 
-void ct_result_free(ct_result *r) { delete reinterpret_cast<Result *>(r); }
+void ct_result_free(ct_result *r) { release(reinterpret_cast<Result *>(r)); }
 
 }  // extern "C"
