@@ -40,19 +40,21 @@ type cname struct {
 }
 
 type module struct {
-	shim     *shim
-	handle   uintptr // ct_module*
-	dictMode bool
-	nArgs    int
-	inputs   []cname // declared inputs, in order; empty when the carton declares none
-	outputs  []cname // declared output names, for positional results
-	outPtrs  []uintptr
-	pin      runtime.Pinner // pins the C strings above for the module's life
-	names    sync.Map       // undeclared input name -> C string (uintptr)
-	namesMu  sync.Mutex
-	nameBufs [][]byte
-	scratch  sync.Pool
-	closed   sync.Once
+	shim        *shim
+	handle      uintptr // ct_module*
+	dictMode    bool
+	nArgs       int
+	inputs      []cname // declared inputs, in order; empty when the carton declares none
+	outputs     []cname // declared output names, for positional results
+	outPtrs     []uintptr
+	pin         runtime.Pinner // pins the C strings above for the module's life
+	namesMu     sync.RWMutex
+	extraNames  []cname // undeclared input names seen so far, pinned
+	seenOutputs []cname // undeclared output names seen so far
+	scratch     sync.Pool
+	closed      sync.Once
+	// freeResult frees a ct_result; the release of a lone foreign output.
+	freeResult func(uintptr)
 }
 
 type callState struct {
@@ -111,6 +113,12 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 		m.pin.Pin(&m.outPtrs[0])
 	}
 	m.scratch.New = func() any { return &callState{} }
+	resultFree := s.fn.resultFree
+	m.freeResult = func(r uintptr) {
+		c := callerPool.Get().(*dlopen.Caller)
+		c.Call(resultFree, r)
+		callerPool.Put(c)
+	}
 	return m, nil
 }
 
@@ -185,22 +193,29 @@ func (m *module) gather(cs *callState, inputs map[string]tensor.Tensor) error {
 }
 
 // cName returns a pinned C string for an input name the carton does not
-// declare, made once per name for the module's life.
+// declare, made once per name for the module's life. Names are few: a
+// linear search under a read lock, which (unlike a sync.Map) does not box
+// the key into an interface on every call.
 func (m *module) cName(name string) uintptr {
-	if c, ok := m.names.Load(name); ok {
-		return c.(uintptr)
+	m.namesMu.RLock()
+	for _, n := range m.extraNames {
+		if n.name == name {
+			m.namesMu.RUnlock()
+			return uintptr(unsafe.Pointer(&n.c[0]))
+		}
 	}
+	m.namesMu.RUnlock()
 	m.namesMu.Lock()
 	defer m.namesMu.Unlock()
-	if c, ok := m.names.Load(name); ok {
-		return c.(uintptr)
+	for _, n := range m.extraNames {
+		if n.name == name {
+			return uintptr(unsafe.Pointer(&n.c[0]))
+		}
 	}
 	b := dlopen.CString(name)
 	m.pin.Pin(&b[0])
-	m.nameBufs = append(m.nameBufs, b)
-	p := uintptr(unsafe.Pointer(&b[0]))
-	m.names.Store(name, p)
-	return p
+	m.extraNames = append(m.extraNames, cname{name, b})
+	return uintptr(unsafe.Pointer(&b[0]))
 }
 
 // describe fills a ct_tensor for one input, pinning Go memory for the call.
@@ -258,19 +273,42 @@ func (o *resultOwner) Release() {
 }
 
 func (o *resultOwner) free() {
-	var c dlopen.Caller
+	c := callerPool.Get().(*dlopen.Caller)
 	c.Call(o.shim.fn.resultFree, o.result)
+	callerPool.Put(c)
 }
+
+// callerPool serves release calls, which run outside any call state.
+var callerPool = sync.Pool{New: func() any { return new(dlopen.Caller) }}
 
 func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	res := (*ctResult)(dlopen.Pointer(cs.result))
 	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
-	owner := &resultOwner{shim: m.shim, result: cs.result}
-	owner.refs.Store(1) // held by this function until the end
-	defer owner.Release()
-	// Safety net: if the caller drops outputs without Release, the result is
-	// freed once none of them is reachable.
-	runtime.SetFinalizer(owner, (*resultOwner).free)
+	// Outputs over libtorch memory keep the result alive. One such output
+	// owns it directly (its release frees the result: no owner object);
+	// several share a counted owner.
+	foreign := 0
+	for i := range outs {
+		o := &outs[i]
+		if tensor.DType(o.dtype) != tensor.String && !aliases(cs.tensors, o.data, o.nbytes) && o.data != 0 {
+			foreign++
+		}
+	}
+	var owner *resultOwner
+	if foreign > 1 {
+		owner = &resultOwner{shim: m.shim, result: cs.result}
+		owner.refs.Store(1) // held by this function until the end
+		defer owner.Release()
+		// Safety net: if the caller drops outputs without Release, the
+		// result is freed once none of them is reachable.
+		runtime.SetFinalizer(owner, (*resultOwner).free)
+	}
+	handedOver := false
+	defer func() {
+		if owner == nil && !handedOver {
+			m.freeResult(cs.result)
+		}
+	}()
 	out := make(map[string]tensor.Tensor, len(outs))
 	fail := func(err error) (map[string]tensor.Tensor, error) {
 		for _, t := range out {
@@ -308,15 +346,35 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 			out[name] = t // a view of the caller's Go memory stays valid after the call
 			continue
 		}
-		owner.refs.Add(1)
-		t, err := tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner)
+		var t tensor.Tensor
+		var err error
+		if owner != nil {
+			owner.refs.Add(1)
+			t, err = tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner)
+			if err != nil {
+				owner.Release()
+			}
+		} else {
+			t, err = tensor.ForeignHandle(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), m.freeResult, cs.result)
+			handedOver = err == nil
+		}
 		if err != nil {
-			owner.Release()
 			return fail(fmt.Errorf("output %q: %w", name, err))
 		}
 		out[name] = t
 	}
 	return out, nil
+}
+
+// aliases reports whether [data, data+nbytes) lies in an input's Go memory.
+func aliases(inputs []tensor.Tensor, data uintptr, nbytes int64) bool {
+	for _, in := range inputs {
+		p := uintptr(in.Pointer())
+		if p != 0 && !in.IsForeign() && data >= p && data+uintptr(nbytes) <= p+uintptr(in.ByteLen()) {
+			return true
+		}
+	}
+	return false
 }
 
 // aliasOfInput returns the output as a view of an input's Go memory when
@@ -337,15 +395,29 @@ func aliasOfInput(inputs []tensor.Tensor, dtype tensor.DType, shape tensor.Shape
 	return tensor.Tensor{}, false
 }
 
-// outputName maps the C name to a declared Go string when it is one (no
-// allocation), else copies it.
+// outputName maps the C name to a Go string without allocating when it is
+// a declared output or one seen before (up to 64 are remembered).
 func (m *module) outputName(c uintptr) string {
 	for _, o := range m.outputs {
 		if cstrEqual(c, o.c) {
 			return o.name
 		}
 	}
-	return dlopen.GoString(c)
+	m.namesMu.RLock()
+	for _, o := range m.seenOutputs {
+		if cstrEqual(c, o.c) {
+			m.namesMu.RUnlock()
+			return o.name
+		}
+	}
+	m.namesMu.RUnlock()
+	name := dlopen.GoString(c)
+	m.namesMu.Lock()
+	if len(m.seenOutputs) < 64 {
+		m.seenOutputs = append(m.seenOutputs, cname{name, dlopen.CString(name)})
+	}
+	m.namesMu.Unlock()
+	return name
 }
 
 func cstrEqual(c uintptr, b []byte) bool {
