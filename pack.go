@@ -80,25 +80,17 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	tensors := map[string]tensor.Tensor{}
 	cfg.SelfTests = nil
 	for i, st := range opts.SelfTests {
-		in, err := addTensors(tensors, fmt.Sprintf("self_test_%d", i), st.Inputs, cfg.Inputs)
+		in, exp, err := addTensorPair(tensors, &cfg, fmt.Sprintf("self-test %d", i), fmt.Sprintf("self_test_%d", i), "expected", st.Inputs, st.ExpectedOut)
 		if err != nil {
-			return "", fmt.Errorf("self-test %d: %w", i, err)
-		}
-		exp, err := addTensors(tensors, fmt.Sprintf("self_test_%d_expected", i), st.ExpectedOut, cfg.Outputs)
-		if err != nil {
-			return "", fmt.Errorf("self-test %d expected output: %w", i, err)
+			return "", err
 		}
 		cfg.SelfTests = append(cfg.SelfTests, format.SelfTest{Name: st.Name, Description: st.Description, Inputs: in, ExpectedOut: exp})
 	}
 	cfg.Examples = nil
 	for i, ex := range opts.Examples {
-		in, err := addTensors(tensors, fmt.Sprintf("example_%d", i), ex.Inputs, cfg.Inputs)
+		in, sample, err := addTensorPair(tensors, &cfg, fmt.Sprintf("example %d", i), fmt.Sprintf("example_%d", i), "out", ex.Inputs, ex.SampleOut)
 		if err != nil {
-			return "", fmt.Errorf("example %d: %w", i, err)
-		}
-		sample, err := addTensors(tensors, fmt.Sprintf("example_%d_out", i), ex.SampleOut, cfg.Outputs)
-		if err != nil {
-			return "", fmt.Errorf("example %d sample output: %w", i, err)
+			return "", err
 		}
 		cfg.Examples = append(cfg.Examples, format.Example{Name: ex.Name, Description: ex.Description, Inputs: in, SampleOut: sample})
 	}
@@ -120,6 +112,19 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		entries = append(entries, format.Entry{Name: "misc/" + filepath.Base(p), File: p})
 	}
 	return writeAtomically(ctx, out, &cfg, entries)
+}
+
+// addTensorPair records a self-test's or example's inputs (as prefix_NAME)
+// and outputs (as prefix_outTag_NAME), checked against the specs, and
+// returns their references.
+func addTensorPair(all map[string]tensor.Tensor, cfg *format.Config, what, prefix, outTag string, in, out map[string]tensor.Tensor) (inRefs, outRefs map[string]string, err error) {
+	if inRefs, err = addTensors(all, prefix, in, cfg.Inputs); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if outRefs, err = addTensors(all, prefix+"_"+outTag, out, cfg.Outputs); err != nil {
+		return nil, nil, fmt.Errorf("%s %s output: %w", what, outTag, err)
+	}
+	return inRefs, outRefs, nil
 }
 
 // addTensors records tensors under prefix_<name> and returns the references.

@@ -79,22 +79,8 @@ func (c *inputChecker) check(inputs map[string]tensor.Tensor) error {
 	// Symbol bindings live on the stack for the common case of few symbols.
 	var dimBuf [8]int64
 	var shapeBuf [4]int
-	dims := dimBuf[:0]
-	if c.symbols > len(dimBuf) {
-		dims = make([]int64, 0, c.symbols)
-	}
-	dims = dims[:c.symbols]
-	for i := range dims {
-		dims[i] = -1
-	}
-	shapes := shapeBuf[:0]
-	if c.shapes > len(shapeBuf) {
-		shapes = make([]int, 0, c.shapes)
-	}
-	shapes = shapes[:c.shapes]
-	for i := range shapes {
-		shapes[i] = -1
-	}
+	dims := unbound(dimBuf[:], c.symbols)
+	shapes := unbound(shapeBuf[:], c.shapes)
 	for i := range c.specs {
 		s := &c.specs[i]
 		t, ok := inputs[s.name]
@@ -158,4 +144,17 @@ func (c *inputChecker) declaredNames() string {
 		out += s.name
 	}
 	return out
+}
+
+// unbound returns n slots set to -1 ("not bound yet"), in buf when it is
+// large enough, else in a new slice.
+func unbound[T int | int64](buf []T, n int) []T {
+	if n > len(buf) {
+		buf = make([]T, n)
+	}
+	buf = buf[:n]
+	for i := range buf {
+		buf[i] = -1
+	}
+	return buf
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -111,6 +112,18 @@ type Caller struct {
 func (c *Caller) Call(fn uintptr, args ...uintptr) uintptr {
 	n := copy(c.args[:], args)
 	r, _, _ := purego.SyscallN(fn, c.args[:n]...)
+	return r
+}
+
+var callerPool = sync.Pool{New: func() any { return new(Caller) }}
+
+// CallPooled is Call through a pooled Caller: no allocation, and safe from
+// any goroutine. For calls made outside a per-call state, such as the
+// release functions of framework outputs.
+func CallPooled(fn uintptr, args ...uintptr) uintptr {
+	c := callerPool.Get().(*Caller)
+	r := c.Call(fn, args...)
+	callerPool.Put(c)
 	return r
 }
 

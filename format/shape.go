@@ -167,14 +167,12 @@ func (s ShapeSpec) toTOML() any {
 
 // String is the command-line form accepted by ParseShapeSpec.
 func (s ShapeSpec) String() string {
-	switch s.Kind {
-	case ShapeAny:
-		return "*"
-	case ShapeSymbol:
-		return s.Symbol
+	v := s.toTOML()
+	if str, ok := v.(string); ok { // "*" or a whole-shape symbol
+		return str
 	}
 	parts := make([]string, len(s.Dims))
-	for i, d := range s.toTOML().([]any) {
+	for i, d := range v.([]any) {
 		parts[i] = fmt.Sprint(d)
 	}
 	return "[" + strings.Join(parts, ",") + "]"

@@ -114,11 +114,7 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 	}
 	m.scratch.New = func() any { return &callState{} }
 	resultFree := s.fn.resultFree
-	m.freeResult = func(r uintptr) {
-		c := callerPool.Get().(*dlopen.Caller)
-		c.Call(resultFree, r)
-		callerPool.Put(c)
-	}
+	m.freeResult = func(r uintptr) { dlopen.CallPooled(resultFree, r) }
 	return m, nil
 }
 
@@ -272,14 +268,7 @@ func (o *resultOwner) Release() {
 	}
 }
 
-func (o *resultOwner) free() {
-	c := callerPool.Get().(*dlopen.Caller)
-	c.Call(o.shim.fn.resultFree, o.result)
-	callerPool.Put(c)
-}
-
-// callerPool serves release calls, which run outside any call state.
-var callerPool = sync.Pool{New: func() any { return new(dlopen.Caller) }}
+func (o *resultOwner) free() { dlopen.CallPooled(o.shim.fn.resultFree, o.result) }
 
 func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	res := (*ctResult)(dlopen.Pointer(cs.result))
@@ -290,7 +279,7 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	foreign := 0
 	for i := range outs {
 		o := &outs[i]
-		if tensor.DType(o.dtype) != tensor.String && !aliases(cs.tensors, o.data, o.nbytes) && o.data != 0 {
+		if _, _, aliased := aliasedInput(cs.tensors, o.data, o.nbytes); tensor.DType(o.dtype) != tensor.String && !aliased && o.data != 0 {
 			foreign++
 		}
 	}
@@ -366,33 +355,30 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	return out, nil
 }
 
-// aliases reports whether [data, data+nbytes) lies in an input's Go memory.
-func aliases(inputs []tensor.Tensor, data uintptr, nbytes int64) bool {
+// aliasedInput finds the input whose Go memory holds [data, data+nbytes):
+// libtorch handed back (part of) an input buffer.
+func aliasedInput(inputs []tensor.Tensor, data uintptr, nbytes int64) (in tensor.Tensor, offset int, ok bool) {
+	if data == 0 {
+		return tensor.Tensor{}, 0, false
+	}
 	for _, in := range inputs {
 		p := uintptr(in.Pointer())
 		if p != 0 && !in.IsForeign() && data >= p && data+uintptr(nbytes) <= p+uintptr(in.ByteLen()) {
-			return true
+			return in, int(data - p), true
 		}
 	}
-	return false
+	return tensor.Tensor{}, 0, false
 }
 
-// aliasOfInput returns the output as a view of an input's Go memory when
-// libtorch handed back (part of) an input buffer.
+// aliasOfInput returns the output as a view of the input's Go memory when
+// it aliases one, so it stays valid after the call.
 func aliasOfInput(inputs []tensor.Tensor, dtype tensor.DType, shape tensor.Shape, data uintptr, nbytes int64) (tensor.Tensor, bool) {
-	if data == 0 {
+	in, off, ok := aliasedInput(inputs, data, nbytes)
+	if !ok {
 		return tensor.Tensor{}, false
 	}
-	for _, in := range inputs {
-		p := uintptr(in.Pointer())
-		if p == 0 || in.IsForeign() || data < p || data+uintptr(nbytes) > p+uintptr(in.ByteLen()) {
-			continue
-		}
-		off := int(data - p)
-		t, err := tensor.FromBytes(dtype, shape, in.Bytes()[off:off+int(nbytes)])
-		return t, err == nil
-	}
-	return tensor.Tensor{}, false
+	t, err := tensor.FromBytes(dtype, shape, in.Bytes()[off:off+int(nbytes)])
+	return t, err == nil
 }
 
 // outputName maps the C name to a Go string without allocating when it is

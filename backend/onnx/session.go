@@ -195,7 +195,7 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	}
 	releaseValue := a.table.Fn(fnReleaseValue)
 	s.planOutputs()
-	s.release = func(v uintptr) { releaser.Call(releaseValue, v) }
+	s.release = func(v uintptr) { dlopen.CallPooled(releaseValue, v) }
 	s.scratch.New = func() any {
 		return &callState{
 			inVals: make([]uintptr, len(s.inputs)), inShapes: make([]tensor.Shape, len(s.inputs)),
@@ -436,22 +436,6 @@ func (s *session) releaseOutputs(cs *callState, from int) {
 		cs.outGo[i] = tensor.Tensor{}
 	}
 }
-
-// releaser frees output values; ReleaseValue takes one argument, so a
-// shared Caller would race only on its argument slot: use a per-call one.
-var releaser = releaseCaller{}
-
-type releaseCaller struct{}
-
-// Call frees through purego with a stack-free, allocation-free argument:
-// the value is passed in a pooled Caller.
-func (releaseCaller) Call(fn, v uintptr) {
-	c := callerPool.Get().(*dlopen.Caller)
-	c.Call(fn, v)
-	callerPool.Put(c)
-}
-
-var callerPool = sync.Pool{New: func() any { return new(dlopen.Caller) }}
 
 // zeroByte stands in for the data pointer of empty tensors.
 var zeroByte [8]byte

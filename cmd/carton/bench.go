@@ -57,12 +57,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	compare := fs.Bool("compare", false, "run on every local runtime version that satisfies the carton's requirement, each in its own process")
 	var lf loadFlags
 	lf.register(fs)
-	pos, err := parseInterleaved(fs, args)
+	path, err := parseOneCarton(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
 	}
 	if (*random) == (len(inputs) > 0) {
 		return usageErr("give --input files or --random")
@@ -71,14 +68,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErr("--concurrency must be >= 1, --warmup and -n >= 0")
 	}
 	if *compare {
-		return benchCompare(ctx, pos[0], args, stdout, *asJSON)
+		return benchCompare(ctx, path, args, stdout, *asJSON)
 	}
-	in, err := benchInputs(ctx, pos[0], inputs, dims, *random)
+	in, err := benchInputs(ctx, path, inputs, dims, *random)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	m, err := lf.load(ctx, pos[0])
+	m, err := lf.load(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -93,7 +90,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	res.Carton, res.LoadMillis = pos[0], float64(loadTime.Microseconds())/1000
+	res.Carton, res.LoadMillis = path, float64(loadTime.Microseconds())/1000
 	if rt := m.Info().Runtime; rt != nil {
 		res.Framework, res.Version, res.Source = rt.Framework, rt.Version, rt.Source
 	}

@@ -64,12 +64,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	outDir := fs.String("output-dir", ".", "directory for NAME.npy output files")
 	var lf loadFlags
 	lf.register(fs)
-	pos, err := parseInterleaved(fs, args)
+	path, err := parseOneCarton(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
 	}
 	in := map[string]tensor.Tensor{}
 	for _, kv := range inputs {
@@ -83,7 +80,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		in[name] = t
 	}
-	m, err := lf.load(ctx, pos[0])
+	m, err := lf.load(ctx, path)
 	if err != nil {
 		return err
 	}

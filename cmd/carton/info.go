@@ -14,14 +14,11 @@ import (
 func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", "CARTON [--json]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON (carton.toml's keys plus manifest_sha256)")
-	pos, err := parseInterleaved(fs, args)
+	path, err := parseOneCarton(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
-	}
-	info, err := carton.ModelInfo(ctx, pos[0])
+	info, err := carton.ModelInfo(ctx, path)
 	if err != nil {
 		return err
 	}

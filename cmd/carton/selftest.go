@@ -14,14 +14,11 @@ func runSelfTest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	atol := fs.Float64("atol", tensor.DefaultTolerance.Atol, "absolute tolerance for float outputs")
 	var lf loadFlags
 	lf.register(fs)
-	pos, err := parseInterleaved(fs, args)
+	path, err := parseOneCarton(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageErr("want exactly one CARTON, got %d arguments", len(pos))
-	}
-	m, err := lf.load(ctx, pos[0])
+	m, err := lf.load(ctx, path)
 	if err != nil {
 		return err
 	}
