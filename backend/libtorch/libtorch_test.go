@@ -16,7 +16,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/libtorch"
 	"github.com/carton-run/carton/format"
-	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/tensor"
 )
@@ -99,31 +99,6 @@ func TestOnSecondLibtorchRefused(t *testing.T) {
 	}
 }
 
-func readNpy(t *testing.T, path string) tensor.Tensor {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	x, err := npy.Read(f)
-	require.NoError(t, err, path)
-	return x
-}
-
-func reference(t *testing.T, name string) (in, out map[string]tensor.Tensor) {
-	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
-	files, _ := filepath.Glob(filepath.Join(models, name+".*.npy"))
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".npy"), ".")
-		if parts[1] == "in" {
-			in[parts[2]] = readNpy(t, f)
-		} else {
-			out[parts[2]] = readNpy(t, f)
-		}
-	}
-	return in, out
-}
-
 func spec(name string, dt tensor.DType) format.TensorSpec {
 	return format.TensorSpec{Name: name, DType: dt, Shape: format.AnyShape}
 }
@@ -161,7 +136,7 @@ func TestOnModels(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range cases {
 		path := pack(t, c.name, "*", c.inputs, c.outputs)
-		in, want := reference(t, c.name)
+		in, want := refdata.Load(t, models, c.name)
 		for _, rt := range rts {
 			t.Run(c.name+"/"+rt.Version, func(t *testing.T) {
 				m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
@@ -203,7 +178,7 @@ func TestOnVersionSelection(t *testing.T) {
 		assert.True(t, strings.HasPrefix(rt.Version, c.major), "%s ran on %s", c.req, rt.Version)
 		assert.NotEmpty(t, rt.Source)
 		assert.NotEmpty(t, rt.Path)
-		in, want := reference(t, "dict_io")
+		in, want := refdata.Load(t, models, "dict_io")
 		got, err := m.Infer(ctx, in)
 		require.NoError(t, err)
 		assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))

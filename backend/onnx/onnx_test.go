@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/onnx"
 	"github.com/carton-run/carton/format"
-	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/tensor"
 )
@@ -51,16 +50,6 @@ func runtimes(t *testing.T) []backend.Runtime {
 	return found
 }
 
-func readNpy(t *testing.T, path string) tensor.Tensor {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	x, err := npy.Read(f)
-	require.NoError(t, err, path)
-	return x
-}
-
 // pack wraps a test model (a file, or a directory for external data) with
 // specs read from the model itself.
 func pack(t *testing.T, model string, opts map[string]any) string {
@@ -72,23 +61,6 @@ func pack(t *testing.T, model string, opts map[string]any) string {
 	}})
 	require.NoError(t, err)
 	return out
-}
-
-// reference loads NAME.in.*.npy and NAME.out.*.npy from dir.
-func reference(t *testing.T, dir, name string) (in, out map[string]tensor.Tensor) {
-	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
-	files, _ := filepath.Glob(filepath.Join(dir, name+".*.npy"))
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".npy"), ".")
-		switch parts[1] {
-		case "in":
-			in[parts[2]] = readNpy(t, f)
-		case "out":
-			out[parts[2]] = readNpy(t, f)
-		}
-	}
-	return in, out
 }
 
 func TestModelsOnEveryRuntime(t *testing.T) {
@@ -105,7 +77,7 @@ func TestModelsOnEveryRuntime(t *testing.T) {
 	}
 	for _, c := range cases {
 		path := pack(t, c.model, nil)
-		in, want := reference(t, c.dir, c.name)
+		in, want := refdata.Load(t, c.dir, c.name)
 		for _, rt := range rts {
 			t.Run(c.name+"/"+rt.Version+"-"+rt.Source, func(t *testing.T) {
 				ctx := context.Background()
@@ -295,7 +267,7 @@ func TestLoadFromBytesSkipsExtraction(t *testing.T) {
 	defer m.Close()
 	entries, _ := os.ReadDir(filepath.Join(cache, "models"))
 	assert.Empty(t, entries, "a lone model.onnx loads from the zip's bytes")
-	in, want := reference(t, models, "matmul_add")
+	in, want := refdata.Load(t, models, "matmul_add")
 	got, err := m.Infer(ctx, in)
 	require.NoError(t, err)
 	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))

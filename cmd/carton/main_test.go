@@ -15,6 +15,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/onnx"
 	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -32,15 +33,6 @@ func writeNpy(t *testing.T, dir, name string, x tensor.Tensor) string {
 	require.NoError(t, npy.Write(f, x))
 	require.NoError(t, f.Close())
 	return p
-}
-
-func readNpy(t *testing.T, p string) tensor.Tensor {
-	f, err := os.Open(p)
-	require.NoError(t, err)
-	defer f.Close()
-	x, err := npy.Read(f)
-	require.NoError(t, err)
-	return x
 }
 
 func TestInfoUpstreamJSON(t *testing.T) {
@@ -106,8 +98,8 @@ func TestPackInferSelfTestEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "x: float32[2 3] min=1 max=6 mean=3.5")
 	assert.Contains(t, stdout, `w: string[2] ["hi" "there"]`)
-	assert.Nil(t, tensor.Compare(readNpy(t, filepath.Join(outDir, "x.npy")), x, tensor.Tolerance{}))
-	assert.Nil(t, tensor.Compare(readNpy(t, filepath.Join(outDir, "w.npy")), words, tensor.Tolerance{}))
+	assert.Nil(t, tensor.Compare(refdata.ReadNpy(t, filepath.Join(outDir, "x.npy")), x, tensor.Tolerance{}))
+	assert.Nil(t, tensor.Compare(refdata.ReadNpy(t, filepath.Join(outDir, "w.npy")), words, tensor.Tolerance{}))
 
 	code, stdout, stderr = cli(t, "selftest", out)
 	require.Equal(t, 0, code, stderr)
@@ -177,7 +169,7 @@ func TestONNXEndToEnd(t *testing.T) {
 	code, stdout, stderr = cli(t, "infer", out, "--input", "x="+models+"matmul_add.in.x.npy", "--output-dir", dir)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "ran on onnxruntime")
-	assert.Nil(t, tensor.Compare(readNpy(t, filepath.Join(dir, "y.npy")), readNpy(t, models+"matmul_add.out.y.npy"), tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	assert.Nil(t, tensor.Compare(refdata.ReadNpy(t, filepath.Join(dir, "y.npy")), refdata.ReadNpy(t, models+"matmul_add.out.y.npy"), tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
 	code, stdout, _ = cli(t, "selftest", out)
 	assert.Equal(t, 0, code, stdout)
 }

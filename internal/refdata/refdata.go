@@ -1,0 +1,45 @@
+// Package refdata reads the reference tensors that testdata/ scripts wrote
+// beside their models (NAME.in.<input>.npy, NAME.out.<output>.npy), for the
+// backends' tests. Tensors it returns own their memory.
+package refdata
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/tensor"
+)
+
+// ReadNpy reads one .npy file, failing the test on error.
+func ReadNpy(t testing.TB, path string) tensor.Tensor {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	x, err := npy.Read(f)
+	require.NoError(t, err, path)
+	return x
+}
+
+// Load returns the inputs and reference outputs of model name in dir.
+func Load(t testing.TB, dir, name string) (in, out map[string]tensor.Tensor) {
+	t.Helper()
+	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+	files, _ := filepath.Glob(filepath.Join(dir, name+".*.npy"))
+	require.NotEmpty(t, files, "no reference tensors for %s in %s", name, dir)
+	for _, f := range files {
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(f), ".npy"), ".")
+		switch parts[1] {
+		case "in":
+			in[parts[2]] = ReadNpy(t, f)
+		case "out":
+			out[parts[2]] = ReadNpy(t, f)
+		}
+	}
+	return in, out
+}
