@@ -23,9 +23,6 @@ var envVars = map[Framework]string{
 	TensorFlow:  "CARTON_TENSORFLOW_DIR",
 }
 
-// EnvVar returns the environment variable naming fw's runtime.
-func EnvVar(fw Framework) string { return envVars[fw] }
-
 // Candidate is one runtime installation.
 type Candidate struct {
 	Framework Framework

@@ -114,16 +114,6 @@ func loadShim(rt backend.Runtime) (*shim, error) {
 	return s, err
 }
 
-// Loaded returns the libtorch runtime this process has loaded, if any.
-func Loaded() (backend.Runtime, bool) {
-	shims.Lock()
-	defer shims.Unlock()
-	if shims.loaded == nil {
-		return backend.Runtime{}, false
-	}
-	return *shims.loaded, true
-}
-
 // libDir is the directory holding libtorch_cpu: dir/lib or dir itself.
 func libDir(dir string) string {
 	if m, _ := filepath.Glob(filepath.Join(dir, "lib", "libtorch_cpu*")); len(m) > 0 {

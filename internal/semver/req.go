@@ -49,15 +49,6 @@ func ParseReq(s string) (Req, error) {
 	return r, nil
 }
 
-// MustParseReq is ParseReq for constants in code; it panics on error.
-func MustParseReq(s string) Req {
-	r, err := ParseReq(s)
-	if err != nil {
-		panic(err)
-	}
-	return r
-}
-
 func (r Req) String() string { return r.text }
 
 func parseComparator(s string) (comparator, error) {
