@@ -26,15 +26,20 @@ CUDA_TOOLKIT_VERSION := 13.2.2
 CACHE                 = $(ABS_BUILD)/cache
 TORCH_DIR             = $(CACHE)/runtimes/libtorch/$(TORCH_VERSION)
 
+# TensorFlow: the C API inside the PyPI tensorflow-cpu wheel, installed into
+# the same venv (found as "an installed Python tensorflow"); that Python also
+# builds the TensorFlow test models.
+TF_VERSION := 2.21.0
+
 # What tests and the demo need to find the runtimes make setup installed.
 RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python:/usr/bin/python3 \
 	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
 
-.PHONY: leakcheck soak setup setup-onnx setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: leakcheck soak setup setup-onnx setup-tensorflow setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
-setup: setup-onnx setup-torch
+setup: setup-onnx setup-torch setup-tensorflow
 	$(GO) mod download
 
 setup-torch: torch-apt $(TORCH_DIR)/build-version shims
@@ -75,6 +80,13 @@ $(BUILD)/node_modules/onnxruntime-node/package.json:
 $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION):
 	$(PYTHON) -m venv $(BUILD)/venv
 	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check onnxruntime==$(ORT_PY_VERSION)
+	touch $@
+
+setup-tensorflow: $(BUILD)/venv/.tensorflow-$(TF_VERSION)
+
+# pip uses its configured index (PIP_INDEX_URL, pip.conf).
+$(BUILD)/venv/.tensorflow-$(TF_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
+	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check tensorflow-cpu==$(TF_VERSION)
 	touch $@
 
 # pip download uses pip's configured index; the wheel's library is all we keep.
@@ -161,8 +173,13 @@ bench: setup
 		| tee ../$(BUILD)/bench/onnx-peers.raw
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'Overhead|Load' -count $(BENCH_COUNT) ./backend/libtorch/ \
 		| tee $(BUILD)/bench/torch-overhead.raw
+	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'Overhead$$|OverheadParallel|Load' -count $(BENCH_COUNT) ./backend/tensorflow/ \
+		| tee $(BUILD)/bench/tf-overhead.raw
+	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/tensorflow/ \
+		| tee $(BUILD)/bench/tf-paired.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	for f in onnx-overhead onnx-peers torch-overhead; do \
+	"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/tf-paired.raw > $(BUILD)/bench/tf-paired.txt
+	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/dlopen.raw > $(BUILD)/bench/dlopen.txt
 	cat $(BUILD)/bench/*.txt

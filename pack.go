@@ -70,7 +70,7 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 			if err != nil {
 				return "", err
 			}
-			cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{})
+			cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
 			cleanup()
 			if err != nil {
 				return "", fmt.Errorf("reading input/output specs from the model: %w", err)

@@ -40,6 +40,9 @@ type Hints struct {
 	// RuntimePath is an explicit library or directory for the framework,
 	// from a Load option; it takes precedence over the environment.
 	RuntimePath string
+	// RunnerOpts are the carton's [runner.opts], for inspectors whose
+	// reading depends on them (which TensorFlow signature to read).
+	RunnerOpts map[string]any
 }
 
 // LoadRequest is everything a runner needs to open a model.
@@ -92,4 +95,22 @@ type SpecInspector interface {
 // be extracted. modelFiles are the MANIFEST paths under model/.
 type MemoryLoader interface {
 	LoadsFromMemory(modelFiles []string, opts map[string]any) bool
+}
+
+// DeclaredShape turns a framework's dims into a carton shape: sizes >= 0
+// are fixed; a dynamic dim (< 0) becomes its symbolic name when names has a
+// valid one at that index, else "*".
+func DeclaredShape(dims []int64, names []string) format.ShapeSpec {
+	shape := format.ShapeSpec{Kind: format.ShapeDims, Dims: make([]format.Dim, len(dims))}
+	for j, d := range dims {
+		switch {
+		case d >= 0:
+			shape.Dims[j] = format.Dim{Kind: format.DimFixed, Size: d}
+		case j < len(names) && format.ValidSymbol(names[j]):
+			shape.Dims[j] = format.Dim{Kind: format.DimSymbol, Symbol: names[j]}
+		default:
+			shape.Dims[j] = format.Dim{Kind: format.DimAny}
+		}
+	}
+	return shape
 }

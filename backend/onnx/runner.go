@@ -95,18 +95,7 @@ func (r Runner) InspectSpecs(ctx context.Context, modelDir string, hints backend
 func toSpecs(ios []ioSpec) []format.TensorSpec {
 	out := make([]format.TensorSpec, len(ios))
 	for i, io := range ios {
-		shape := format.ShapeSpec{Kind: format.ShapeDims, Dims: make([]format.Dim, len(io.dims))}
-		for j, d := range io.dims {
-			switch {
-			case d >= 0:
-				shape.Dims[j] = format.Dim{Kind: format.DimFixed, Size: d}
-			case io.symbolic[j] != "" && format.ValidSymbol(io.symbolic[j]):
-				shape.Dims[j] = format.Dim{Kind: format.DimSymbol, Symbol: io.symbolic[j]}
-			default:
-				shape.Dims[j] = format.Dim{Kind: format.DimAny}
-			}
-		}
-		out[i] = format.TensorSpec{Name: io.name, DType: io.dtype, Shape: shape}
+		out[i] = format.TensorSpec{Name: io.name, DType: io.dtype, Shape: backend.DeclaredShape(io.dims, io.symbolic)}
 	}
 	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/carton-run/carton"
 	_ "github.com/carton-run/carton/backend/libtorch"
 	_ "github.com/carton-run/carton/backend/onnx"
+	_ "github.com/carton-run/carton/backend/tensorflow"
 	"github.com/carton-run/carton/tensor"
 )
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/onnx"
+	"github.com/carton-run/carton/backend/tensorflow"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/tensor"
@@ -217,4 +218,32 @@ func TestBench(t *testing.T) {
 	assert.Contains(t, stderr, "--random")
 	code, _, _ = cli(t, "bench", out, "--random", "--dim", "batch=x")
 	assert.Equal(t, 2, code)
+}
+
+// A SavedModel directory: pack reads the signature in pure Go, infer runs
+// it on TensorFlow and the string output comes back intact.
+func TestTensorFlowEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	models := "../../testdata/tensorflow/"
+	out := filepath.Join(dir, "s.carton")
+	code, _, stderr := cli(t, "pack", models+"strings", "--runner", "tensorflow", "--framework-version", "^2", "-o", out,
+		"--self-test", "text="+models+"strings.in.text.npy,out:upper="+models+"strings.out.upper.npy")
+	require.Equal(t, 0, code, stderr)
+	code, stdout, _ := cli(t, "info", out)
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `text\s+string\s+\[\*\]`, stdout, "specs read from saved_model.pb")
+	assert.Regexp(t, `joined\s+string\s+\[\]`, stdout)
+	if rts, _ := (tensorflow.Runner{}).Runtimes(context.Background(), backend.Hints{}); len(rts) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no TensorFlow found under CI=true (make setup installs it)")
+		}
+		t.Skip("no TensorFlow found: run make setup")
+	}
+	code, stdout, stderr = cli(t, "infer", out, "--input", "text="+models+"strings.in.text.npy", "--output-dir", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "ran on tensorflow")
+	assert.Nil(t, tensor.Compare(refdata.ReadNpy(t, filepath.Join(dir, "joined.npy")), refdata.ReadNpy(t, models+"strings.out.joined.npy"), tensor.Tolerance{}))
+	code, stdout, _ = cli(t, "selftest", out)
+	assert.Equal(t, 0, code, stdout)
 }

@@ -73,6 +73,8 @@ func Read(r io.Reader) (t tensor.Tensor, err error) {
 		return tensor.From(shape, data)
 	case []string:
 		return tensor.FromStrings(shape, data)
+	case string: // npyio hands a 0-d string array back as a scalar
+		return tensor.FromStrings(shape, []string{data})
 	case []float16.Num:
 		bits := make([]tensor.F16, len(data))
 		for i, v := range data {

@@ -38,6 +38,7 @@ func TestRoundTrip(t *testing.T) {
 	add(tensor.From(tensor.Shape{2, 2}, []bool{true, false, false, true}))
 	add(tensor.From(tensor.Shape{2}, []tensor.F16{tensor.NewF16(1.5), tensor.NewF16(-2)}))
 	add(tensor.FromStrings(tensor.Shape{2, 2}, []string{"a", "bcd", "", "é"}))
+	add(tensor.FromStrings(tensor.Shape{}, []string{"a scalar string"}))
 	cases = append(cases, tensor.Scalar(float32(3.25)), tensor.Scalar(int64(-9)))
 	add(tensor.From(tensor.Shape{2, 0}, []float32{}))
 	for _, in := range cases {

@@ -1,0 +1,264 @@
+package tensorflow
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/tensor"
+)
+
+// The overhead benchmarks: the same SavedModel on the same library, called
+//   - direct: the C API through this package's binding on the same loaded
+//     session, the least a Go program must do (TF_NewTensor over the Go
+//     input, TF_SessionRun, the status check, TF_TensorData of the output,
+//     TF_DeleteTensor of both);
+//   - session: this runner's Session.Infer;
+//   - carton: carton.Infer on the packed carton (spec checks included);
+// for a tiny input (signatures' x + 1 on 4 floats) and a 64 MiB input
+// (first: x[:1], O(1) work, so any copy of the input would show).
+
+type benchCase struct {
+	name, model string
+	input       tensor.Tensor
+}
+
+func benchCases(b *testing.B) []benchCase {
+	tiny, err := tensor.New(tensor.Float32, tensor.Shape{4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	big, err := tensor.New(tensor.Float32, tensor.Shape{16 << 20}) // 64 MiB
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []benchCase{{"tiny", "signatures", tiny}, {"64MiB", "first", big}}
+}
+
+// benchSetup loads the library and a session with one intra- and one
+// inter-op thread, as the packed cartons ask for.
+func benchSetup(b *testing.B, model string) (backend.Runtime, *session) {
+	b.Helper()
+	found, err := Runner{}.Runtimes(context.Background(), backend.Hints{})
+	if len(found) == 0 {
+		b.Skipf("no TensorFlow found: %v", err)
+	}
+	lib, err := loadLibrary(found[0].Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, _ := parseOptions(benchOpts)
+	s, err := newSession(lib, filepath.Join(testModels, model), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return found[0], s
+}
+
+var benchOpts = map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}
+
+func BenchmarkOverhead(b *testing.B) {
+	for _, c := range benchCases(b) {
+		rt, s := benchSetup(b, c.model)
+		b.Logf("TensorFlow %s from %s", s.lib.version, rt.Path)
+		b.Run("input="+c.name+"/impl=direct", func(b *testing.B) {
+			cs := s.scratch.Get().(*callState)
+			b.ReportAllocs()
+			for b.Loop() {
+				directOnce(b, s, cs, c.input)
+			}
+			s.scratch.Put(cs)
+		})
+		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
+		b.Run("input="+c.name+"/impl=session", func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := s.Infer(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, t := range out {
+					t.Release()
+				}
+			}
+		})
+		m := loadPacked(b, rt, c.model)
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := m.Infer(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, t := range out {
+					t.Release()
+				}
+			}
+		})
+		m.Close()
+		s.Close()
+	}
+}
+
+// BenchmarkOverheadParallel is BenchmarkOverhead with GOMAXPROCS callers at
+// once on one session or model.
+func BenchmarkOverheadParallel(b *testing.B) {
+	for _, c := range benchCases(b) {
+		rt, s := benchSetup(b, c.model)
+		b.Run("input="+c.name+"/impl=direct", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				cs := s.scratch.Get().(*callState)
+				for pb.Next() {
+					directOnce(b, s, cs, c.input)
+				}
+				s.scratch.Put(cs)
+			})
+		})
+		m := loadPacked(b, rt, c.model)
+		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					out, err := m.Infer(ctx, in)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					for _, t := range out {
+						t.Release()
+					}
+				}
+			})
+		})
+		m.Close()
+		s.Close()
+	}
+}
+
+func loadPacked(b *testing.B, rt backend.Runtime, model string) *carton.Model {
+	b.Helper()
+	ctx := context.Background()
+	dir := b.TempDir()
+	path := filepath.Join(dir, "m.carton")
+	if _, err := carton.Pack(ctx, filepath.Join(testModels, model), path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "*", Opts: benchOpts},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// directOnce is the floor: the native calls any binding has to make.
+func directOnce(b *testing.B, s *session, cs *callState, x tensor.Tensor) {
+	f := &s.lib.fn
+	shape := x.Shape()
+	cs.pin.Pin(x.Pointer())
+	cs.inVals[0] = cs.Call(f.newTensor, uintptr(tfFloat), uintptrOfShape(shape), uintptr(len(shape)), uintptr(x.Pointer()), uintptr(x.ByteLen()), s.dealloc, 0)
+	cs.Call(f.sessionRun, s.handle, 0, uintptrOfOps(s.inOps), uintptrOfVals(cs.inVals), 1, uintptrOfOps(s.outOps), uintptrOfVals(cs.outVals), 1, 0, 0, 0, uintptr(cs.status))
+	if err := s.lib.err(&cs.Caller, cs.status); err != nil {
+		b.Fatal(err)
+	}
+	if cs.Call(f.tensorData, cs.outVals[0]) == 0 {
+		b.Fatal("no output data")
+	}
+	cs.Call(f.deleteTensor, cs.outVals[0])
+	cs.Call(f.deleteTensor, cs.inVals[0])
+	cs.pin.Unpin()
+}
+
+// BenchmarkLoad compares opening the SavedModel: TF_LoadSessionFromSavedModel
+// and the signature lookup through this binding (direct), and carton.Load
+// of the packed carton (open, verify every file's sha256, extract to the
+// cache on first use, select the runtime, load) plus Close.
+func BenchmarkLoad(b *testing.B) {
+	rt, s := benchSetup(b, "dense")
+	s.Close()
+	o, _ := parseOptions(benchOpts)
+	b.Run("impl=direct", func(b *testing.B) {
+		for b.Loop() {
+			s, err := newSession(s.lib, filepath.Join(testModels, "dense"), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+		}
+	})
+	ctx := context.Background()
+	dir := b.TempDir()
+	path := filepath.Join(dir, "m.carton")
+	if _, err := carton.Pack(ctx, filepath.Join(testModels, "dense"), path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "*", Opts: benchOpts},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("impl=carton", func(b *testing.B) {
+		for b.Loop() {
+			m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(dir))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close()
+		}
+	})
+}
+
+// BenchmarkOverheadPaired alternates the direct floor and carton.Infer in
+// one loop, timing each call, and reports the median of the per-pair
+// differences as added-ns/op: on a machine whose speed drifts, pairs taken
+// microseconds apart cancel the drift that separate runs cannot.
+func BenchmarkOverheadPaired(b *testing.B) {
+	for _, c := range benchCases(b) {
+		rt, s := benchSetup(b, c.model)
+		m := loadPacked(b, rt, c.model)
+		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
+		b.Run("input="+c.name, func(b *testing.B) {
+			ctx := context.Background()
+			cs := s.scratch.Get().(*callState)
+			defer s.scratch.Put(cs)
+			var diffs, directs, cartons []float64
+			for b.Loop() {
+				t0 := time.Now()
+				directOnce(b, s, cs, c.input)
+				t1 := time.Now()
+				out, err := m.Infer(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, t := range out {
+					t.Release()
+				}
+				t2 := time.Now()
+				d, k := float64(t1.Sub(t0)), float64(t2.Sub(t1))
+				directs, cartons, diffs = append(directs, d), append(cartons, k), append(diffs, k-d)
+			}
+			b.ReportMetric(median(directs), "direct-ns/op")
+			b.ReportMetric(median(cartons), "carton-ns/op")
+			b.ReportMetric(median(diffs), "added-ns/op")
+		})
+		m.Close()
+		s.Close()
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}

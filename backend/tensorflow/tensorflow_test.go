@@ -1,0 +1,326 @@
+package tensorflow_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/backend/tensorflow"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/refdata"
+	"github.com/carton-run/carton/tensor"
+)
+
+const models = "../../testdata/tensorflow"
+
+func TestMain(m *testing.M) {
+	if _, set := os.LookupEnv("TF_CPP_MIN_LOG_LEVEL"); !set {
+		os.Setenv("TF_CPP_MIN_LOG_LEVEL", "1") // TensorFlow's INFO lines drown the test log
+	}
+	os.Exit(m.Run())
+}
+
+// runtime returns the TensorFlow to test on. Under CI=true not finding one
+// fails: make setup installs tensorflow-cpu into build/venv.
+func runtime(t testing.TB) backend.Runtime {
+	t.Helper()
+	found, err := tensorflow.Runner{}.Runtimes(context.Background(), backend.Hints{})
+	if len(found) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI needs a TensorFlow runtime (make setup installs tensorflow-cpu): %v", err)
+		}
+		t.Skipf("no TensorFlow found (run make setup, or set CARTON_TENSORFLOW_DIR): %v", err)
+	}
+	return found[0]
+}
+
+// pack wraps a test SavedModel with specs read from saved_model.pb.
+func pack(t testing.TB, name string, opts map[string]any) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".carton")
+	_, err := carton.Pack(context.Background(), filepath.Join(models, name), out, carton.PackOptions{Config: format.Config{
+		ModelName: name,
+		Runner:    format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "^2", Opts: opts},
+	}})
+	require.NoError(t, err)
+	return out
+}
+
+func load(t testing.TB, path string, opts ...carton.Option) *carton.Model {
+	t.Helper()
+	rt := runtime(t)
+	opts = append([]carton.Option{carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir())}, opts...)
+	m, err := carton.Load(context.Background(), path, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestModels(t *testing.T) {
+	rt := runtime(t)
+	cases := []struct {
+		name string
+		opts map[string]any
+	}{
+		{name: "dense"},
+		{name: "mixed"},
+		{name: "dtypes"},
+		{name: "strings"},
+		{name: "signatures", opts: map[string]any{"signature": "times_two"}},
+		{name: "first"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := load(t, pack(t, c.name, c.opts))
+			assert.Equal(t, rt.Version, m.Info().Runtime.Version)
+			in, want := refdata.Load(t, models, c.name)
+			for round := 0; round < 2; round++ { // the second call reuses pooled call state
+				got, err := m.Infer(context.Background(), in)
+				require.NoError(t, err)
+				require.Len(t, got, len(want))
+				for name, w := range want {
+					tol := tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}
+					if w.DType() == tensor.Float16 {
+						tol = tensor.Tolerance{Rtol: 1e-3, Atol: 1e-3}
+					}
+					require.Contains(t, got, name)
+					assert.Nil(t, tensor.Compare(got[name], w, tol), "%s: got %v want %v", name, got[name], w)
+					got[name].Release()
+				}
+			}
+		})
+	}
+}
+
+func specStrings(specs []format.TensorSpec) []string {
+	var out []string
+	for _, s := range specs {
+		out = append(out, s.Name+":"+s.DType.String()+":"+s.Shape.String())
+	}
+	return out
+}
+
+// Pack reads signatures from saved_model.pb in pure Go: no runtime needed.
+func TestPackFillsSpecsFromTheSignature(t *testing.T) {
+	ctx := context.Background()
+	info, err := carton.ModelInfo(ctx, pack(t, "dense", nil))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"x:float32:[*,4]"}, specStrings(info.Inputs))
+	assert.Equal(t, []string{"y:float32:[*,3]"}, specStrings(info.Outputs))
+
+	info, err = carton.ModelInfo(ctx, pack(t, "mixed", nil))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ids:int64:[*]", "mask:bool:[*]", "x:float64:[*]"}, specStrings(info.Inputs))
+	assert.Equal(t, []string{"halved:float64:[*]", "inverted:bool:[*]", "masked_sum:int64:[]", "next_ids:int64:[*]"}, specStrings(info.Outputs))
+
+	info, err = carton.ModelInfo(ctx, pack(t, "signatures", map[string]any{"signature": "times_two"}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"value:float32:[*]"}, specStrings(info.Inputs))
+	assert.Equal(t, []string{"doubled:float32:[*]"}, specStrings(info.Outputs))
+
+	info, err = carton.ModelInfo(ctx, pack(t, "strings", nil))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"text:string:[*]"}, specStrings(info.Inputs))
+	assert.Equal(t, []string{"joined:string:[]", "lengths:int32:[*]", "upper:string:[*]"}, specStrings(info.Outputs))
+}
+
+func TestPackRejectsUnknownSignatureAndTags(t *testing.T) {
+	ctx := context.Background()
+	pk := func(opts map[string]any) error {
+		_, err := carton.Pack(ctx, filepath.Join(models, "signatures"), filepath.Join(t.TempDir(), "x.carton"), carton.PackOptions{Config: format.Config{
+			Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "^2", Opts: opts},
+		}})
+		return err
+	}
+	err := pk(map[string]any{"signature": "nope"})
+	require.ErrorIs(t, err, backend.ErrModel)
+	assert.Contains(t, err.Error(), `no signature "nope" (the SavedModel has serving_default, times_two)`)
+	err = pk(map[string]any{"tags": "serve,gpu"})
+	require.ErrorIs(t, err, backend.ErrModel)
+	assert.Contains(t, err.Error(), "no meta graph tagged [gpu,serve] (the SavedModel has [serve])")
+	err = pk(map[string]any{"threads": int64(2)})
+	require.ErrorIs(t, err, backend.ErrInvalidOption)
+}
+
+func TestLoadErrors(t *testing.T) {
+	rt := runtime(t)
+	ctx := context.Background()
+	try := func(path string, opts ...carton.Option) error {
+		opts = append([]carton.Option{carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir())}, opts...)
+		m, err := carton.Load(ctx, path, opts...)
+		if err == nil {
+			m.Close()
+		}
+		return err
+	}
+	path := pack(t, "signatures", nil)
+	err := try(path, carton.WithRunnerOpt("signature", "nope"))
+	require.ErrorIs(t, err, backend.ErrModel)
+	assert.Contains(t, err.Error(), "times_two")
+	err = try(path, carton.WithRunnerOpt("tags", "train"))
+	require.ErrorIs(t, err, backend.ErrModel)
+	err = try(path, carton.WithRunnerOpt("intra_op_threads", int64(-1)))
+	require.ErrorIs(t, err, backend.ErrInvalidOption)
+	err = try(path, carton.WithDevice("cuda:0"))
+	require.ErrorIs(t, err, backend.ErrInvalidOption)
+
+	// A carton whose model/ holds no SavedModel.
+	bad := filepath.Join(t.TempDir(), "bad.carton")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "readme.txt"), []byte("not a model"), 0o644))
+	_, err = carton.Pack(ctx, dir, bad, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "^2"},
+	}})
+	require.ErrorIs(t, err, backend.ErrModel, "pack reads the signature and finds no SavedModel")
+}
+
+func TestVersionRequirement(t *testing.T) {
+	rt := runtime(t)
+	ctx := context.Background()
+	path := pack(t, "dense", nil)
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()), carton.WithFrameworkVersion(rt.Version))
+	require.NoError(t, err)
+	assert.Equal(t, rt.Version, m.Info().Runtime.Version)
+	assert.NotEmpty(t, m.Info().Runtime.Source)
+	m.Close()
+	tooNew := pack(t, "dense", nil)
+	_, err = carton.Pack(ctx, filepath.Join(models, "dense"), tooNew, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: ">=99"},
+	}})
+	require.NoError(t, err)
+	_, err = carton.Load(ctx, tooNew, carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, backend.ErrNoRuntime)
+	assert.Contains(t, err.Error(), rt.Version, "the error lists what is available")
+}
+
+func TestInvalidInputs(t *testing.T) {
+	m := load(t, pack(t, "dense", nil))
+	ctx := context.Background()
+	x4 := func(shape ...int64) tensor.Tensor {
+		x, err := tensor.New(tensor.Float32, shape)
+		require.NoError(t, err)
+		return x
+	}
+	cases := map[string]map[string]tensor.Tensor{
+		"missing":     {},
+		"extra":       {"x": x4(1, 4), "z": x4(1, 4)},
+		"wrong dtype": {"x": tensor.Scalar(int32(1))},
+		"wrong rank":  {"x": x4(4)},
+		"wrong dim":   {"x": x4(2, 5)},
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := m.Infer(ctx, in)
+			require.ErrorIs(t, err, backend.ErrInvalidInput)
+		})
+	}
+	// An empty batch is valid.
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x4(0, 4)})
+	require.NoError(t, err)
+	assert.Equal(t, tensor.Shape{0, 3}, out["y"].Shape())
+}
+
+// TensorFlow's own shape checks come back as ErrInvalidInput too.
+func TestTensorFlowRejectsInput(t *testing.T) {
+	m := load(t, pack(t, "mixed", nil))
+	in, _ := refdata.Load(t, models, "mixed")
+	short, err := tensor.From(tensor.Shape{2}, []bool{true, false})
+	require.NoError(t, err)
+	in["mask"] = short // ids has 4 elements: tf.where cannot broadcast
+	_, err = m.Infer(context.Background(), in)
+	require.Error(t, err)
+	require.ErrorIs(t, err, tensorflow.ErrTensorFlow)
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+}
+
+func TestOptionsAndThreads(t *testing.T) {
+	m := load(t, pack(t, "dense", map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}))
+	in, want := refdata.Load(t, models, "dense")
+	got, err := m.Infer(context.Background(), in)
+	require.NoError(t, err)
+	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+}
+
+func TestDeadline(t *testing.T) {
+	m := load(t, pack(t, "dense", nil))
+	in, want := refdata.Load(t, models, "dense")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := m.Infer(ctx, in) // a deadline becomes a RunOptions timeout
+	require.NoError(t, err)
+	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	past, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	_, err = m.Infer(past, in)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestConcurrentInfer(t *testing.T) {
+	m := load(t, pack(t, "mixed", nil))
+	in, want := refdata.Load(t, models, "mixed")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				got, err := m.Infer(context.Background(), in)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for name, w := range want {
+					if mm := tensor.Compare(got[name], w, tensor.Tolerance{}); mm != nil {
+						errs <- mm
+						return
+					}
+					got[name].Release()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// Outputs hold their own TF_Tensor: valid after the model is closed.
+func TestOutputsOutliveClose(t *testing.T) {
+	rt := runtime(t)
+	m, err := carton.Load(context.Background(), pack(t, "dense", nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	in, want := refdata.Load(t, models, "dense")
+	got, err := m.Infer(context.Background(), in)
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	assert.True(t, got["y"].IsForeign())
+	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	got["y"].Release()
+}
+
+// $CARTON_TENSORFLOW_DIR names the runtime explicitly: the only candidate,
+// its version read from the library (TF_Version).
+func TestRuntimeFromEnv(t *testing.T) {
+	rt := runtime(t)
+	t.Setenv("CARTON_TENSORFLOW_DIR", rt.Path)
+	found, err := tensorflow.Runner{}.Runtimes(context.Background(), backend.Hints{})
+	require.NoError(t, err)
+	require.NotEmpty(t, found)
+	assert.Equal(t, "env", found[0].Source)
+	assert.Equal(t, rt.Version, found[0].Version)
+
+	t.Setenv("CARTON_TENSORFLOW_DIR", t.TempDir())
+	_, err = carton.Load(context.Background(), pack(t, "dense", nil), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, backend.ErrNoRuntime, "a directory without the C API library")
+}
