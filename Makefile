@@ -24,7 +24,8 @@ ORT_OLD_LIB      = $(ABS_BUILD)/ort-$(ORT_OLD_VERSION)/libonnxruntime.so.$(ORT_O
 TORCH_VERSION        := 2.15.0
 CUDA_TOOLKIT_VERSION := 13.2.2
 CACHE                 = $(ABS_BUILD)/cache
-TORCH_DIR             = $(CACHE)/runtimes/libtorch/$(TORCH_VERSION)
+GOPLATFORM           := $(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
+TORCH_DIR             = $(CACHE)/runtimes/libtorch/$(GOPLATFORM)/$(TORCH_VERSION)
 
 # TensorFlow: the C API inside the PyPI tensorflow-cpu wheel, installed into
 # the same venv (found as "an installed Python tensorflow"); that Python also
@@ -35,7 +36,8 @@ TF_VERSION := 2.21.0
 RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python:/usr/bin/python3 \
 	CARTON_CACHE_DIR=$(CACHE) \
-	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB)
+	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB) \
+	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl))
 
 .PHONY: leakcheck soak setup setup-onnx setup-tensorflow setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
@@ -89,7 +91,8 @@ $(BUILD)/venv/.tensorflow-$(TF_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VER
 	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check tensorflow-cpu==$(TF_VERSION)
 	touch $@
 
-# pip download uses pip's configured index; the wheel's library is all we keep.
+# pip download uses pip's configured index; the library is what the runner
+# tests use, and the wheel itself what libfetch's wheel-source test serves.
 $(ORT_OLD_LIB):
 	@mkdir -p $(BUILD)/wheels
 	$(PYTHON) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
@@ -100,7 +103,6 @@ $(ORT_OLD_LIB):
 		os.makedirs(sys.argv[3], exist_ok=True); \
 		open(os.path.join(sys.argv[3], os.path.basename(n)), "wb").write(w.read(n))' \
 		"$(BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl" $(ORT_OLD_VERSION) $(dir $(ORT_OLD_LIB))
-	rm -f $(BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl
 
 build: setup
 	$(GO) build -o $(BIN)/carton ./cmd/carton

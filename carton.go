@@ -2,6 +2,7 @@ package carton
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -95,7 +97,7 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 
 func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOptions) (*Model, error) {
 	cfg := c.Config
-	sel, err := backend.Select(ctx, cfg.Runner.RunnerName, cfg.Runner.RequiredFrameworkVersion, cfg.RequiredPlatforms, backend.Hints{RuntimePath: o.runtimePath}, o.pin)
+	sel, err := selectOrFetch(ctx, cfg, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -124,6 +126,32 @@ func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOption
 		session: session,
 		inputs:  newInputChecker(cfg.Inputs),
 	}, nil
+}
+
+// selectOrFetch picks the runner and runtime; when no installed runtime
+// satisfies the carton and the user named none, it downloads the newest
+// that does (libfetch) and selects again.
+func selectOrFetch(ctx context.Context, cfg *format.Config, o loadOptions) (backend.Selection, error) {
+	hints := backend.Hints{RuntimePath: o.runtimePath}
+	sel, err := backend.Select(ctx, cfg.Runner.RunnerName, cfg.Runner.RequiredFrameworkVersion, cfg.RequiredPlatforms, hints, o.pin)
+	var none *backend.NoRuntimeError
+	if err == nil || !errors.As(err, &none) || none.Framework == "" {
+		return sel, err
+	}
+	for _, c := range none.Found {
+		if c.Source == "option" || c.Source == "env" {
+			return sel, err // the user named a runtime: never replace it behind their back
+		}
+	}
+	fetched, ferr := libfetch.FetchMatching(ctx, libfetch.Framework(none.Framework), cfg.Runner.RequiredFrameworkVersion, o.pin, *o.fetch)
+	if ferr != nil {
+		return sel, fmt.Errorf("%w; downloading one: %w", err, ferr)
+	}
+	sel, err = backend.Select(ctx, cfg.Runner.RunnerName, cfg.Runner.RequiredFrameworkVersion, cfg.RequiredPlatforms, hints, fetched.Version)
+	if err == nil && sel.Runtime.Path == fetched.Path {
+		sel.Runtime.Source = fetched.Source // "download" when this Load fetched it
+	}
+	return sel, err
 }
 
 // Info returns the model's metadata and the runtime running it. The

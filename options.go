@@ -18,6 +18,7 @@ type loadOptions struct {
 	pin         string
 	device      string
 	limits      format.Limits
+	fetch       *libfetch.FetchOptions // nil: libfetch.OptionsFromEnv()
 }
 
 // WithCacheDir sets where packed cartons are extracted (default: the
@@ -46,6 +47,13 @@ func WithFrameworkVersion(version string) Option { return func(o *loadOptions) {
 // WithDevice selects "cpu" (default) or "cuda:N" for runners that support it.
 func WithDevice(device string) Option { return func(o *loadOptions) { o.device = device } }
 
+// WithFetchOptions says how Load may download a runtime when none installed
+// satisfies the carton (digest, unverified opt-in, offline, caps, progress).
+// Without it, libfetch.OptionsFromEnv applies (CARTON_OFFLINE=1 and friends).
+func WithFetchOptions(f libfetch.FetchOptions) Option {
+	return func(o *loadOptions) { o.fetch = &f }
+}
+
 // WithLimits overrides the archive safety limits (zero fields keep defaults).
 func WithLimits(l format.Limits) Option { return func(o *loadOptions) { o.limits = l } }
 
@@ -65,6 +73,13 @@ func buildOptions(opts []Option) (loadOptions, error) {
 	}
 	if o.device != "cpu" && !strings.HasPrefix(o.device, "cuda:") {
 		return o, fmt.Errorf("%w: device %q (want cpu or cuda:N)", ErrInvalidInput, o.device)
+	}
+	if o.fetch == nil {
+		f, err := libfetch.OptionsFromEnv()
+		if err != nil {
+			return o, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		}
+		o.fetch = &f
 	}
 	if o.cacheDir == "" {
 		dir, err := DefaultCacheDir()

@@ -3,7 +3,7 @@
 # SHIM_DIR/<version>/libcarton_torch.so (and, with BENCH=1, the C++
 # forward benchmark beside it). A libtorch is found:
 #   - in the system (Debian's libtorch-dev: /usr/include/torch), and
-#   - in every CACHE/runtimes/libtorch/<version>/ (lib/, include/, build-version).
+#   - in every CACHE/runtimes/libtorch/<goos>-<goarch>/<version>/ (lib/, include/, build-version).
 # The version is what the headers say (TORCH_VERSION in torch/version.h),
 # which is also what the shim reports at run time.
 set -euo pipefail
@@ -59,7 +59,7 @@ if [ -f /usr/include/torch/csrc/api/include/torch/version.h ] || [ -f /usr/inclu
   found=$((found + 1))
 fi
 if [ -n "$cache" ] && [ -d "$cache/runtimes/libtorch" ]; then
-  for d in "$cache"/runtimes/libtorch/*/; do
+  for d in "$cache"/runtimes/libtorch/*/*/; do
     [ -f "$d/build-version" ] || continue
     build "$d/include" "$d/lib"
     found=$((found + 1))

@@ -2,10 +2,12 @@ package libfetch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // CacheDir is $CARTON_CACHE_DIR, else <user cache dir>/carton.
@@ -20,14 +22,36 @@ func CacheDir() (string, error) {
 	return filepath.Join(base, "carton"), nil
 }
 
+// platformDir is the cache's directory name for a GOOS/GOARCH platform.
+func platformDir(platform string) string { return strings.ReplaceAll(platform, "/", "-") }
+
 // RuntimeDir is where the cache keeps one runtime:
-// <cache>/runtimes/<framework>/<version>/. A complete entry holds a
-// build-version file, written last.
-func RuntimeDir(cache string, fw Framework, version string) string {
-	return filepath.Join(cache, "runtimes", string(fw), version)
+// <cache>/runtimes/<framework>/<goos>-<goarch>/<version>/. An entry is
+// complete when it exists: installs are built in a temporary directory and
+// renamed into place. It holds lib/ (and include/ for libtorch), a
+// build-version file and runtime.json (where it came from).
+func RuntimeDir(cache string, fw Framework, version, platform string) string {
+	return filepath.Join(cache, "runtimes", string(fw), platformDir(platform), version)
 }
 
-// cacheSource lists the runtimes in the cache.
+// Installed describes one runtime in the cache.
+type Installed struct {
+	Framework Framework `json:"framework"`
+	Version   string    `json:"version"`
+	Platform  string    `json:"platform"`
+	Dir       string    `json:"dir"`
+	// From is the URL it was downloaded from ("" when placed by hand).
+	From    string    `json:"from,omitempty"`
+	SHA256  string    `json:"sha256,omitempty"`
+	Fetched time.Time `json:"fetched,omitempty"`
+	// Verified says whether the archive matched a known digest (the
+	// release table's, the index's or the caller's).
+	Verified bool `json:"verified"`
+}
+
+const metaFile = "runtime.json"
+
+// cacheSource lists the runtimes in the cache for this platform.
 type cacheSource struct{}
 
 func (cacheSource) Name() string { return "cache" }
@@ -37,27 +61,69 @@ func (cacheSource) Find(_ context.Context, req Request) ([]Candidate, error) {
 	if err != nil {
 		return nil, nil
 	}
-	entries, err := os.ReadDir(filepath.Join(cache, "runtimes", string(req.Framework)))
+	list, err := ListInstalled(cache, req.Framework, Platform())
 	if err != nil {
-		return nil, nil // no cache yet
+		return nil, nil
 	}
 	var out []Candidate
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue // temporary directories of an install in progress
+	for _, in := range list {
+		if path := entryPath(in.Framework, in.Dir); path != "" {
+			out = append(out, Candidate{Framework: in.Framework, Version: in.Version, Source: "cache", Path: path})
 		}
-		dir := filepath.Join(cache, "runtimes", string(req.Framework), e.Name())
-		version, err := ReadBuildVersion(dir)
+	}
+	return out, nil
+}
+
+// entryPath is what a runner loads from a cache entry: the library file
+// for ONNX Runtime, the directory otherwise ("" when it is unusable).
+func entryPath(fw Framework, dir string) string {
+	if fw != ONNXRuntime {
+		return dir
+	}
+	p, err := newestMatch(filepath.Join(dir, "lib"), onnxRuntimeGlobs)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// ListInstalled lists the complete cache entries of fw ("" for all) for
+// platform ("" for all).
+func ListInstalled(cache string, fw Framework, platform string) ([]Installed, error) {
+	fws := []Framework{fw}
+	if fw == "" {
+		fws = []Framework{ONNXRuntime, LibTorch, TensorFlow}
+	}
+	var out []Installed
+	for _, f := range fws {
+		plats, err := os.ReadDir(filepath.Join(cache, "runtimes", string(f)))
 		if err != nil {
-			continue // incomplete: never offer it
+			continue
 		}
-		path := dir
-		if req.Framework == ONNXRuntime {
-			if path, err = newestMatch(filepath.Join(dir, "lib"), onnxRuntimeGlobs); err != nil || path == "" {
+		for _, p := range plats {
+			plat := strings.Replace(p.Name(), "-", "/", 1)
+			if !p.IsDir() || strings.HasPrefix(p.Name(), ".") || (platform != "" && plat != platform) {
 				continue
 			}
+			versions, _ := os.ReadDir(filepath.Join(cache, "runtimes", string(f), p.Name()))
+			for _, v := range versions {
+				if !v.IsDir() || strings.HasPrefix(v.Name(), ".") {
+					continue // temporary directories of an install in progress
+				}
+				dir := filepath.Join(cache, "runtimes", string(f), p.Name(), v.Name())
+				in := Installed{Framework: f, Platform: plat, Dir: dir}
+				if b, err := os.ReadFile(filepath.Join(dir, metaFile)); err == nil {
+					_ = json.Unmarshal(b, &in)
+					in.Dir = dir
+				}
+				version, err := ReadBuildVersion(dir)
+				if err != nil {
+					continue // never offer an entry without its version
+				}
+				in.Version = version
+				out = append(out, in)
+			}
 		}
-		out = append(out, Candidate{Framework: req.Framework, Version: version, Source: "cache", Path: path})
 	}
 	return out, nil
 }

@@ -1,18 +1,37 @@
-// Package libfetch finds framework runtimes on this machine: given a
-// framework, it returns candidate installations (a library file or a
-// directory) with their version and where they came from.
+// Package libfetch finds framework runtimes on this machine and, when none
+// fits, downloads one: verified, cached, and safe against concurrent and
+// interrupted fetches.
 //
-// Sources, in order: an explicit path (a Load option), the framework's
-// environment variable (CARTON_ONNXRUNTIME_LIB, CARTON_LIBTORCH_DIR,
-// CARTON_TENSORFLOW_DIR), an installed Python package (in the Python named by
-// CARTON_PYTHON, else python3 on PATH), and an npm package (onnxruntime-node,
-// in ./node_modules, CARTON_NODE_MODULES or npm's global root). Downloading
-// by version is a Source still to come; Find takes any Source, so it plugs in
-// without changing callers.
+// Find returns candidate installations (a library file or a directory)
+// with their version and where they came from. Sources, in order: an
+// explicit path (a Load option), the framework's environment variable
+// (CARTON_ONNXRUNTIME_LIB, CARTON_LIBTORCH_DIR, CARTON_TENSORFLOW_DIR), the
+// cache, an installed Python package (in the Pythons CARTON_PYTHON lists,
+// else python3 on PATH), and the npm package onnxruntime-node.
+//
+// Fetch and FetchMatching download. Offers come from the release table
+// (releases.toml, embedded: the vendors' archives per framework, version and
+// platform, each with a sha256 or none; $CARTON_RELEASE_TABLE adds entries)
+// and from a Python package index's JSON simple API (CARTON_PYPI_INDEX,
+// else pip's PIP_INDEX_URL or index-url; no index is built in), whose
+// sha256 it trusts. An archive without a known digest is refused unless the
+// caller supplies one (FetchOptions.SHA256, CARTON_RUNTIME_SHA256) or opts
+// in (AllowUnverified, CARTON_ALLOW_UNVERIFIED=1). CARTON_DOWNLOAD_MIRROR
+// replaces the vendors' hosts (same paths beneath) for air-gapped sites;
+// CARTON_OFFLINE=1 forbids the network. Only https is used, except to
+// loopback addresses; redirects must keep to that; proxies come from the
+// usual environment variables.
+//
+// The cache is <cache>/runtimes/<framework>/<goos>-<goarch>/<version>/
+// (CacheDir: $CARTON_CACHE_DIR, else the user cache dir). A download
+// streams into a temporary directory beside it with its sha256 computed on
+// the way, is extracted there (members that would escape are refused), and
+// is renamed into place: an entry exists complete or not at all. A file
+// lock per version makes concurrent processes fetch once; a temporary
+// directory left by a killed process is removed by the next fetch.
 //
 // Probing a Python or npm installation runs a subprocess; results are
-// cached for the life of the process, keyed by the interpreter or directory.
-//
-// Concurrency: Find and the built-in sources are safe for concurrent use.
-// Nothing here loads a library; callers dlopen what they choose.
+// cached for the life of the process. Find, Fetch and the sources are safe
+// for concurrent use. Nothing here loads a library; callers dlopen what
+// they choose.
 package libfetch

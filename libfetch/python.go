@@ -73,6 +73,9 @@ func (pythonSource) Find(ctx context.Context, req Request) ([]Candidate, error) 
 	var errs []error
 	seen := map[string]bool{}
 	for _, py := range Pythons() {
+		if _, err := exec.LookPath(py); err != nil {
+			continue // a listed interpreter that is not installed offers nothing
+		}
 		v, _ := pythonCache.LoadOrStore(py, &pythonResult{})
 		res := v.(*pythonResult)
 		res.once.Do(func() { res.pkgs, res.err = probePython(ctx, py) })

@@ -15,7 +15,7 @@
 //
 // Runtimes: a libtorch directory (holding lib/ or being it) from the
 // WithRuntimePath option or $CARTON_LIBTORCH_DIR, the cache
-// (<cache>/runtimes/libtorch/<version>), or an installed Python torch. The
+// (<cache>/runtimes/libtorch/<goos>-<goarch>/<version>), or an installed Python torch. The
 // shim for a version is <dir>/<version>/libcarton_torch.so under
 // $CARTON_LIBTORCH_SHIM_DIR or <cache>/shims/libtorch; `make shims` builds
 // one per libtorch it finds.

@@ -1,6 +1,7 @@
 package libtorch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -93,8 +94,16 @@ func coreVersion(v string) string {
 func loadShim(rt backend.Runtime) (*shim, error) {
 	shimPath, ok := ShimPath(rt.Version)
 	if !ok {
-		return nil, fmt.Errorf("%w %s (%s): expected %s; build it with `make shims` (needs g++ and the libtorch headers), or set CARTON_LIBTORCH_SHIM_DIR to a directory holding %s/%s",
-			ErrNoShim, rt.Version, rt.Path, shimPath, coreVersion(rt.Version), shimFileName())
+		// A libtorch carton fetched (or one placed in the cache) carries its
+		// headers: build the shim for it from the sources in this binary.
+		var buildErr error = fmt.Errorf("%w: only runtimes in carton's cache are built for automatically", ErrNoShim)
+		if rt.Source == "download" || rt.Source == "cache" {
+			buildErr = BuildShim(context.Background(), rt.Path, shimPath)
+		}
+		if buildErr != nil {
+			return nil, fmt.Errorf("%w %s (%s): expected %s, and building it failed (%v); build it with `make shims` or a C++ compiler and the libtorch headers, or set CARTON_LIBTORCH_SHIM_DIR to a directory holding %s/%s",
+				ErrNoShim, rt.Version, rt.Path, shimPath, buildErr, coreVersion(rt.Version), shimFileName())
+		}
 	}
 	shims.Lock()
 	defer shims.Unlock()

@@ -36,7 +36,11 @@ func (l *loadFlags) load(ctx context.Context, path string) (*carton.Model, error
 	if err != nil {
 		return nil, err
 	}
-	return carton.Load(ctx, path, opts...)
+	fo, err := fetchOptions(os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	return carton.Load(ctx, path, append(opts, carton.WithFetchOptions(fo))...)
 }
 
 func (l *loadFlags) options() ([]carton.Option, error) {

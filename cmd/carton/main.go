@@ -29,6 +29,8 @@ var commands = []command{
 	{"infer", "run a carton on .npy inputs", runInfer},
 	{"selftest", "run a carton's self-tests", runSelfTest},
 	{"bench", "measure a carton's latency, throughput, allocations and memory", runBench},
+	{"fetch", "download a framework runtime into the cache (for offline use)", runFetch},
+	{"runtimes", "list the runtimes found, and where from; `runtimes rm` removes a cached one", runRuntimes},
 }
 
 func main() {

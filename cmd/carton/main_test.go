@@ -247,3 +247,34 @@ func TestTensorFlowEndToEnd(t *testing.T) {
 	code, stdout, _ = cli(t, "selftest", out)
 	assert.Equal(t, 0, code, stdout)
 }
+
+func TestFetchAndRuntimesCommands(t *testing.T) {
+	t.Setenv("CARTON_CACHE_DIR", t.TempDir())
+	t.Setenv("CARTON_OFFLINE", "1")
+	code, _, stderr := cli(t, "fetch", "onnx", "1.20.1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "CARTON_OFFLINE=1", "offline names what was missing")
+	assert.Contains(t, stderr, "onnxruntime 1.20.1")
+
+	code, _, stderr = cli(t, "fetch", "caffe", "1.0")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "unknown framework")
+
+	t.Setenv("CARTON_OFFLINE", "")
+	t.Setenv("CARTON_RELEASE_TABLE", "")
+	code, _, stderr = cli(t, "fetch", "torchscript", "2.1.0")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no known sha256", "the embedded table's entries are unverified: refused before any network access")
+
+	code, stdout, _ := cli(t, "runtimes", "--json")
+	require.Equal(t, 0, code)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rows))
+	for _, r := range rows {
+		assert.NotEmpty(t, r["framework"])
+		assert.NotEmpty(t, r["source"])
+	}
+	code, _, stderr = cli(t, "runtimes", "rm", "onnxruntime", "9.9.9")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not in the cache")
+}

@@ -1,0 +1,22 @@
+package libfetch
+
+import "errors"
+
+var (
+	// ErrOffline: CARTON_OFFLINE=1 forbids the download a runtime needed.
+	ErrOffline = errors.New("offline: downloads are disabled")
+	// ErrNoRelease: no release table entry or package index file offers the
+	// framework version for this platform.
+	ErrNoRelease = errors.New("no downloadable runtime")
+	// ErrUnverified: the only archive on offer has no known digest, and the
+	// caller neither supplied one nor opted in.
+	ErrUnverified = errors.New("unverified runtime archive")
+	// ErrDigest: the downloaded bytes do not have the expected sha256.
+	ErrDigest = errors.New("runtime archive digest mismatch")
+	// ErrDownload: the transfer failed (HTTP status, truncated body, stall,
+	// size cap, refused redirect).
+	ErrDownload = errors.New("runtime download failed")
+	// ErrArchive: the archive is malformed or has members that would land
+	// outside the install directory.
+	ErrArchive = errors.New("bad runtime archive")
+)

@@ -1,0 +1,247 @@
+package libfetch
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/carton-run/carton/internal/semver"
+)
+
+// The wheel source: a Python package index speaking the JSON simple API
+// (PEP 691), whose base URL comes from configuration only. Wheels carry the
+// runtime's shared libraries; libfetch extracts those and nothing else.
+
+// wheelProjects are the index projects that carry each framework's C API.
+// libtorch is absent: the index's Linux torch wheels are CUDA builds whose
+// libraries need the nvidia-* wheels; the vendor's CPU archives serve it.
+var wheelProjects = map[Framework][]string{
+	ONNXRuntime: {"onnxruntime"},
+	TensorFlow:  {"tensorflow-cpu", "tensorflow"},
+}
+
+// IndexURL is the package index to use: $CARTON_PYPI_INDEX, else pip's
+// $PIP_INDEX_URL, else index-url in pip's configuration files. "" when none
+// is configured.
+func IndexURL() string {
+	for _, v := range []string{"CARTON_PYPI_INDEX", "PIP_INDEX_URL"} {
+		if u := os.Getenv(v); u != "" {
+			return u
+		}
+	}
+	for _, f := range pipConfigFiles() {
+		if u := iniValue(f, "global", "index-url"); u != "" {
+			return u
+		}
+	}
+	return ""
+}
+
+// pipConfigFiles lists pip's configuration files, most specific first.
+func pipConfigFiles() []string {
+	var files []string
+	if f := os.Getenv("PIP_CONFIG_FILE"); f != "" {
+		files = append(files, f)
+	}
+	if v := os.Getenv("VIRTUAL_ENV"); v != "" {
+		files = append(files, filepath.Join(v, "pip.conf"))
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		files = append(files, filepath.Join(d, "pip", "pip.conf"))
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		files = append(files, filepath.Join(h, ".pip", "pip.conf"))
+	}
+	return append(files, "/etc/xdg/pip/pip.conf", "/etc/pip.conf")
+}
+
+// iniValue reads key from [section] of an ini file ("" when absent).
+func iniValue(file, section, key string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			in = strings.TrimSpace(line[1:len(line)-1]) == section
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); in && ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// wheelFile is one file of a project in the JSON simple API.
+type wheelFile struct {
+	Filename string            `json:"filename"`
+	URL      string            `json:"url"`
+	Hashes   map[string]string `json:"hashes"`
+	Yanked   any               `json:"yanked"`
+}
+
+type projectPage struct {
+	Files    []wheelFile `json:"files"`
+	Versions []string    `json:"versions"`
+}
+
+// wheelCandidate is a wheel for this platform with its index digest.
+type wheelCandidate struct {
+	project, version, url, sha256 string
+}
+
+var wheelName = regexp.MustCompile(`^([A-Za-z0-9_.]+)-([^-]+)(?:-\d[^-]*)?-([^-]+)-([^-]+)-([^-]+)\.whl$`)
+
+// wheelPlatform reports whether a wheel platform tag runs on platform.
+func wheelPlatform(tag, platform string) bool {
+	for _, t := range strings.Split(tag, ".") {
+		switch platform {
+		case "linux/amd64":
+			if strings.HasPrefix(t, "manylinux") && strings.HasSuffix(t, "_x86_64") || t == "linux_x86_64" {
+				return true
+			}
+		case "linux/arm64":
+			if strings.HasPrefix(t, "manylinux") && strings.HasSuffix(t, "_aarch64") || t == "linux_aarch64" {
+				return true
+			}
+		case "darwin/arm64":
+			if strings.HasPrefix(t, "macosx_") && (strings.HasSuffix(t, "_arm64") || strings.HasSuffix(t, "_universal2")) {
+				return true
+			}
+		case "darwin/amd64":
+			if strings.HasPrefix(t, "macosx_") && (strings.HasSuffix(t, "_x86_64") || strings.HasSuffix(t, "_universal2")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// indexWheels lists the wheels of fw's projects for platform, from the
+// configured index; versions are the wheels' own (e.g. "1.20.1").
+func indexWheels(ctx context.Context, fw Framework, platform string, o FetchOptions) ([]wheelCandidate, error) {
+	projects, ok := wheelProjects[fw]
+	if !ok {
+		return nil, nil
+	}
+	index := IndexURL()
+	if index == "" {
+		return nil, fmt.Errorf("%w: no package index configured for the wheel source (set CARTON_PYPI_INDEX, PIP_INDEX_URL or pip's index-url)", ErrNoRelease)
+	}
+	var out []wheelCandidate
+	var errs []string
+	for _, project := range projects {
+		page, pageURL, err := fetchProject(ctx, index, project, o)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		for _, f := range page.Files {
+			m := wheelName.FindStringSubmatch(f.Filename)
+			if m == nil || !wheelPlatform(m[5], platform) || isYanked(f.Yanked) {
+				continue
+			}
+			u, err := pageURL.Parse(f.URL)
+			if err != nil {
+				continue
+			}
+			out = append(out, wheelCandidate{project: project, version: m[2], url: u.String(), sha256: strings.ToLower(f.Hashes["sha256"])})
+		}
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoRelease, strings.Join(errs, "; "))
+	}
+	return out, nil
+}
+
+func isYanked(y any) bool {
+	switch v := y.(type) {
+	case bool:
+		return v
+	case string:
+		return true
+	}
+	return false
+}
+
+// fetchProject GETs <index>/<project>/ as JSON.
+func fetchProject(ctx context.Context, index, project string, o FetchOptions) (*projectPage, *url.URL, error) {
+	base, err := url.Parse(strings.TrimSuffix(index, "/") + "/")
+	if err != nil {
+		return nil, nil, fmt.Errorf("index %q: %v", index, err)
+	}
+	pageURL := base.JoinPath(normalizeProject(project)) // JoinPath drops the trailing slash
+	pageURL.Path += "/"
+	if err := checkURL(pageURL.String()); err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL.String(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/vnd.pypi.simple.v1+json")
+	resp, err := httpClient(o.stallTimeout()).Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", pageURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return &projectPage{}, pageURL, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("%s: %s", pageURL, resp.Status)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.Contains(ct, "json") {
+		return nil, nil, fmt.Errorf("%s: the index answered %q, not the JSON simple API (PEP 691)", pageURL, ct)
+	}
+	var page projectPage
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&page); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", pageURL, err)
+	}
+	return &page, resp.Request.URL, nil
+}
+
+var projectSeparators = regexp.MustCompile(`[-_.]+`)
+
+func normalizeProject(name string) string {
+	return strings.ToLower(projectSeparators.ReplaceAllString(name, "-"))
+}
+
+// wheelMap picks the runtime's libraries out of a wheel into lib/.
+func wheelMap(fw Framework) mapFunc {
+	return func(name string) (string, bool) {
+		base := path.Base(name)
+		switch fw {
+		case ONNXRuntime:
+			if path.Dir(name) == "onnxruntime/capi" && strings.HasPrefix(base, "libonnxruntime") &&
+				(strings.Contains(base, ".so") || strings.HasSuffix(base, ".dylib")) {
+				return "lib/" + base, true
+			}
+		case TensorFlow:
+			if path.Dir(name) == "tensorflow" && (strings.HasPrefix(base, "libtensorflow_cc") || strings.HasPrefix(base, "libtensorflow_framework")) {
+				return "lib/" + base, true
+			}
+		}
+		return "", false
+	}
+}
+
+// wheelVersion returns the semver form of a wheel version, or false.
+func wheelVersion(v string) (semver.Version, bool) {
+	sv, err := semver.Parse(v)
+	return sv, err == nil
+}
