@@ -20,7 +20,8 @@ ORT_OLD_LIB      = $(ABS_BUILD)/ort-$(ORT_OLD_VERSION)/libonnxruntime.so.$(ORT_O
 
 # libtorch: Debian's 1.13 (apt) and the 2.x inside the PyPI torch wheel,
 # unpacked into carton's runtime cache layout. The wheel's libtorch_cpu links
-# the CUDA runtime and CUPTI, which come from their own small wheels.
+# the CUDA runtime and CUPTI, which come from their own small wheels. The
+# wheels stay in build/wheels/cuda: libfetch's wheel-source test serves them.
 TORCH_VERSION        := 2.15.0
 CUDA_TOOLKIT_VERSION := 13.2.2
 CACHE                 = $(ABS_BUILD)/cache
@@ -37,7 +38,8 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python:/usr/bin/python3 \
 	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB) \
-	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl))
+	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl)) \
+	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda
 
 .PHONY: leakcheck soak setup setup-onnx setup-tensorflow setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
@@ -61,7 +63,7 @@ $(TORCH_DIR)/build-version:
 		"cuda-toolkit[cudart,cupti]==$(CUDA_TOOLKIT_VERSION)" -d $(BUILD)/wheels/cuda
 	rm -rf $(TORCH_DIR) $(TORCH_DIR).partial
 	$(PYTHON) csrc/extract_torch_wheel.py $(BUILD)/wheels/torch-$(TORCH_VERSION)-*.whl $(TORCH_DIR) $(BUILD)/wheels/cuda/nvidia_*.whl
-	rm -rf $(BUILD)/wheels/torch-$(TORCH_VERSION)-*.whl $(BUILD)/wheels/cuda
+	mv $(BUILD)/wheels/torch-$(TORCH_VERSION)-*.whl $(BUILD)/wheels/cuda/
 
 # One shim (and C++ benchmark) per libtorch found; rebuilt when csrc/ changes.
 shims:

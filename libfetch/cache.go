@@ -47,6 +47,9 @@ type Installed struct {
 	// Verified says whether the archive matched a known digest (the
 	// release table's, the index's or the caller's).
 	Verified bool `json:"verified"`
+	// VerifiedBy says whose digest it matched: "release table", "package
+	// index" or "caller".
+	VerifiedBy string `json:"verified_by,omitempty"`
 }
 
 const metaFile = "runtime.json"

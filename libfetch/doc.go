@@ -14,7 +14,10 @@
 // platform, each with a sha256 or none; $CARTON_RELEASE_TABLE adds entries)
 // and from a Python package index's JSON simple API (CARTON_PYPI_INDEX,
 // else pip's PIP_INDEX_URL or index-url; no index is built in), whose
-// sha256 it trusts. An archive without a known digest is refused unless the
+// sha256 it trusts: onnxruntime, tensorflow(-cpu) and torch wheels, of which
+// only the shared libraries (and torch's headers) are kept, plus, for a
+// torch wheel, the libraries its libtorch links from the wheels its
+// metadata requires (torchdeps.go). An archive without a known digest is refused unless the
 // caller supplies one (FetchOptions.SHA256, CARTON_RUNTIME_SHA256) or opts
 // in (AllowUnverified, CARTON_ALLOW_UNVERIFIED=1). CARTON_DOWNLOAD_MIRROR
 // replaces the vendors' hosts (same paths beneath) for air-gapped sites;

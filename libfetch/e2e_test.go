@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -189,4 +191,77 @@ func TestWheelSource(t *testing.T) {
 	}
 	_, err = os.Stat(filepath.Join(list[0].Dir, "onnxruntime"))
 	assert.True(t, os.IsNotExist(err), "no Python package files")
+}
+
+// The wheel source for libtorch: a loopback index serving the real torch
+// wheel (a CUDA build) and the wheels its metadata requires. libfetch keeps
+// the CPU libraries and headers, finds that libtorch_cpu links the CUDA
+// runtime and CUPTI, resolves them through cuda-toolkit's extras to the
+// nvidia-* wheels, and extracts their libraries. A child process then loads
+// it offline and runs a model (one libtorch per process).
+func TestTorchWheelSource(t *testing.T) {
+	dir := os.Getenv("CARTON_TEST_TORCH_WHEELS")
+	shims := filepath.Join(os.Getenv("CARTON_CACHE_DIR"), "shims", "libtorch")
+	if dir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI needs $CARTON_TEST_TORCH_WHEELS (make setup keeps the torch and cuda wheels)")
+		}
+		t.Skip("no torch wheels in $CARTON_TEST_TORCH_WHEELS (run make test)")
+	}
+	wheels, _ := filepath.Glob(filepath.Join(dir, "*.whl"))
+	require.NotEmpty(t, wheels)
+	isolate(t)
+	t.Setenv("CARTON_RELEASE_TABLE", "")
+	srv := libfetch.NewServer(t)
+	pages := map[string][]map[string]any{}
+	torchVersion := ""
+	for _, w := range wheels {
+		data, err := os.ReadFile(w)
+		require.NoError(t, err)
+		name := filepath.Base(w)
+		project := strings.ReplaceAll(strings.ToLower(strings.SplitN(name, "-", 2)[0]), "_", "-")
+		if project == "torch" {
+			torchVersion = strings.SplitN(name, "-", 3)[1]
+		}
+		srv.Put("/files/"+name, data, "")
+		pages[project] = append(pages[project], map[string]any{"filename": name, "url": "/files/" + name, "hashes": map[string]string{"sha256": libfetch.SHA256(data)}})
+	}
+	require.NotEmpty(t, torchVersion)
+	for project, files := range pages {
+		page, _ := json.Marshal(map[string]any{"meta": map[string]string{"api-version": "1.0"}, "name": project, "files": files})
+		srv.Put("/simple/"+project+"/", page, "application/vnd.pypi.simple.v1+json")
+	}
+	t.Setenv("CARTON_PYPI_INDEX", srv.URL+"/simple/")
+
+	c, err := libfetch.FetchMatching(context.Background(), libfetch.LibTorch, "^2", "", libfetch.FetchOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "download", c.Source)
+	assert.True(t, strings.HasPrefix(c.Version, torchVersion), "%s from the wheel's torch/version.py", c.Version)
+	for _, f := range []string{"lib/libtorch_cpu.so", "lib/libc10.so", "lib/libcudart.so.13", "lib/libcupti.so.13", "include/torch/script.h", "build-version"} {
+		_, err := os.Stat(filepath.Join(c.Path, f))
+		assert.NoError(t, err, f)
+	}
+	_, err = os.Stat(filepath.Join(c.Path, "lib", "libtorch_python.so"))
+	assert.True(t, os.IsNotExist(err), "the Python bindings are left out")
+
+	if _, err := os.Stat(filepath.Join(shims, strings.SplitN(c.Version, "+", 2)[0], "libcarton_torch.so")); err != nil {
+		t.Fatalf("no prebuilt shim for libtorch %s under %s (make setup builds it): %v", c.Version, shims, err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestTorchWheelChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CARTON_TEST_TORCH_CHILD=1", "CARTON_OFFLINE=1", "CARTON_LIBTORCH_SHIM_DIR="+shims)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestTorchWheelChild")
+}
+
+func TestTorchWheelChild(t *testing.T) {
+	if os.Getenv("CARTON_TEST_TORCH_CHILD") == "" {
+		t.Skip("runs as a child of TestTorchWheelSource")
+	}
+	path := packModel(t, "../testdata/torch/dict_io.pt", "torchscript", "^2")
+	m, err := carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Equal(t, "cache", m.Info().Runtime.Source)
+	inferAndCompare(t, m, "../testdata/torch", "dict_io")
 }

@@ -27,6 +27,9 @@ type offer struct {
 	kind     string // zip or tgz
 	mapName  mapFunc
 	verified string // who vouches for sha256: "release table", "package index"
+	// complete, when set, finishes an extracted install (root) from the
+	// downloaded archive: a torch wheel's build-version and missing libraries.
+	complete func(ctx context.Context, archive, root string) error
 }
 
 // offers lists what can be downloaded for fw on platform, table entries
@@ -53,6 +56,11 @@ func offers(ctx context.Context, fw Framework, platform string, o FetchOptions) 
 		of := offer{version: w.version, url: w.url, sha256: w.sha256, kind: "zip", mapName: wheelMap(fw)}
 		if w.sha256 != "" {
 			of.verified = "package index"
+		}
+		if fw == LibTorch {
+			of.complete = func(ctx context.Context, archive, root string) error {
+				return completeTorchWheel(ctx, archive, root, platform, o)
+			}
 		}
 		out = append(out, of)
 	}
@@ -196,6 +204,11 @@ func install(ctx context.Context, fw Framework, platform, dir string, of offer, 
 	if p := entryPath(fw, root); p == "" || !hasLibraries(root) {
 		return Installed{}, fmt.Errorf("%w: %s holds no %s libraries where expected", ErrArchive, of.url, fw)
 	}
+	if of.complete != nil {
+		if err := of.complete(ctx, archive, root); err != nil {
+			return Installed{}, fmt.Errorf("%s: %w", of.url, err)
+		}
+	}
 	version := of.version
 	if v, err := ReadBuildVersion(root); err == nil && v != "" {
 		version = v // libtorch archives say e.g. 2.1.0+cpu
@@ -204,7 +217,7 @@ func install(ctx context.Context, fw Framework, platform, dir string, of offer, 
 	}
 	in := Installed{Framework: fw, Version: version, Platform: platform, From: of.url, SHA256: got,
 		Fetched: time.Now().UTC().Truncate(time.Second), Verified: want != ""}
-	_ = verified
+	in.VerifiedBy = verified
 	meta, _ := json.MarshalIndent(in, "", "  ")
 	if err := os.WriteFile(filepath.Join(root, metaFile), append(meta, '\n'), 0o644); err != nil {
 		return Installed{}, err

@@ -22,10 +22,12 @@ import (
 // runtime's shared libraries; libfetch extracts those and nothing else.
 
 // wheelProjects are the index projects that carry each framework's C API.
-// libtorch is absent: the index's Linux torch wheels are CUDA builds whose
-// libraries need the nvidia-* wheels; the vendor's CPU archives serve it.
+// For torch, the libraries its wheel's libtorch links but does not carry
+// (the CUDA runtime of a CUDA build) come from the wheels its metadata
+// requires (torchdeps.go).
 var wheelProjects = map[Framework][]string{
 	ONNXRuntime: {"onnxruntime"},
+	LibTorch:    {"torch"},
 	TensorFlow:  {"tensorflow-cpu", "tensorflow"},
 }
 
@@ -104,11 +106,18 @@ type wheelCandidate struct {
 	project, version, url, sha256 string
 }
 
+// torchLibs are the CPU libraries of a torch wheel (libtorch_cuda and the
+// Python bindings are left out), with the runtime libraries it bundles.
+var torchLibs = regexp.MustCompile(`^(libc10\.so|libtorch_cpu\.so|libtorch\.so|libtorch_global_deps\.so|libgomp[^/]*|libgfortran[^/]*|libc10\.dylib|libtorch_cpu\.dylib|libtorch\.dylib|libomp\.dylib)$`)
+
 var wheelName = regexp.MustCompile(`^([A-Za-z0-9_.]+)-([^-]+)(?:-\d[^-]*)?-([^-]+)-([^-]+)-([^-]+)\.whl$`)
 
 // wheelPlatform reports whether a wheel platform tag runs on platform.
 func wheelPlatform(tag, platform string) bool {
 	for _, t := range strings.Split(tag, ".") {
+		if t == "any" {
+			return true
+		}
 		switch platform {
 		case "linux/amd64":
 			if strings.HasPrefix(t, "manylinux") && strings.HasSuffix(t, "_x86_64") || t == "linux_x86_64" {
@@ -145,25 +154,36 @@ func indexWheels(ctx context.Context, fw Framework, platform string, o FetchOpti
 	var out []wheelCandidate
 	var errs []string
 	for _, project := range projects {
-		page, pageURL, err := fetchProject(ctx, index, project, o)
+		ws, err := projectWheels(ctx, index, project, platform, o)
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
-		for _, f := range page.Files {
-			m := wheelName.FindStringSubmatch(f.Filename)
-			if m == nil || !wheelPlatform(m[5], platform) || isYanked(f.Yanked) {
-				continue
-			}
-			u, err := pageURL.Parse(f.URL)
-			if err != nil {
-				continue
-			}
-			out = append(out, wheelCandidate{project: project, version: m[2], url: u.String(), sha256: strings.ToLower(f.Hashes["sha256"])})
-		}
+		out = append(out, ws...)
 	}
 	if len(out) == 0 && len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoRelease, strings.Join(errs, "; "))
+	}
+	return out, nil
+}
+
+// projectWheels lists one project's wheels that run on platform.
+func projectWheels(ctx context.Context, index, project, platform string, o FetchOptions) ([]wheelCandidate, error) {
+	page, pageURL, err := fetchProject(ctx, index, project, o)
+	if err != nil {
+		return nil, err
+	}
+	var out []wheelCandidate
+	for _, f := range page.Files {
+		m := wheelName.FindStringSubmatch(f.Filename)
+		if m == nil || !wheelPlatform(m[5], platform) || isYanked(f.Yanked) {
+			continue
+		}
+		u, err := pageURL.Parse(f.URL)
+		if err != nil {
+			continue
+		}
+		out = append(out, wheelCandidate{project: project, version: m[2], url: u.String(), sha256: strings.ToLower(f.Hashes["sha256"])})
 	}
 	return out, nil
 }
@@ -233,6 +253,13 @@ func wheelMap(fw Framework) mapFunc {
 			}
 		case TensorFlow:
 			if path.Dir(name) == "tensorflow" && (strings.HasPrefix(base, "libtensorflow_cc") || strings.HasPrefix(base, "libtensorflow_framework")) {
+				return "lib/" + base, true
+			}
+		case LibTorch:
+			if rest, ok := strings.CutPrefix(name, "torch/include/"); ok {
+				return "include/" + rest, true
+			}
+			if path.Dir(name) == "torch/lib" && torchLibs.MatchString(base) {
 				return "lib/" + base, true
 			}
 		}
