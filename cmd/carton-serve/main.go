@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"time"
 
 	"github.com/carton-run/carton"
@@ -32,7 +33,18 @@ type wireTensor struct {
 	Data  []json.RawMessage `json:"data"`
 }
 
+// moreProcsForNativeCalls doubles GOMAXPROCS unless the user set it: each
+// Infer spends its time in one long native call, and when every P is in
+// such a call the Go scheduler hands Ps off and wakes spinning threads that
+// take CPU from the model (BENCHMARKS.md, "Throughput at concurrency 2").
+func moreProcsForNativeCalls() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+	}
+}
+
 func main() {
+	moreProcsForNativeCalls()
 	path := flag.String("carton", "", "the carton to serve (required)")
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	flag.Parse()

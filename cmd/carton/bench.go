@@ -30,6 +30,7 @@ type benchResult struct {
 	Version       string  `json:"version"`
 	Source        string  `json:"source"`
 	Concurrency   int     `json:"concurrency"`
+	GOMAXPROCS    int     `json:"gomaxprocs"`
 	Calls         int     `json:"calls"`
 	Seconds       float64 `json:"seconds"`
 	Throughput    float64 `json:"throughput_per_s"`
@@ -54,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warmup := fs.Int("warmup", 10, "calls before measuring")
 	concurrency := fs.Int("concurrency", 1, "goroutines calling Infer at once")
 	asJSON := fs.Bool("json", false, "print JSON")
+	gomaxprocs := fs.Int("gomaxprocs", 0, "set GOMAXPROCS for the measurement (0: Go's default); see README on concurrency")
 	compare := fs.Bool("compare", false, "run on every local runtime version that satisfies the carton's requirement, each in its own process")
 	var lf loadFlags
 	lf.register(fs)
@@ -64,8 +66,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if (*random) == (len(inputs) > 0) {
 		return usageErr("give --input files or --random")
 	}
-	if *concurrency < 1 || *warmup < 0 || *n < 0 {
-		return usageErr("--concurrency must be >= 1, --warmup and -n >= 0")
+	if *concurrency < 1 || *warmup < 0 || *n < 0 || *gomaxprocs < 0 {
+		return usageErr("--concurrency must be >= 1, --warmup, -n and --gomaxprocs >= 0")
+	}
+	if *gomaxprocs > 0 {
+		runtime.GOMAXPROCS(*gomaxprocs)
 	}
 	if *compare {
 		return benchCompare(ctx, path, args, stdout, *asJSON)
@@ -90,7 +95,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	res.Carton, res.LoadMillis = path, float64(loadTime.Microseconds())/1000
+	res.Carton, res.LoadMillis, res.GOMAXPROCS = path, float64(loadTime.Microseconds())/1000, runtime.GOMAXPROCS(0)
 	if rt := m.Info().Runtime; rt != nil {
 		res.Framework, res.Version, res.Source = rt.Framework, rt.Version, rt.Source
 	}

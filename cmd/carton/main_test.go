@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -205,6 +206,12 @@ func TestBench(t *testing.T) {
 	code, stdout, _ = cli(t, "bench", out, "--random", "--duration", "50ms")
 	require.Equal(t, 0, code)
 	assert.Contains(t, stdout, "noop 1.0.0")
+
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0)) // the CLI runs in this process
+	code, stdout, stderr = cli(t, "bench", out, "--random", "-n", "50", "--concurrency", "2", "--gomaxprocs", "3", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, 3, res.GOMAXPROCS)
 
 	code, stdout, stderr = cli(t, "bench", out, "--random", "-n", "20", "--compare", "--json")
 	require.Equal(t, 0, code, stderr)
