@@ -132,6 +132,9 @@ func fetch(ctx context.Context, fw Framework, version, platform string, o FetchO
 	if len(errs) == 0 {
 		return Candidate{}, fmt.Errorf("%w: %s %s for %s: not in the release table%s", ErrNoRelease, fw, version, platform, indexNote(fw))
 	}
+	if _, ok := wheelProjects[fw]; ok && IndexURL() == "" {
+		errs = append(errs, fmt.Errorf("a package index (CARTON_PYPI_INDEX, or pip's index-url) would offer %s wheels verified by the index's sha256", fw))
+	}
 	return Candidate{}, errors.Join(errs...)
 }
 

@@ -97,6 +97,9 @@ func (r Release) validate() error {
 	if err := checkURL(r.URL); err != nil {
 		return err
 	}
+	if archiveKind(r.URL) == "" {
+		return fmt.Errorf("url %q: not a .zip, .whl, .tgz or .tar.gz archive", r.URL)
+	}
 	if r.SHA256 != "" && !sha256Hex.MatchString(r.SHA256) {
 		return fmt.Errorf("sha256 %q: want 64 lowercase hex digits", r.SHA256)
 	}
