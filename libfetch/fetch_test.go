@@ -328,3 +328,13 @@ func TestEmbeddedReleaseTable(t *testing.T) {
 	_, err = Releases()
 	require.Error(t, err, "plain http to a non-loopback host is refused in the table too")
 }
+
+// A progress writer gets a bar; without one nothing is written anywhere.
+func TestProgressBar(t *testing.T) {
+	_, version, _ := fetchEnv(t, "good")
+	var bar strings.Builder
+	_, err := Fetch(context.Background(), ONNXRuntime, version, FetchOptions{Progress: &bar})
+	require.NoError(t, err)
+	assert.Contains(t, bar.String(), "onnxruntime-linux-x64-"+version+".tgz")
+	assert.Contains(t, bar.String(), "100%")
+}
