@@ -164,7 +164,6 @@ fuzz: setup
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./format/ || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./libfetch/
-	$(GO) test -run '^$$' -fuzz '^FuzzSignature$$' -fuzztime $(FUZZTIME) ./backend/tensorflow/
 
 # Overhead benchmarks, side by side in one run per comparison, summarised by
 # benchstat (from the Go module proxy) into $(BUILD)/bench/*.txt.
