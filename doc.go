@@ -6,6 +6,10 @@
 // versions it needs, its input and output specs, self-tests and examples.
 // Load reads the metadata, verifies every file against the MANIFEST, picks a
 // runner and runtime (package backend) and opens the model; Infer runs it.
+// When no installed runtime satisfies the carton and none was named
+// explicitly, Load downloads one into the cache first (package libfetch:
+// verified against a sha256, refused without one unless the caller opts in;
+// CARTON_OFFLINE=1 forbids it; WithFetchOptions overrides the environment).
 //
 // # Lifetimes
 //
