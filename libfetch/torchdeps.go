@@ -46,6 +46,11 @@ func providerWord(lib string) string {
 	return word
 }
 
+var (
+	torchVersionPy = regexp.MustCompile(`__version__\s*=\s*'([^']+)'`)
+	sharedLibrary  = regexp.MustCompile(`\.so(\.[0-9]+)*$`)
+)
+
 // completeTorchWheel finishes a libtorch extracted from a torch wheel into
 // root: build-version from torch/version.py, and the missing libraries.
 func completeTorchWheel(ctx context.Context, wheel, root, platform string, o FetchOptions) error {
@@ -62,7 +67,7 @@ func completeTorchWheel(ctx context.Context, wheel, root, platform string, o Fet
 			if err != nil {
 				return err
 			}
-			if m := regexp.MustCompile(`__version__\s*=\s*'([^']+)'`).FindSubmatch(b); m != nil {
+			if m := torchVersionPy.FindSubmatch(b); m != nil {
 				version = string(m[1])
 			}
 		case strings.HasSuffix(f.Name, ".dist-info/METADATA") && strings.Count(f.Name, "/") == 1:
@@ -303,9 +308,8 @@ func fetchWheelLibs(ctx context.Context, w wheelCandidate, lib string, o FetchOp
 		return err
 	}
 	defer os.Remove(p)
-	isLib := regexp.MustCompile(`\.so(\.[0-9]+)*$`)
 	return extract(p, "zip", lib, func(name string) (string, bool) {
-		if path.Base(path.Dir(name)) != "lib" || !isLib.MatchString(name) {
+		if path.Base(path.Dir(name)) != "lib" || !sharedLibrary.MatchString(name) {
 			return "", false
 		}
 		if _, err := os.Lstat(filepath.Join(lib, path.Base(name))); err == nil {

@@ -35,21 +35,15 @@ type shim struct {
 	threads   [2]int64 // intra, inter last set (0 = untouched)
 }
 
-var shims = struct {
-	sync.Mutex
-	byPath map[string]*shimResult
-	loaded *backend.Runtime // the one libtorch this process has loaded
-}{byPath: map[string]*shimResult{}}
+var (
+	shims  dlopen.OncePerFile[*shim]
+	loaded *backend.Runtime // the one libtorch this process has loaded; guarded by shims
+)
 
 // ErrOtherLibtorch: a different libtorch is already loaded in this process.
 // Two libtorch releases cannot share a process (their static initialisers
 // collide and abort it), so the second is refused instead.
 var ErrOtherLibtorch = errors.New("another libtorch is already loaded in this process")
-
-type shimResult struct {
-	s   *shim
-	err error
-}
 
 // ShimPath returns where the shim for a libtorch version is looked for,
 // and whether it is there.
@@ -105,22 +99,17 @@ func loadShim(rt backend.Runtime) (*shim, error) {
 				ErrNoShim, rt.Version, rt.Path, shimPath, buildErr, coreVersion(rt.Version), shimFileName())
 		}
 	}
-	shims.Lock()
-	defer shims.Unlock()
-	if r, ok := shims.byPath[shimPath]; ok {
-		return r.s, r.err
-	}
-	if l := shims.loaded; l != nil && (l.Path != rt.Path || coreVersion(l.Version) != coreVersion(rt.Version)) {
-		return nil, fmt.Errorf("%w: libtorch %s (%s) is, so %s (%s) cannot be; use one libtorch per process (pin it with WithFrameworkVersion)",
-			ErrOtherLibtorch, l.Version, l.Path, rt.Version, rt.Path)
-	}
-	s, err := openShim(shimPath, libDir(rt.Path))
-	shims.byPath[shimPath] = &shimResult{s, err}
-	if err == nil {
-		loaded := rt
-		shims.loaded = &loaded
-	}
-	return s, err
+	return shims.Get(shimPath, func(shimPath string) (*shim, error) {
+		if l := loaded; l != nil && (l.Path != rt.Path || coreVersion(l.Version) != coreVersion(rt.Version)) {
+			return nil, fmt.Errorf("%w: libtorch %s (%s) is, so %s (%s) cannot be; use one libtorch per process (pin it with WithFrameworkVersion)",
+				ErrOtherLibtorch, l.Version, l.Path, rt.Version, rt.Path)
+		}
+		s, err := openShim(shimPath, libDir(rt.Path))
+		if err == nil {
+			loaded = &rt
+		}
+		return s, err
+	})
 }
 
 // libDir is the directory holding libtorch_cpu: dir/lib or dir itself.

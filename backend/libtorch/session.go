@@ -279,7 +279,7 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	foreign := 0
 	for i := range outs {
 		o := &outs[i]
-		if _, _, aliased := aliasedInput(cs.tensors, o.data, o.nbytes); tensor.DType(o.dtype) != tensor.String && !aliased && o.data != 0 {
+		if _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); tensor.DType(o.dtype) != tensor.String && !aliased && o.data != 0 {
 			foreign++
 		}
 	}
@@ -324,14 +324,14 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 			for j := range strs {
 				strs[j] = string(unsafe.Slice((*byte)(dlopen.Pointer(ptrs[j])), lens[j]))
 			}
-			t, err := tensor.FromStrings(shape.Clone(), strs)
+			t, err := tensor.FromStrings(shape, strs) // copies the shape
 			if err != nil {
 				return fail(err)
 			}
 			out[name] = t
 			continue
 		}
-		if t, ok := aliasOfInput(cs.tensors, dtype, shape, o.data, o.nbytes); ok {
+		if t, ok := backend.AliasOfInput(cs.tensors, dtype, shape, o.data, int(o.nbytes)); ok {
 			out[name] = t // a view of the caller's Go memory stays valid after the call
 			continue
 		}
@@ -353,32 +353,6 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 		out[name] = t
 	}
 	return out, nil
-}
-
-// aliasedInput finds the input whose Go memory holds [data, data+nbytes):
-// libtorch handed back (part of) an input buffer.
-func aliasedInput(inputs []tensor.Tensor, data uintptr, nbytes int64) (in tensor.Tensor, offset int, ok bool) {
-	if data == 0 {
-		return tensor.Tensor{}, 0, false
-	}
-	for _, in := range inputs {
-		p := uintptr(in.Pointer())
-		if p != 0 && !in.IsForeign() && data >= p && data+uintptr(nbytes) <= p+uintptr(in.ByteLen()) {
-			return in, int(data - p), true
-		}
-	}
-	return tensor.Tensor{}, 0, false
-}
-
-// aliasOfInput returns the output as a view of the input's Go memory when
-// it aliases one, so it stays valid after the call.
-func aliasOfInput(inputs []tensor.Tensor, dtype tensor.DType, shape tensor.Shape, data uintptr, nbytes int64) (tensor.Tensor, bool) {
-	in, off, ok := aliasedInput(inputs, data, nbytes)
-	if !ok {
-		return tensor.Tensor{}, false
-	}
-	t, err := tensor.FromBytes(dtype, shape, in.Bytes()[off:off+int(nbytes)])
-	return t, err == nil
 }
 
 // outputName maps the C name to a Go string without allocating when it is

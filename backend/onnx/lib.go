@@ -3,9 +3,7 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
-	"sync"
 
 	"github.com/carton-run/carton/dlopen"
 )
@@ -23,33 +21,11 @@ type library struct {
 	allocator uintptr // OrtAllocator* (default CPU allocator, owned by ORT)
 }
 
-var libraries = struct {
-	sync.Mutex
-	byPath map[string]*libraryResult
-}{byPath: map[string]*libraryResult{}}
+var libraries dlopen.OncePerFile[*library]
 
-type libraryResult struct {
-	lib *library
-	err error
-}
-
-// loadLibrary opens (once per process and path) the ORT library at path.
+// loadLibrary opens (once per process and file) the ORT library at path.
 func loadLibrary(path string) (*library, error) {
-	key, err := filepath.Abs(path)
-	if err != nil {
-		key = path
-	}
-	if real, err := filepath.EvalSymlinks(key); err == nil {
-		key = real
-	}
-	libraries.Lock()
-	defer libraries.Unlock()
-	if r, ok := libraries.byPath[key]; ok {
-		return r.lib, r.err
-	}
-	lib, err := openLibrary(path)
-	libraries.byPath[key] = &libraryResult{lib, err}
-	return lib, err
+	return libraries.Get(path, openLibrary)
 }
 
 func openLibrary(path string) (*library, error) {

@@ -575,7 +575,7 @@ func (s *session) readStrings(cs *callState, v uintptr, shape tensor.Shape) (ten
 			strs[i] = string(buf[offsets[i]:end])
 		}
 	}
-	return tensor.FromStrings(shape.Clone(), strs)
+	return tensor.FromStrings(shape, strs) // copies the shape
 }
 
 // Close releases the session. The library stays loaded (see package doc).

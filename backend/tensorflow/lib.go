@@ -40,16 +40,10 @@ type library struct {
 	release func(uintptr)
 }
 
-var libraries = struct {
-	sync.Mutex
-	byPath map[string]*libraryResult
-	loaded *library
-}{byPath: map[string]*libraryResult{}}
-
-type libraryResult struct {
-	lib *library
-	err error
-}
+var (
+	libraries dlopen.OncePerFile[*library]
+	loaded    *library // the one TensorFlow this process has loaded; guarded by libraries
+)
 
 // libraryNames are the files that carry the C API: the C library archive's
 // libtensorflow, or the Python package's libtensorflow_cc.
@@ -84,25 +78,17 @@ func loadLibrary(path string) (*library, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := file
-	if real, err := filepath.EvalSymlinks(file); err == nil {
-		key = real
-	}
-	libraries.Lock()
-	defer libraries.Unlock()
-	if r, ok := libraries.byPath[key]; ok {
-		return r.lib, r.err
-	}
-	if l := libraries.loaded; l != nil {
-		return nil, fmt.Errorf("%w: TensorFlow %s (%s) is, so %s cannot be; use one TensorFlow per process (pin it with WithFrameworkVersion)",
-			ErrOtherTensorFlow, l.version, l.path, file)
-	}
-	lib, err := openLibrary(file)
-	libraries.byPath[key] = &libraryResult{lib, err}
-	if err == nil {
-		libraries.loaded = lib
-	}
-	return lib, err
+	return libraries.Get(file, func(file string) (*library, error) {
+		if loaded != nil {
+			return nil, fmt.Errorf("%w: TensorFlow %s (%s) is, so %s cannot be; use one TensorFlow per process (pin it with WithFrameworkVersion)",
+				ErrOtherTensorFlow, loaded.version, loaded.path, file)
+		}
+		lib, err := openLibrary(file)
+		if err == nil {
+			loaded = lib
+		}
+		return lib, err
+	})
 }
 
 func openLibrary(path string) (*library, error) {

@@ -358,41 +358,22 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 		if err != nil {
 			return tensor.Tensor{}, err
 		}
-		return tensor.FromStrings(shape.Clone(), strs)
+		return tensor.FromStrings(shape, strs) // copies the shape
 	}
 	nbytes := n * spec.dtype.Size()
-	if t, ok := aliasOfInput(cs.inputs, spec.dtype, shape, data, nbytes); ok {
+	if t, ok := backend.AliasOfInput(cs.inputs, spec.dtype, shape, data, nbytes); ok {
 		cs.Call(lib.fn.deleteTensor, v)
 		return t, nil
 	}
 	if data == 0 && nbytes == 0 {
 		cs.Call(lib.fn.deleteTensor, v)
-		return tensor.New(spec.dtype, shape.Clone())
+		return tensor.New(spec.dtype, shape) // copies the shape
 	}
 	t, err := tensor.ForeignHandle(spec.dtype, shape, dlopen.Pointer(data), nbytes, lib.release, v)
 	if err != nil {
 		cs.Call(lib.fn.deleteTensor, v)
 	}
 	return t, err
-}
-
-// aliasOfInput returns the output as a view of an input's Go memory when
-// TensorFlow handed back (part of) an input buffer, as Identity does, so it
-// stays valid after the call without pinning the input.
-func aliasOfInput(inputs []tensor.Tensor, dtype tensor.DType, shape tensor.Shape, data uintptr, nbytes int) (tensor.Tensor, bool) {
-	if data == 0 {
-		return tensor.Tensor{}, false
-	}
-	for _, in := range inputs {
-		p := uintptr(in.Pointer())
-		if p == 0 || in.IsForeign() || in.DType() == tensor.String || data < p || data+uintptr(nbytes) > p+uintptr(in.ByteLen()) {
-			continue
-		}
-		off := int(data - p)
-		t, err := tensor.FromBytes(dtype, shape.Clone(), in.Bytes()[off:off+nbytes])
-		return t, err == nil
-	}
-	return tensor.Tensor{}, false
 }
 
 // Close closes and deletes the session and its graph. Outputs already

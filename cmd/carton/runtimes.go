@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"golang.org/x/term"
@@ -35,12 +36,9 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
-		return usageErr("want FRAMEWORK VERSION, e.g. `carton fetch onnxruntime 1.20.1`")
-	}
-	fw, err := libfetch.ParseFramework(pos[0])
+	fw, version, err := frameworkVersion(pos, "FRAMEWORK VERSION, e.g. `carton fetch onnxruntime 1.20.1`")
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	o, err := fetchOptions(stderr)
 	if err != nil {
@@ -50,7 +48,7 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.SHA256 = *sha
 	}
 	o.AllowUnverified = o.AllowUnverified || *allow
-	c, err := libfetch.Fetch(ctx, fw, pos[1], o)
+	c, err := libfetch.Fetch(ctx, fw, version, o)
 	if err != nil {
 		return err
 	}
@@ -104,7 +102,8 @@ func runRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 			row := runtimeRow{Framework: rt.Framework, Version: rt.Version, Source: rt.Source, Path: rt.Path}
 			for dir, in := range meta {
-				if rt.Path == dir || (rt.Source == "cache" && len(rt.Path) > len(dir) && rt.Path[:len(dir)+1] == dir+string(os.PathSeparator)) {
+				// A cache entry's runtime is its directory or a file inside it.
+				if strings.HasPrefix(rt.Path+string(os.PathSeparator), dir+string(os.PathSeparator)) {
 					row.From = in.From
 					if in.From != "" {
 						v := in.Verified
@@ -138,16 +137,26 @@ func runRuntimesRemove(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	fw, version, err := frameworkVersion(pos, "rm FRAMEWORK VERSION")
+	if err != nil {
+		return err
+	}
+	if err := libfetch.Remove(fw, version); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "removed %s %s from the cache\n", fw, version)
+	return nil
+}
+
+// frameworkVersion reads the FRAMEWORK VERSION arguments (runner or
+// framework names accepted).
+func frameworkVersion(pos []string, want string) (libfetch.Framework, string, error) {
 	if len(pos) != 2 {
-		return usageErr("want rm FRAMEWORK VERSION")
+		return "", "", usageErr("want %s", want)
 	}
 	fw, err := libfetch.ParseFramework(pos[0])
 	if err != nil {
-		return usageErr("%v", err)
+		return "", "", usageErr("%v", err)
 	}
-	if err := libfetch.Remove(fw, pos[1]); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "removed %s %s from the cache\n", fw, pos[1])
-	return nil
+	return fw, pos[1], nil
 }
