@@ -172,18 +172,23 @@ ORT_BENCH_LIB = $(ABS_BUILD)/node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 bench: setup
 	@mkdir -p $(BUILD)/bench
 	$(GO) install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-	CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run '^$$' -bench 'Overhead|Load' -count $(BENCH_COUNT) ./backend/onnx/ \
+	CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run '^$$' -bench 'Overhead$$|OverheadParallel|Load' -count $(BENCH_COUNT) ./backend/onnx/ \
 		| tee $(BUILD)/bench/onnx-overhead.raw
+	CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/onnx/ \
+		| tee $(BUILD)/bench/onnx-paired.raw
 	cd bench && CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) CGO_ENABLED=1 $(GO) test -run '^$$' -bench ONNX -count $(BENCH_COUNT) . \
 		| tee ../$(BUILD)/bench/onnx-peers.raw
-	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'Overhead|Load' -count $(BENCH_COUNT) ./backend/libtorch/ \
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'Overhead$$|Load' -count $(BENCH_COUNT) ./backend/libtorch/ \
 		| tee $(BUILD)/bench/torch-overhead.raw
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/libtorch/ \
+		| tee $(BUILD)/bench/torch-paired.raw
 	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'Overhead$$|OverheadParallel|Load' -count $(BENCH_COUNT) ./backend/tensorflow/ \
 		| tee $(BUILD)/bench/tf-overhead.raw
 	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/tensorflow/ \
 		| tee $(BUILD)/bench/tf-paired.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/tf-paired.raw > $(BUILD)/bench/tf-paired.txt
+	for f in onnx-paired torch-paired tf-paired; do \
+		"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/dlopen.raw > $(BUILD)/bench/dlopen.txt

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libcarton_torch.so once per libtorch found, into
-# SHIM_DIR/<version>/libcarton_torch.so (and, with BENCH=1, the C++
-# forward benchmark beside it). A libtorch is found:
+# SHIM_DIR/<version>/libcarton_torch.so (and, with BENCH=1, beside it the
+# C++ floor of the overhead benchmarks, libcarton_torch_bench.so, which the
+# Go benchmarks load into their own process). A libtorch is found:
 #   - in the system (Debian's libtorch-dev: /usr/include/torch), and
 #   - in every CACHE/runtimes/libtorch/<goos>-<goarch>/<version>/ (lib/, include/, build-version).
 # The version is what the headers say (TORCH_VERSION in torch/version.h),
@@ -42,12 +43,12 @@ build() { # include-dir lib-dir
     mv "$out.tmp" "$out"
   fi
   if [ "${BENCH:-0}" = 1 ]; then
-    local bench="$shim_dir/$version/bench_forward"
-    if [ ! -f "$bench" ] || [ "$here/bench_forward.cpp" -nt "$bench" ]; then
-      echo "building the C++ forward benchmark for libtorch $version"
-      "$CXX" -O2 -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi -I"$inc" -I"$inc/torch/csrc/api/include" \
-        "$here/bench_forward.cpp" -o "$bench.tmp" -L"$lib" -ltorch_cpu -lc10 -Wl,-rpath,"$lib"
-      mv "$bench.tmp" "$bench"
+    local direct="$shim_dir/$version/libcarton_torch_bench.so"
+    if [ ! -f "$direct" ] || [ "$here/bench_direct.cpp" -nt "$direct" ]; then
+      echo "building the in-process C++ forward floor for libtorch $version"
+      "$CXX" -O2 -shared -fPIC -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi -I"$inc" -I"$inc/torch/csrc/api/include" \
+        "$here/bench_direct.cpp" -o "$direct.tmp" -L"$lib" -ltorch_cpu -lc10 -Wl,-rpath,"$lib"
+      mv "$direct.tmp" "$direct"
     fi
   fi
 }

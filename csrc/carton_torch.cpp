@@ -170,7 +170,7 @@ bool from_scalar_type(at::ScalarType st, int32_t *dt) {
 // to_ivalue wraps one input: numeric tensors over the caller's memory
 // (from_blob, no copy), strings as str (scalar) or List[str].
 c10::IValue to_ivalue(const ct_tensor &in, const torch::Device &device) {
-  std::vector<int64_t> shape(in.shape, in.shape + in.ndim);
+  at::IntArrayRef shape(in.shape, in.ndim);  // no copy: libtorch copies sizes into the tensor
   if (in.dtype == CT_STRING) {
     int64_t n = 1;
     for (auto d : shape) n *= d;
@@ -300,7 +300,8 @@ int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args, char **err
 }
 
 int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, const char *const *out_names,
-                   int64_t n_out_names, ct_result **out, char **err) {
+                   int64_t n_out_names, ct_result *const *done, int64_t n_done, ct_result **out, char **err) {
+  for (int64_t i = 0; i < n_done; i++) release(reinterpret_cast<Result *>(done[i]));  // noexcept in practice
   CT_TRY
   int32_t threads = wanted_threads.load(std::memory_order_relaxed);
   if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define CT_ABI_VERSION 1
+#define CT_ABI_VERSION 2
 
 /* dtypes: carton's tensor.DType numbering. */
 enum ct_dtype {
@@ -70,9 +70,14 @@ int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args,
 /* Runs forward. In dict mode inputs go in by name; in positional mode in
  * the given order. Outputs: a dict keeps its keys; a tuple or list is
  * named by out_names (n_out_names entries) or "output_0".. ; a single
- * tensor by out_names[0] or "output_0". */
+ * tensor by out_names[0] or "output_0".
+ * done: n_done earlier results of this module the caller has finished
+ * with, freed here first (as ct_result_free would), so that a caller
+ * that copies small outputs out needs no second call per forward. They
+ * are freed even when the forward fails. */
 int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs,
                    const char *const *out_names, int64_t n_out_names,
+                   ct_result *const *done, int64_t n_done,
                    ct_result **out, char **err);
 void ct_result_free(ct_result *r);
 

@@ -33,5 +33,5 @@ func Aligned[T Elem](n int) []T {
 // IsAligned reports whether the numeric buffer of t starts on an align-byte
 // boundary. Empty and string tensors report true.
 func (t Tensor) IsAligned(align uintptr) bool {
-	return t.data == nil || uintptr(t.data)%align == 0
+	return t.data == nil || t.dtype == String || uintptr(t.data)%align == 0
 }

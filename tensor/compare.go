@@ -78,13 +78,14 @@ func Compare(got, want Tensor, tol Tolerance) *Mismatch {
 	if got.dtype != want.dtype {
 		return &Mismatch{Reason: fmt.Sprintf("dtype %s, want %s", got.dtype, want.dtype), Index: -1}
 	}
-	if !got.shape.Equal(want.shape) {
-		return &Mismatch{Reason: fmt.Sprintf("shape %v, want %v", got.shape, want.shape), Index: -1}
+	if !got.Shape().Equal(want.Shape()) {
+		return &Mismatch{Reason: fmt.Sprintf("shape %v, want %v", got.Shape(), want.Shape()), Index: -1}
 	}
 	if got.dtype == String {
-		for i := range got.strs {
-			if got.strs[i] != want.strs[i] {
-				return &Mismatch{Reason: fmt.Sprintf("element %d is %q, want %q", i, got.strs[i], want.strs[i]), Index: i}
+		g, w := got.strs(), want.strs()
+		for i := range g {
+			if g[i] != w[i] {
+				return &Mismatch{Reason: fmt.Sprintf("element %d is %q, want %q", i, g[i], w[i]), Index: i}
 			}
 		}
 		return nil

@@ -11,13 +11,45 @@ import (
 // Tensor is an n-dimensional array. The zero value is invalid; make one with
 // From, FromStrings, New or Foreign. Tensor is a small value that is cheap to
 // copy; copies share the buffer (see the package documentation).
+//
+// The struct is kept small (40 bytes) because outputs travel in maps, whose
+// groups hold eight slots of key and value each: every byte here is eight
+// bytes allocated per Infer. So the shape is a pointer and a length, and
+// strings share the data fields.
 type Tensor struct {
-	dtype   DType
-	shape   Shape
-	data    unsafe.Pointer // first element; nil when empty or String
+	dtype DType
+	ndim  int32
+	dims  *int64 // the shape's first dimension; nil for a scalar
+	// data is the first element: of the numeric buffer, or of the []string
+	// backing array for String; nil when empty.
+	data unsafe.Pointer
+	// nbytes is the buffer's size in bytes; for String, the element count.
 	nbytes  int
-	strs    []string
 	foreign *foreignMemory // nil for Go memory
+}
+
+// setShape points t's shape at s, which t then owns.
+func (t *Tensor) setShape(s Shape) {
+	t.ndim, t.dims = int32(len(s)), nil
+	if len(s) > 0 {
+		t.dims = unsafe.SliceData(s)
+	}
+}
+
+// withStrings sets a String tensor's elements.
+func (t *Tensor) withStrings(strs []string) {
+	t.data, t.nbytes = nil, len(strs)
+	if len(strs) > 0 {
+		t.data = unsafe.Pointer(unsafe.SliceData(strs))
+	}
+}
+
+// strs returns a String tensor's elements (nil when empty).
+func (t Tensor) strs() []string {
+	if t.data == nil {
+		return nil
+	}
+	return unsafe.Slice((*string)(t.data), t.nbytes)
 }
 
 // foreignMemory is the release hook of memory that Go does not own: either
@@ -101,7 +133,8 @@ func From[T Elem](shape Shape, data []T) (Tensor, error) {
 	if n != len(data) {
 		return Tensor{}, fmt.Errorf("%w: %d %s elements do not fill shape %v (%d elements)", ErrInvalid, len(data), DTypeOf[T](), shape, n)
 	}
-	t := Tensor{dtype: DTypeOf[T](), shape: shape.Clone()}
+	t := Tensor{dtype: DTypeOf[T]()}
+	t.setShape(shape.Clone())
 	if n > 0 {
 		t.data = unsafe.Pointer(unsafe.SliceData(data))
 		t.nbytes = n * t.dtype.Size()
@@ -124,41 +157,87 @@ func FromStrings(shape Shape, data []string) (Tensor, error) {
 	if n != len(data) {
 		return Tensor{}, fmt.Errorf("%w: %d strings do not fill shape %v (%d elements)", ErrInvalid, len(data), shape, n)
 	}
-	return Tensor{dtype: String, shape: shape.Clone(), strs: data}, nil
+	t := Tensor{dtype: String}
+	t.setShape(shape.Clone())
+	t.withStrings(data)
+	return t, nil
 }
 
 // New allocates a zeroed tensor in Go memory, aligned to Alignment bytes.
+// The shape and the data share one allocation.
 func New(dtype DType, shape Shape) (Tensor, error) {
-	if !dtype.Valid() {
-		return Tensor{}, fmt.Errorf("%w: invalid dtype %d", ErrInvalid, uint8(dtype))
+	if dtype == String {
+		n, err := shape.NumElements()
+		if err != nil {
+			return Tensor{}, err
+		}
+		t := Tensor{dtype: String}
+		t.setShape(shape.Clone())
+		t.withStrings(make([]string, n))
+		return t, nil
 	}
-	n, err := shape.NumElements()
+	size, err := BlockSize(dtype, shape)
 	if err != nil {
 		return Tensor{}, err
 	}
-	if dtype == String {
-		return Tensor{dtype: String, shape: shape.Clone(), strs: make([]string, n)}, nil
+	t, _, err := Carve(make([]byte, size), dtype, shape)
+	return t, err
+}
+
+// BlockSize returns how many bytes of a block Carve takes for a numeric
+// tensor of dtype and shape: its shape, then its data at an aligned offset.
+// A backend that copies several outputs sums their sizes, makes one []byte
+// and carves them all from it: one allocation per call, not one per output.
+func BlockSize(dtype DType, shape Shape) (int, error) {
+	if !dtype.Valid() || dtype == String {
+		return 0, fmt.Errorf("%w: needs a numeric dtype, not %s", ErrInvalid, dtype)
+	}
+	n, err := shape.NumElements()
+	if err != nil {
+		return 0, err
 	}
 	if n > (maxBytes-8*len(shape))/dtype.Size() {
-		return Tensor{}, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
+		return 0, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
 	}
-	// One allocation holds the shape, then the data at an aligned offset:
-	// an output costs one allocation, not two.
-	head := 8 * len(shape)
-	raw := make([]byte, head+Alignment-1+n*dtype.Size())
-	base := unsafe.Pointer(unsafe.SliceData(raw))
-	t := Tensor{dtype: dtype, shape: Shape{}}
-	if len(shape) > 0 {
-		t.shape = unsafe.Slice((*int64)(base), len(shape)) // make's memory is 8-aligned
-		copy(t.shape, shape)
-	}
+	size := 8 * len(shape)
 	if n > 0 {
+		size += Alignment - 1 + n*dtype.Size()
+	}
+	return (size + 7) &^ 7, nil // the next tensor's shape starts 8-aligned
+}
+
+// Carve makes a tensor of dtype and shape at the start of block, which
+// must come from make (8-byte aligned) or from an earlier Carve, and
+// returns the rest of block. The tensor's data is Alignment-aligned and
+// holds what block held there (zeros, for a fresh make): the caller fills
+// it. The tensors carved from one block keep all of it alive while any of
+// them is reachable.
+func Carve(block []byte, dtype DType, shape Shape) (Tensor, []byte, error) {
+	size, err := BlockSize(dtype, shape)
+	if err != nil {
+		return Tensor{}, block, err
+	}
+	if len(block) < size {
+		return Tensor{}, block, fmt.Errorf("%w: %d bytes left in the block, %s %v needs %d", ErrInvalid, len(block), dtype, shape, size)
+	}
+	base := unsafe.Pointer(unsafe.SliceData(block))
+	if uintptr(base)%8 != 0 {
+		return Tensor{}, block, fmt.Errorf("%w: block is not 8-byte aligned", ErrInvalid)
+	}
+	head := 8 * len(shape)
+	t := Tensor{dtype: dtype}
+	if len(shape) > 0 {
+		dims := unsafe.Slice((*int64)(base), len(shape))
+		copy(dims, shape)
+		t.setShape(dims)
+	}
+	if n, _ := shape.NumElements(); n > 0 {
 		start := uintptr(base) + uintptr(head)
 		off := int((Alignment-start%Alignment)%Alignment) + head
-		t.data = unsafe.Pointer(&raw[off])
 		t.nbytes = n * dtype.Size()
+		t.data = unsafe.Pointer(&block[off])
 	}
-	return t, nil
+	return t, block[size:], nil
 }
 
 // FromBytes builds a tensor of a numeric dtype over raw little-endian bytes,
@@ -168,7 +247,8 @@ func FromBytes(dtype DType, shape Shape, data []byte) (Tensor, error) {
 		return Tensor{}, err
 	}
 	n := len(data) / max(dtype.Size(), 1)
-	t := Tensor{dtype: dtype, shape: shape.Clone()}
+	t := Tensor{dtype: dtype}
+	t.setShape(shape.Clone())
 	if n > 0 {
 		t.data = unsafe.Pointer(unsafe.SliceData(data))
 		t.nbytes = len(data)
@@ -232,10 +312,10 @@ func foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release f
 	block.releaseHandle, block.handle, block.owner = release, handle, owner
 	t := Tensor{dtype: dtype, foreign: &block.foreignMemory}
 	if len(shape) <= len(block.dims) {
-		t.shape = block.dims[:len(shape):len(shape)]
-		copy(t.shape, shape)
+		copy(block.dims[:], shape)
+		t.setShape(block.dims[:len(shape):len(shape)])
 	} else {
-		t.shape = shape.Clone()
+		t.setShape(shape.Clone())
 	}
 	if nbytes > 0 {
 		t.data, t.nbytes = ptr, nbytes
@@ -259,12 +339,20 @@ type foreignBlock struct {
 func (t Tensor) DType() DType { return t.dtype }
 
 // Shape returns the dimensions. The caller must not modify the returned slice.
-func (t Tensor) Shape() Shape { return t.shape }
+func (t Tensor) Shape() Shape {
+	if t.dims == nil {
+		if t.dtype == 0 {
+			return nil // the zero Tensor
+		}
+		return Shape{} // a scalar; a zero-length slice allocates nothing
+	}
+	return unsafe.Slice(t.dims, t.ndim)
+}
 
 // Len returns the number of elements.
 func (t Tensor) Len() int {
 	if t.dtype == String {
-		return len(t.strs)
+		return t.nbytes
 	}
 	if s := t.dtype.Size(); s > 0 {
 		return t.nbytes / s
@@ -283,15 +371,25 @@ func (t Tensor) IsForeign() bool { return t.foreign != nil }
 // Pointer returns the address of the first element, or nil for an empty or
 // string tensor. It is for backends that hand the buffer to a framework; such
 // a backend must keep t reachable (and pinned, for Go memory) while in use.
-func (t Tensor) Pointer() unsafe.Pointer { return t.data }
+func (t Tensor) Pointer() unsafe.Pointer {
+	if t.dtype == String {
+		return nil
+	}
+	return t.data
+}
 
 // ByteLen returns the size of the numeric buffer in bytes (0 for strings).
-func (t Tensor) ByteLen() int { return t.nbytes }
+func (t Tensor) ByteLen() int {
+	if t.dtype == String {
+		return 0
+	}
+	return t.nbytes
+}
 
 // Bytes returns the raw little-endian buffer of a numeric tensor without
 // copying it, or nil for a string tensor.
 func (t Tensor) Bytes() []byte {
-	if t.data == nil {
+	if t.data == nil || t.dtype == String {
 		return nil
 	}
 	return unsafe.Slice((*byte)(t.data), t.nbytes)
@@ -302,7 +400,7 @@ func (t Tensor) Strings() ([]string, error) {
 	if t.dtype != String {
 		return nil, fmt.Errorf("%w: Strings on a %s tensor", ErrInvalid, t.dtype)
 	}
-	return t.strs, nil
+	return t.strs(), nil
 }
 
 // View returns the elements of t as a []T that aliases its buffer. T must
@@ -345,9 +443,9 @@ func (t Tensor) Clone() (Tensor, error) {
 		return Tensor{}, fmt.Errorf("%w: clone of an invalid or released tensor", ErrInvalid)
 	}
 	if t.dtype == String {
-		return FromStrings(t.shape, append([]string(nil), t.strs...))
+		return FromStrings(t.Shape(), append([]string(nil), t.strs()...))
 	}
-	c, err := New(t.dtype, t.shape)
+	c, err := New(t.dtype, t.Shape())
 	if err != nil {
 		return Tensor{}, err
 	}
@@ -357,5 +455,5 @@ func (t Tensor) Clone() (Tensor, error) {
 
 // String summarises t (dtype and shape) for logs and errors.
 func (t Tensor) String() string {
-	return fmt.Sprintf("%s%v", t.dtype, t.shape)
+	return fmt.Sprintf("%s%v", t.dtype, t.Shape())
 }

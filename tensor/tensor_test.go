@@ -187,3 +187,80 @@ func TestClone(t *testing.T) {
 	assert.Equal(t, []uint8{1, 2, 3}, tensor.MustView[uint8](c))
 	assert.True(t, errors.Is(func() error { _, e := tensor.Tensor{}.Clone(); return e }(), tensor.ErrInvalid))
 }
+
+func TestCarveSeveralTensorsFromOneBlock(t *testing.T) {
+	shapes := []tensor.Shape{{2, 3}, {}, {0, 4}, {5}}
+	dtypes := []tensor.DType{tensor.Float32, tensor.Int64, tensor.Float64, tensor.Uint8}
+	size := 0
+	for i := range shapes {
+		n, err := tensor.BlockSize(dtypes[i], shapes[i])
+		require.NoError(t, err)
+		size += n
+	}
+	block := make([]byte, size)
+	var got []tensor.Tensor
+	for i := range shapes {
+		var x tensor.Tensor
+		var err error
+		x, block, err = tensor.Carve(block, dtypes[i], shapes[i])
+		require.NoError(t, err)
+		got = append(got, x)
+	}
+	assert.Empty(t, block, "tensor.BlockSize and tensor.Carve agree on sizes")
+	for i, x := range got {
+		assert.Equal(t, shapes[i], x.Shape())
+		assert.Equal(t, dtypes[i], x.DType())
+		assert.True(t, x.IsAligned(tensor.Alignment))
+		n, _ := shapes[i].NumElements()
+		assert.Equal(t, n*dtypes[i].Size(), x.ByteLen())
+	}
+	// Writing one tensor leaves the others (and their shapes) alone.
+	a := tensor.MustView[float32](got[0])
+	for i := range a {
+		a[i] = -1
+	}
+	assert.Equal(t, []uint8{0, 0, 0, 0, 0}, tensor.MustView[uint8](got[3]))
+	assert.Equal(t, tensor.Shape{5}, got[3].Shape())
+	assert.Equal(t, int64(0), tensor.MustView[int64](got[1])[0])
+}
+
+func TestCarveRefusesWhatDoesNotFit(t *testing.T) {
+	_, _, err := tensor.Carve(make([]byte, 8), tensor.Float32, tensor.Shape{4})
+	assert.ErrorIs(t, err, tensor.ErrInvalid)
+	_, err = tensor.BlockSize(tensor.String, tensor.Shape{1})
+	assert.ErrorIs(t, err, tensor.ErrInvalid)
+	_, err = tensor.BlockSize(tensor.Float32, tensor.Shape{-1})
+	assert.Error(t, err)
+	b := make([]byte, 64)
+	_, _, err = tensor.Carve(b[1:], tensor.Int8, tensor.Shape{1})
+	assert.ErrorIs(t, err, tensor.ErrInvalid, "a block that is not 8-aligned")
+}
+
+// Outputs travel in map[string]Tensor, whose groups hold eight slots: every
+// byte of Tensor is eight bytes allocated per Infer.
+func TestTensorStaysSmall(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(tensor.Tensor{}), uintptr(40))
+}
+
+func TestStringTensorsHaveNoNumericBuffer(t *testing.T) {
+	s, err := tensor.FromStrings(tensor.Shape{3}, []string{"a", "", "ccc"})
+	require.NoError(t, err)
+	assert.Nil(t, s.Pointer())
+	assert.Zero(t, s.ByteLen())
+	assert.Nil(t, s.Bytes())
+	assert.True(t, s.IsAligned(tensor.Alignment))
+	assert.Equal(t, 3, s.Len())
+	c, err := s.Clone()
+	require.NoError(t, err)
+	got, err := c.Strings()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "", "ccc"}, got)
+	assert.Nil(t, tensor.Compare(c, s, tensor.Tolerance{}))
+
+	empty, err := tensor.New(tensor.String, tensor.Shape{0, 2})
+	require.NoError(t, err)
+	strs, err := empty.Strings()
+	require.NoError(t, err)
+	assert.Empty(t, strs)
+	assert.Equal(t, 0, empty.Len())
+}

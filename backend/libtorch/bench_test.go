@@ -3,25 +3,23 @@ package libtorch_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/libtorch"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/benchpair"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/tensor"
 )
 
 // BenchmarkOverhead compares carton.Infer with the same forward called
-// from C++ (csrc/bench_forward.cpp, built beside each shim by `make shims`)
-// on one libtorch: dict_io with a 2x4 input (tiny) and first, whose work
-// is O(1), with a 64 MiB input. The C++ figure is the median of its own
-// timing batches, reported as this sub-benchmark's ns/op.
+// from C++ (csrc/bench_direct.cpp, built beside each shim by `make shims`
+// and loaded into this process) on one libtorch: dict_io with a 2x4 input
+// (tiny) and first, whose work is O(1), with a 64 MiB input.
+// BenchmarkOverheadPaired measures the difference more finely.
 //
 // libtorch releases cannot share a process: set
 // CARTON_TEST_LIBTORCH_VERSION to pick one (default: the newest found).
@@ -32,9 +30,10 @@ func BenchmarkOverhead(b *testing.B) {
 	tiny, _ := tensor.From(tensor.Shape{2, 4}, []float32{1, 2, 3, 4, 5, 6, 7, 8})
 	big, _ := tensor.New(tensor.Float32, tensor.Shape{16 << 20})
 	for _, c := range []struct {
-		name, model, mode string
-		x                 tensor.Tensor
-	}{{"tiny", "dict_io", "dict", tiny}, {"64MiB", "first", "positional", big}} {
+		name, model string
+		dict        bool
+		x           tensor.Tensor
+	}{{"tiny", "dict_io", true, tiny}, {"64MiB", "first", false, big}} {
 		path := packBench(b, c.model)
 		m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(b.TempDir()),
 			carton.WithRunnerOpt("num_threads", 1))
@@ -44,23 +43,20 @@ func BenchmarkOverhead(b *testing.B) {
 		in := map[string]tensor.Tensor{"x": c.x}
 		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
 			b.ReportAllocs()
-			for b.Loop() {
-				out, err := m.Infer(ctx, in)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, t := range out {
-					t.Release()
-				}
-			}
+			run(b, benchpair.Infers(ctx, m, in))
 		})
 		b.Run("input="+c.name+"/impl=cpp", func(b *testing.B) {
-			ns := cppForward(b, rt, filepath.Join(models, c.model+".pt"), c.x.Len(), c.mode)
-			for b.Loop() {
-			}
-			b.ReportMetric(ns, "ns/op")
+			run(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x))
 		})
 		m.Close()
+	}
+}
+
+// run times op over b.N operations in one go.
+func run(b *testing.B, op benchpair.Op) {
+	b.ResetTimer()
+	if err := op(b.N); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -88,36 +84,10 @@ func packBench(b *testing.B, name string) string {
 	return out
 }
 
-// cppForward runs the C++ benchmark program built beside the shim.
-func cppForward(b *testing.B, rt backend.Runtime, model string, n int, mode string, iterations ...int) float64 {
-	shim, ok := libtorch.ShimPath(rt.Version)
-	if !ok {
-		b.Skip("no shim")
-	}
-	prog := filepath.Join(filepath.Dir(shim), "bench_forward")
-	iters := 20000
-	if n > 1<<20 {
-		iters = 5000
-	}
-	if len(iterations) > 0 {
-		iters = iterations[0]
-	}
-	out, err := exec.Command(prog, model, strconv.Itoa(n), strconv.Itoa(iters), mode).CombinedOutput()
-	if err != nil {
-		b.Skipf("%s (build it with make shims): %v: %s", prog, err, out)
-	}
-	s := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "ns_per_op="))
-	ns, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		b.Fatalf("bench_forward said %q", out)
-	}
-	return ns
-}
-
 func semverLess(a, b string) bool { return semver.MustParse(a).Compare(semver.MustParse(b)) < 0 }
 
 // BenchmarkLoad compares loading dict_io: torch::jit::load + eval from C++
-// (median of 20), against carton.Load of the packed carton (open the zip,
+// in this process, against carton.Load of the packed carton (open the zip,
 // hash every file, select the runtime, load from the zip's bytes) + Close.
 func BenchmarkLoad(b *testing.B) {
 	rt := benchRuntime(b)
@@ -139,9 +109,6 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 	b.Run("impl=cpp", func(b *testing.B) {
-		ns := cppForward(b, rt, filepath.Join(models, "dict_io.pt"), 8, "load", 20)
-		for b.Loop() {
-		}
-		b.ReportMetric(ns, "ns/op")
+		run(b, libtorch.CppLoad(b, rt.Version, filepath.Join(models, "dict_io.pt")))
 	})
 }

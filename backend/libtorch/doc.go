@@ -24,10 +24,14 @@
 // them per process, not per model; the inter-op pool can be sized once.
 //
 // Memory: numeric inputs are shared with libtorch (from_blob over Go memory
-// pinned for the call). Outputs stay in libtorch's memory until Release;
-// an output that aliases an input (a module returning its input, or a view
-// of it) is handed back as a view of the input's Go memory, so it stays
-// valid after the call. String outputs are copied.
+// pinned for the call). Outputs up to 16 KiB are copied into Go memory
+// (one allocation for all of a call's small outputs) and libtorch's result
+// goes back to the shim with the module's next forward, or at Close: no
+// native call and no finalizer of its own. Larger outputs stay in
+// libtorch's memory, zero-copy, until Release (they stay valid after the
+// module is closed). An output that aliases an input (a module returning
+// its input, or a view of it) is handed back as a view of the input's Go
+// memory. String outputs are copied.
 //
 // Concurrency: one module serves concurrent Infer calls (TorchScript's
 // forward is thread-safe for inference); libraries stay loaded for the

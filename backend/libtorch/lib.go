@@ -18,7 +18,7 @@ import (
 
 // ShimABIVersion is the CT_ABI_VERSION of include/carton_torch.h this
 // package speaks.
-const ShimABIVersion = 1
+const ShimABIVersion = 2
 
 // ErrNoShim: no shim is built for the selected libtorch version.
 var ErrNoShim = errors.New("no carton shim for this libtorch")

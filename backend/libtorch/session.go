@@ -55,12 +55,32 @@ type module struct {
 	closed      sync.Once
 	// freeResult frees a ct_result; the release of a lone foreign output.
 	freeResult func(uintptr)
+	// retired holds results no Go tensor refers to (every output was
+	// copied out), for the next ct_forward to free: no native call of its
+	// own per Infer. Bounded by maxRetired; Close frees what is left.
+	retiredMu sync.Mutex
+	retired   []uintptr
 }
 
+// maxRetired bounds the results waiting for the next forward; past it a
+// result is freed at once.
+const maxRetired = 64
+
+// copyMaxBytes: outputs up to this size are copied into Go memory, so that
+// the result goes back to the shim with the next forward instead of
+// needing a native free and a finalizer of its own (both cost more than
+// the copy). Larger outputs stay in libtorch memory, zero-copy.
+const copyMaxBytes = 16 << 10
+
+// callState is one Infer's scratch, pooled. The arrays the shim reads sit
+// inside it, so one pin of the callState covers them all.
 type callState struct {
 	dlopen.Caller
 	pin     runtime.Pinner
-	ins     []ctTensor
+	ins     []ctTensor // insBuf, or a larger heap array pinned on its own
+	insBuf  [4]ctTensor
+	done    [8]uintptr // results for ct_forward to free first
+	nDone   int
 	tensors []tensor.Tensor
 	keys    []string // input names in order, when the carton declares none
 	result  uintptr  // written by ct_forward
@@ -129,7 +149,13 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 	if err := m.gather(cs, inputs); err != nil {
 		return nil, err
 	}
-	cs.ins = cs.ins[:0]
+	cs.pin.Pin(cs)
+	if len(cs.tensors) <= len(cs.insBuf) {
+		cs.ins = cs.insBuf[:0]
+	} else {
+		cs.ins = make([]ctTensor, 0, len(cs.tensors))
+		cs.pin.Pin(&cs.ins[:1][0])
+	}
 	for i, t := range cs.tensors {
 		var name uintptr
 		if len(m.inputs) > 0 {
@@ -145,18 +171,41 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 	}
 	var insPtr, outPtr uintptr
 	if len(cs.ins) > 0 {
-		cs.pin.Pin(&cs.ins[0])
 		insPtr = uintptr(unsafe.Pointer(&cs.ins[0]))
 	}
 	if len(m.outPtrs) > 0 {
 		outPtr = uintptr(unsafe.Pointer(&m.outPtrs[0]))
 	}
+	m.takeRetired(cs)
 	status := cs.Call(m.shim.fn.forward, m.handle, insPtr, uintptr(len(cs.ins)), outPtr, uintptr(len(m.outPtrs)),
-		uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
+		uintptr(unsafe.Pointer(&cs.done[0])), uintptr(cs.nDone), uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
+	cs.nDone = 0 // freed by the shim, even on failure
 	if err := m.shim.check(&cs.Caller, status, &cs.err); err != nil {
 		return nil, err
 	}
 	return m.outputsOf(cs)
+}
+
+// takeRetired moves retired results into cs.done for the next forward.
+func (m *module) takeRetired(cs *callState) {
+	m.retiredMu.Lock()
+	n := copy(cs.done[:], m.retired)
+	m.retired = m.retired[:copy(m.retired, m.retired[n:])]
+	m.retiredMu.Unlock()
+	cs.nDone = n
+}
+
+// retire hands a result no tensor refers to back for the next forward to
+// free, or frees it now when enough are waiting.
+func (m *module) retire(result uintptr) {
+	m.retiredMu.Lock()
+	if len(m.retired) < maxRetired {
+		m.retired = append(m.retired, result)
+		m.retiredMu.Unlock()
+		return
+	}
+	m.retiredMu.Unlock()
+	m.freeResult(result)
 }
 
 // gather puts the inputs in forward's order into cs.tensors.
@@ -273,15 +322,30 @@ func (o *resultOwner) free() { dlopen.CallPooled(o.shim.fn.resultFree, o.result)
 func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	res := (*ctResult)(dlopen.Pointer(cs.result))
 	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
-	// Outputs over libtorch memory keep the result alive. One such output
-	// owns it directly (its release frees the result: no owner object);
-	// several share a counted owner.
-	foreign := 0
+	// Outputs up to copyMaxBytes are copied into one Go block carved into
+	// tensors. Larger ones stay over libtorch memory and keep the result
+	// alive: one such output owns it directly (its release frees the
+	// result: no owner object); several share a counted owner.
+	foreign, blockSize := 0, 0
 	for i := range outs {
 		o := &outs[i]
-		if _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); tensor.DType(o.dtype) != tensor.String && !aliased && o.data != 0 {
-			foreign++
+		if _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); tensor.DType(o.dtype) == tensor.String || aliased {
+			continue
 		}
+		if o.nbytes > copyMaxBytes {
+			foreign++
+			continue
+		}
+		n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
+		if err != nil {
+			m.retire(cs.result)
+			return nil, fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
+		}
+		blockSize += n
+	}
+	var block []byte
+	if blockSize > 0 {
+		block = make([]byte, blockSize)
 	}
 	var owner *resultOwner
 	if foreign > 1 {
@@ -294,8 +358,8 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 	}
 	handedOver := false
 	defer func() {
-		if owner == nil && !handedOver {
-			m.freeResult(cs.result)
+		if owner == nil && !handedOver { // no tensor refers to the result
+			m.retire(cs.result)
 		}
 	}()
 	out := make(map[string]tensor.Tensor, len(outs))
@@ -309,10 +373,7 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 		o := &outs[i]
 		name := m.outputName(o.name)
 		dtype := tensor.DType(o.dtype)
-		var shape tensor.Shape
-		if o.ndim > 0 {
-			shape = unsafe.Slice((*int64)(dlopen.Pointer(o.shape)), o.ndim)
-		}
+		shape := outputShape(o)
 		if dtype == tensor.String {
 			n, err := shape.NumElements()
 			if err != nil {
@@ -335,6 +396,22 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 			out[name] = t // a view of the caller's Go memory stays valid after the call
 			continue
 		}
+		if o.nbytes <= copyMaxBytes {
+			var t tensor.Tensor
+			var err error
+			t, block, err = tensor.Carve(block, dtype, shape) // copies the shape
+			if err != nil {
+				return fail(fmt.Errorf("output %q: %w", name, err))
+			}
+			if o.nbytes != int64(t.ByteLen()) {
+				return fail(fmt.Errorf("%w: output %q: %d bytes for shape %v of %s", backend.ErrModel, name, o.nbytes, shape, dtype))
+			}
+			if o.nbytes > 0 {
+				copy(unsafe.Slice((*byte)(t.Pointer()), o.nbytes), unsafe.Slice((*byte)(dlopen.Pointer(o.data)), o.nbytes))
+			}
+			out[name] = t
+			continue
+		}
 		var t tensor.Tensor
 		var err error
 		if owner != nil {
@@ -353,6 +430,14 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 		out[name] = t
 	}
 	return out, nil
+}
+
+// outputShape is an output's shape in the shim's memory (not copied).
+func outputShape(o *ctTensor) tensor.Shape {
+	if o.ndim <= 0 {
+		return nil
+	}
+	return unsafe.Slice((*int64)(dlopen.Pointer(o.shape)), o.ndim)
 }
 
 // outputName maps the C name to a Go string without allocating when it is
@@ -394,6 +479,12 @@ func cstrEqual(c uintptr, b []byte) bool {
 func (m *module) Close() error {
 	m.closed.Do(func() {
 		var c dlopen.Caller
+		m.retiredMu.Lock()
+		for _, r := range m.retired {
+			c.Call(m.shim.fn.resultFree, r)
+		}
+		m.retired = nil
+		m.retiredMu.Unlock()
 		c.Call(m.shim.fn.moduleFree, m.handle)
 		m.pin.Unpin()
 	})

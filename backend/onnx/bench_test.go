@@ -8,6 +8,7 @@ import (
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/benchpair"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -70,8 +71,45 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 }
 
-// benchCarton measures the public API: carton.Infer on a packed carton.
-func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor) {
+// BenchmarkOverheadPaired alternates short batches of the direct floor
+// and of carton.Infer on one goroutine (internal/benchpair) and reports the
+// median added time per call with its 95% interval: batches taken a
+// fraction of a millisecond apart cancel the drift of this kind of machine
+// that separate benchmark runs cannot. Run it with -benchtime 1x.
+func BenchmarkOverheadPaired(b *testing.B) {
+	path := anyLibrary(b)
+	lib, err := loadLibrary(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := sessionOptions{intraOp: 1, interOp: 1, optLevel: 99}
+	ctx := context.Background()
+	for _, c := range benchCases(b) {
+		s, err := newSession(lib, c.model, nil, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := loadPackedONNX(b, path, c.model)
+		in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
+		b.Run("input="+c.name, func(b *testing.B) {
+			cs := s.scratch.Get().(*callState)
+			defer s.scratch.Put(cs)
+			direct := func(n int) error {
+				for range n {
+					directOnce(b, s, cs, c.input)
+				}
+				return nil
+			}
+			benchpair.Bench(b, 400, 100, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
+		})
+		m.Close()
+		s.Close()
+	}
+}
+
+// loadPackedONNX packs model with one intra- and one inter-op thread and
+// loads it on the library at libPath.
+func loadPackedONNX(b *testing.B, libPath, model string) *carton.Model {
 	ctx := context.Background()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "m.carton")
@@ -85,6 +123,13 @@ func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return m
+}
+
+// benchCarton measures the public API: carton.Infer on a packed carton.
+func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor) {
+	ctx := context.Background()
+	m := loadPackedONNX(b, libPath, model)
 	defer m.Close()
 	in := map[string]tensor.Tensor{input: x}
 	b.ReportAllocs()

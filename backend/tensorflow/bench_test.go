@@ -2,14 +2,16 @@ package tensorflow
 
 import (
 	"context"
+	"flag"
 	"path/filepath"
-	"slices"
+	"reflect"
 	"testing"
-	"time"
+	"unsafe"
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/benchpair"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -40,8 +42,8 @@ func benchCases(b *testing.B) []benchCase {
 	return []benchCase{{"tiny", "signatures", tiny}, {"64MiB", "first", big}}
 }
 
-// benchSetup loads the library and a session with one intra- and one
-// inter-op thread, as the packed cartons ask for.
+// benchSetup loads the library and a session with the threads of
+// benchOpts, as the packed cartons ask for.
 func benchSetup(b *testing.B, model string) (backend.Runtime, *session) {
 	b.Helper()
 	found, err := Runner{}.Runtimes(context.Background(), backend.Hints{})
@@ -52,7 +54,7 @@ func benchSetup(b *testing.B, model string) (backend.Runtime, *session) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o, _ := parseOptions(benchOpts)
+	o, _ := parseOptions(benchOpts())
 	s, err := newSession(lib, filepath.Join(testModels, model), o)
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +62,14 @@ func benchSetup(b *testing.B, model string) (backend.Runtime, *session) {
 	return found[0], s
 }
 
-var benchOpts = map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}
+// interOp is the inter_op_threads of every benchmark session: -1 (the
+// default) runs each graph on the calling thread, 1 on a one-thread
+// inter-op pool (go test -bench . -args -interop 1).
+var interOp = flag.Int64("interop", -1, "inter_op_threads of the benchmark sessions")
+
+func benchOpts() map[string]any {
+	return map[string]any{"intra_op_threads": int64(1), "inter_op_threads": *interOp}
+}
 
 func BenchmarkOverhead(b *testing.B) {
 	for _, c := range benchCases(b) {
@@ -151,7 +160,7 @@ func loadPacked(b *testing.B, rt backend.Runtime, model string) *carton.Model {
 	dir := b.TempDir()
 	path := filepath.Join(dir, "m.carton")
 	if _, err := carton.Pack(ctx, filepath.Join(testModels, model), path, carton.PackOptions{Config: format.Config{
-		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "*", Opts: benchOpts},
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "*", Opts: benchOpts()},
 	}}); err != nil {
 		b.Fatal(err)
 	}
@@ -187,7 +196,7 @@ func directOnce(b *testing.B, s *session, cs *callState, x tensor.Tensor) {
 func BenchmarkLoad(b *testing.B) {
 	rt, s := benchSetup(b, "dense")
 	s.Close()
-	o, _ := parseOptions(benchOpts)
+	o, _ := parseOptions(benchOpts())
 	b.Run("impl=direct", func(b *testing.B) {
 		for b.Loop() {
 			s, err := newSession(s.lib, filepath.Join(testModels, "dense"), o)
@@ -201,7 +210,7 @@ func BenchmarkLoad(b *testing.B) {
 	dir := b.TempDir()
 	path := filepath.Join(dir, "m.carton")
 	if _, err := carton.Pack(ctx, filepath.Join(testModels, "dense"), path, carton.PackOptions{Config: format.Config{
-		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "*", Opts: benchOpts},
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "*", Opts: benchOpts()},
 	}}); err != nil {
 		b.Fatal(err)
 	}
@@ -216,49 +225,43 @@ func BenchmarkLoad(b *testing.B) {
 	})
 }
 
-// BenchmarkOverheadPaired alternates the direct floor and carton.Infer in
-// one loop, timing each call, and reports the median of the per-pair
-// differences as added-ns/op: on a machine whose speed drifts, pairs taken
-// microseconds apart cancel the drift that separate runs cannot.
+// BenchmarkOverheadPaired alternates short batches of the direct floor
+// and of carton.Infer on one goroutine (internal/benchpair) and reports the
+// median added time per call with its 95% interval: on a machine whose
+// speed drifts, batches taken a millisecond apart cancel the drift that
+// separate runs cannot. Run it with -benchtime 1x.
 func BenchmarkOverheadPaired(b *testing.B) {
 	for _, c := range benchCases(b) {
-		rt, s := benchSetup(b, c.model)
+		rt, own := benchSetup(b, c.model)
+		own.Close()
 		m := loadPacked(b, rt, c.model)
+		// The floor runs on carton's own session: two sessions would each
+		// keep per-session thread pools spinning on this 2-core machine.
+		s := sessionOf(b, m)
 		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
 		b.Run("input="+c.name, func(b *testing.B) {
 			ctx := context.Background()
 			cs := s.scratch.Get().(*callState)
 			defer s.scratch.Put(cs)
-			var diffs, directs, cartons []float64
-			for b.Loop() {
-				t0 := time.Now()
-				directOnce(b, s, cs, c.input)
-				t1 := time.Now()
-				out, err := m.Infer(ctx, in)
-				if err != nil {
-					b.Fatal(err)
+			direct := func(n int) error {
+				for range n {
+					directOnce(b, s, cs, c.input)
 				}
-				for _, t := range out {
-					t.Release()
-				}
-				t2 := time.Now()
-				d, k := float64(t1.Sub(t0)), float64(t2.Sub(t1))
-				directs, cartons, diffs = append(directs, d), append(cartons, k), append(diffs, k-d)
+				return nil
 			}
-			b.ReportMetric(median(directs), "direct-ns/op")
-			b.ReportMetric(median(cartons), "carton-ns/op")
-			b.ReportMetric(median(diffs), "added-ns/op")
+			benchpair.Bench(b, 300, 20, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
 		})
 		m.Close()
-		s.Close()
 	}
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
+// sessionOf returns the runner session inside a loaded carton.Model (an
+// unexported field; benchmarks only).
+func sessionOf(b *testing.B, m *carton.Model) *session {
+	f := reflect.ValueOf(m).Elem().FieldByName("session")
+	s, ok := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(*session)
+	if !ok {
+		b.Fatal("carton.Model holds no TensorFlow session")
 	}
-	xs = slices.Clone(xs)
-	slices.Sort(xs)
-	return xs[len(xs)/2]
+	return s
 }

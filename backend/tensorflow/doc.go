@@ -24,7 +24,10 @@
 // own logging follows $TF_CPP_MIN_LOG_LEVEL as set when the process started.
 //
 // Options: signature, tags, intra_op_threads, inter_op_threads (0 lets
-// TensorFlow choose; an inter-op size gives the session its own pools).
+// TensorFlow choose; an inter-op size gives the session its own pools;
+// -1 runs every op on the calling thread: no hand-off to a pool thread and
+// back, which for small graphs is most of the time of a call, and
+// concurrent callers each compute on their own thread).
 //
 // Memory: numeric inputs are shared with TensorFlow, not copied:
 // TF_NewTensor wraps the Go memory, pinned for the call, with a

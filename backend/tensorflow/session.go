@@ -365,9 +365,15 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 		cs.Call(lib.fn.deleteTensor, v)
 		return t, nil
 	}
-	if data == 0 && nbytes == 0 {
-		cs.Call(lib.fn.deleteTensor, v)
-		return tensor.New(spec.dtype, shape) // copies the shape
+	if nbytes <= copyMaxBytes {
+		// Small: a copy costs less than a finalizer and a Go object over
+		// TensorFlow's buffer, and the TF_Tensor goes at once.
+		defer cs.Call(lib.fn.deleteTensor, v)
+		t, err := tensor.New(spec.dtype, shape) // copies the shape
+		if err == nil && nbytes > 0 {
+			copy(t.Bytes(), unsafe.Slice((*byte)(dlopen.Pointer(data)), nbytes))
+		}
+		return t, err
 	}
 	t, err := tensor.ForeignHandle(spec.dtype, shape, dlopen.Pointer(data), nbytes, lib.release, v)
 	if err != nil {
@@ -375,6 +381,10 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 	}
 	return t, err
 }
+
+// copyMaxBytes: outputs up to this size are copied into Go memory; larger
+// ones stay in TensorFlow's buffer, zero-copy, until Release.
+const copyMaxBytes = 16 << 10
 
 // Close closes and deletes the session and its graph. Outputs already
 // returned stay valid: each holds its own TF_Tensor.

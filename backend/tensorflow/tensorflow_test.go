@@ -169,6 +169,8 @@ func TestLoadErrors(t *testing.T) {
 	require.ErrorIs(t, err, backend.ErrModel)
 	err = try(path, carton.WithRunnerOpt("intra_op_threads", int64(-1)))
 	require.ErrorIs(t, err, backend.ErrInvalidOption)
+	err = try(path, carton.WithRunnerOpt("inter_op_threads", int64(-2)))
+	require.ErrorIs(t, err, backend.ErrInvalidOption)
 	err = try(path, carton.WithDevice("cuda:0"))
 	require.ErrorIs(t, err, backend.ErrInvalidOption)
 
@@ -242,11 +244,26 @@ func TestTensorFlowRejectsInput(t *testing.T) {
 }
 
 func TestOptionsAndThreads(t *testing.T) {
-	m := load(t, pack(t, "dense", map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}))
-	in, want := refdata.Load(t, models, "dense")
-	got, err := m.Infer(context.Background(), in)
-	require.NoError(t, err)
-	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	// A one-thread inter-op pool, and -1: every op on the caller's thread.
+	for _, interOp := range []int64{1, -1} {
+		m := load(t, pack(t, "dense", map[string]any{"intra_op_threads": int64(1), "inter_op_threads": interOp}))
+		in, want := refdata.Load(t, models, "dense")
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					got, err := m.Infer(context.Background(), in)
+					if !assert.NoError(t, err) {
+						return
+					}
+					assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}), "inter_op_threads %d", interOp)
+				}
+			}()
+		}
+		wg.Wait()
+	}
 }
 
 func TestDeadline(t *testing.T) {
@@ -295,18 +312,39 @@ func TestConcurrentInfer(t *testing.T) {
 	}
 }
 
-// Outputs hold their own TF_Tensor: valid after the model is closed.
+// Outputs up to 16 KiB are copied into Go memory; larger ones hold their
+// own TF_Tensor, zero-copy, and stay valid after the model is closed.
 func TestOutputsOutliveClose(t *testing.T) {
 	rt := runtime(t)
 	m, err := carton.Load(context.Background(), pack(t, "dense", nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
 	require.NoError(t, err)
 	in, want := refdata.Load(t, models, "dense")
-	got, err := m.Infer(context.Background(), in)
+	small, err := m.Infer(context.Background(), in)
+	require.NoError(t, err)
+	assert.False(t, small["y"].IsForeign(), "a 60-byte output is copied")
+
+	// The reference rows repeated 400 times: y is 2000x3 floats, 24 KiB.
+	const reps = 400
+	x := tensor.MustView[float32](in["x"])
+	rows := in["x"].Shape()[0]
+	tiled := make([]float32, 0, len(x)*reps)
+	for range reps {
+		tiled = append(tiled, x...)
+	}
+	bigIn, err := tensor.From(tensor.Shape{rows * reps, 4}, tiled)
+	require.NoError(t, err)
+	big, err := m.Infer(context.Background(), map[string]tensor.Tensor{"x": bigIn})
 	require.NoError(t, err)
 	require.NoError(t, m.Close())
-	assert.True(t, got["y"].IsForeign())
-	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
-	got["y"].Release()
+
+	assert.Nil(t, tensor.Compare(small["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	assert.True(t, big["y"].IsForeign(), "a 24 KiB output stays in TensorFlow's buffer")
+	y, w := tensor.MustView[float32](big["y"]), tensor.MustView[float32](want["y"])
+	require.Len(t, y, len(w)*reps)
+	for i := range y {
+		require.InDelta(t, w[i%len(w)], y[i], 1e-5, "element %d after Close", i)
+	}
+	big["y"].Release()
 }
 
 // $CARTON_TENSORFLOW_DIR names the runtime explicitly: the only candidate,

@@ -1,0 +1,195 @@
+package libtorch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/benchpair"
+	"github.com/carton-run/carton/tensor"
+)
+
+// BenchmarkOverheadPaired times carton.Infer against the bare forward
+// called from C++ in this same process (csrc/bench_direct.cpp, built beside
+// the shim by `make shims`, linking the same libtorch), alternating short
+// batches of each on one goroutine (internal/benchpair), and reports the
+// median added time per call with its 95% interval. A third side, the
+// shim's ct_forward called straight through the binding in a loop, splits
+// the difference into the shim's part (level=shim: binding vs C++) and
+// the Go side's (level=go: carton.Infer vs binding). Run it with
+// -benchtime 1x: the pairing sets its own length.
+func BenchmarkOverheadPaired(b *testing.B) {
+	rt := pairedRuntime(b)
+	ctx := context.Background()
+	tiny, _ := tensor.From(tensor.Shape{2, 4}, []float32{1, 2, 3, 4, 5, 6, 7, 8})
+	big, _ := tensor.New(tensor.Float32, tensor.Shape{16 << 20})
+	models := filepath.Join("..", "..", "testdata", "torch")
+	for _, c := range []struct {
+		name, model string
+		dict        bool
+		x           tensor.Tensor
+	}{{"tiny", "dict_io", true, tiny}, {"64MiB", "first", false, big}} {
+		dir := b.TempDir()
+		path := filepath.Join(dir, c.model+".carton")
+		if _, err := carton.Pack(ctx, filepath.Join(models, c.model+".pt"), path, carton.PackOptions{Config: format.Config{
+			Runner: format.Runner{RunnerName: "torchscript", RequiredFrameworkVersion: "*"}}}); err != nil {
+			b.Fatal(err)
+		}
+		m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(dir),
+			carton.WithRunnerOpt("num_threads", 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		direct := CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x)
+		binding := bindingLoop(b, rt, filepath.Join(models, c.model+".pt"), c.x)
+		in := map[string]tensor.Tensor{"x": c.x}
+		for _, level := range []struct {
+			name, aName, bName string
+			a, b               benchpair.Op
+		}{{"total", "cpp", "carton", direct, benchpair.Infers(ctx, m, in)}, {"shim", "cpp", "binding", direct, binding}, {"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)}} {
+			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
+				benchpair.Bench(b, 300, 50, level.aName, level.a, level.bName, level.b)
+			})
+		}
+		m.Close()
+	}
+}
+
+// pairedRuntime is the newest libtorch with a shim, or the one
+// CARTON_TEST_LIBTORCH_VERSION names.
+func pairedRuntime(b *testing.B) backend.Runtime {
+	rts, err := Runner{}.Runtimes(context.Background(), backend.Hints{})
+	if err != nil || len(rts) == 0 {
+		b.Skip("no libtorch")
+	}
+	want := os.Getenv("CARTON_TEST_LIBTORCH_VERSION")
+	for _, rt := range rts { // newest first
+		if _, ok := ShimPath(rt.Version); ok && (want == "" || rt.Version == want) {
+			return rt
+		}
+	}
+	b.Skip("no libtorch with a shim")
+	return backend.Runtime{}
+}
+
+// bindingLoop loads model through the shim and returns an op that calls
+// ct_forward on x n times, each call handing the previous result back as
+// done: the shim's cost plus one native call, without the Go side of
+// Infer (no map, no output tensors).
+func bindingLoop(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) benchpair.Op {
+	s, err := loadShim(rt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := newModule(s, model, nil, "cpu", &format.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	cs := &callState{}
+	shape := append(tensor.Shape(nil), x.Shape()...)
+	cs.ins = []ctTensor{{name: m.cName("x"), dtype: int32(tensor.Float32), ndim: int32(len(shape)), shape: uintptr(unsafe.Pointer(&shape[0])),
+		data: uintptr(x.Pointer()), nbytes: int64(x.ByteLen())}}
+	var pin runtime.Pinner
+	pin.Pin(cs)
+	pin.Pin(&cs.ins[0])
+	pin.Pin(&shape[0])
+	pin.Pin(x.Pointer())
+	b.Cleanup(func() {
+		if cs.nDone > 0 {
+			dlopen.Call(s.fn.resultFree, cs.done[0])
+		}
+		pin.Unpin()
+	})
+	return func(n int) error {
+		for range n {
+			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, 0, 0,
+				uintptr(unsafe.Pointer(&cs.done[0])), uintptr(cs.nDone), uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
+			cs.nDone = 0
+			if err := s.check(&cs.Caller, st, &cs.err); err != nil {
+				return err
+			}
+			cs.done[0], cs.nDone = cs.result, 1
+		}
+		return nil
+	}
+}
+
+// cppFloor is the C++ floor library for one libtorch version, loaded into
+// this process (it links the libtorch the shim does).
+type cppFloor struct {
+	load, forward, free uintptr
+}
+
+func openCppFloor(b *testing.B, version string) *cppFloor {
+	shim, ok := ShimPath(version)
+	if !ok {
+		b.Skip("no shim")
+	}
+	lib, err := dlopen.Open(filepath.Join(filepath.Dir(shim), "libcarton_torch_bench.so"))
+	if err != nil {
+		b.Skipf("no in-process C++ floor (build it with make shims): %v", err)
+	}
+	f := &cppFloor{}
+	if err := lib.Bind(map[string]*uintptr{"ctb_load": &f.load, "ctb_forward": &f.forward, "ctb_free": &f.free}); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// CppLoad returns an op that loads model from C++ (torch::jit::load and
+// eval, as the shim does) and frees it, n times.
+func CppLoad(b *testing.B, version, model string) benchpair.Op {
+	f := openCppFloor(b, version)
+	out := dlopen.New[[2]uintptr]() // module, error
+	p := dlopen.CString(model)
+	var c dlopen.Caller
+	return func(n int) error {
+		for range n {
+			if c.Call(f.load, uintptr(unsafe.Pointer(&p[0])), uintptr(unsafe.Pointer(&out[0])), uintptr(unsafe.Pointer(&out[1]))) != 0 {
+				return fmt.Errorf("ctb_load: %s", dlopen.GoString(out[1]))
+			}
+			c.Call(f.free, out[0])
+		}
+		return nil
+	}
+}
+
+// CppForward loads model into the C++ floor; the returned op runs its
+// forward n times on x inside one native call (dict: x goes in as the
+// "x" of a Dict[str, Tensor]).
+func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor) benchpair.Op {
+	f := openCppFloor(b, version)
+	out := dlopen.New[[2]uintptr]() // module, error
+	var c dlopen.Caller
+	p := dlopen.CString(model)
+	if c.Call(f.load, uintptr(unsafe.Pointer(&p[0])), uintptr(unsafe.Pointer(&out[0])), uintptr(unsafe.Pointer(&out[1]))) != 0 {
+		b.Fatalf("ctb_load: %s", dlopen.GoString(out[1]))
+	}
+	h := out[0]
+	b.Cleanup(func() { dlopen.Call(f.free, h) })
+	shape := append(tensor.Shape(nil), x.Shape()...)
+	var pin runtime.Pinner
+	pin.Pin(&shape[0])
+	pin.Pin(x.Pointer())
+	b.Cleanup(pin.Unpin)
+	asDict := uintptr(0)
+	if dict {
+		asDict = 1
+	}
+	return func(n int) error {
+		if c.Call(f.forward, h, uintptr(x.Pointer()), uintptr(unsafe.Pointer(&shape[0])), uintptr(len(shape)), asDict, uintptr(n),
+			uintptr(unsafe.Pointer(&out[1]))) != 0 {
+			return fmt.Errorf("ctb_forward: %s", dlopen.GoString(out[1]))
+		}
+		return nil
+	}
+}

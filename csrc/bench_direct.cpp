@@ -1,0 +1,65 @@
+// bench_direct: the floor for carton's TorchScript overhead benchmark,
+// loaded into the Go benchmark's own process (beside the shim, same
+// libtorch) so that carton.Infer and the bare forward are timed
+// alternately on one thread. The forward is called the way a C++ program
+// would call it: InferenceMode, from_blob over the caller's buffer, the
+// module's forward, the result dropped.
+#include <torch/script.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+struct Bench {
+  torch::jit::Module module;
+};
+int32_t fail(char **err, const char *msg) {
+  *err = strdup(msg);
+  return 1;
+}
+}  // namespace
+
+extern "C" {
+
+int32_t ctb_load(const char *path, void **out, char **err) {
+  try {
+    auto b = new Bench{torch::jit::load(path)};
+    b->module.eval();
+    *out = b;
+    return 0;
+  } catch (const std::exception &e) {
+    return fail(err, e.what());
+  }
+}
+
+// ctb_forward runs forward iters times on one float32 input named "x"
+// (dict != 0: inside a Dict[str, Tensor]).
+int32_t ctb_forward(void *h, float *data, const int64_t *shape, int64_t ndim, int32_t dict, int64_t iters,
+                    char **err) {
+  auto *b = static_cast<Bench *>(h);
+  try {
+    for (int64_t i = 0; i < iters; i++) {
+      c10::InferenceMode guard;
+      at::Tensor x = torch::from_blob(data, at::IntArrayRef(shape, ndim), at::kFloat);
+      std::vector<c10::IValue> args;
+      if (dict) {
+        c10::Dict<std::string, at::Tensor> d;
+        d.insert("x", x);
+        args.emplace_back(d);
+      } else {
+        args.emplace_back(x);
+      }
+      c10::IValue out = b->module.forward(args);
+      if (out.isNone()) return fail(err, "forward returned None");
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    return fail(err, e.what());
+  }
+}
+
+void ctb_free(void *h) { delete static_cast<Bench *>(h); }
+}

@@ -1,0 +1,163 @@
+package benchpair
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/carton-run/carton/tensor"
+)
+
+// Op runs an operation n times and reports the first failure.
+type Op func(n int) error
+
+// Inferer is what Infers calls: a *carton.Model or a backend.Session.
+type Inferer interface {
+	Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error)
+}
+
+// Infers is the Op of n Infer calls with the same inputs, each call's
+// outputs released before the next, as a caller that is done with them.
+func Infers(ctx context.Context, m Inferer, inputs map[string]tensor.Tensor) Op {
+	return func(n int) error {
+		for range n {
+			out, err := m.Infer(ctx, inputs)
+			if err != nil {
+				return err
+			}
+			for _, t := range out {
+				t.Release()
+			}
+		}
+		return nil
+	}
+}
+
+// Result is the outcome of Run. Times are nanoseconds per operation.
+type Result struct {
+	Rounds int
+	// A and B are the medians over rounds of each side's time per op.
+	A, B float64
+	// Diff is the median over rounds of B-A per op; DiffLow and DiffHigh
+	// bound it with 95% confidence.
+	Diff, DiffLow, DiffHigh float64
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("A %.0f ns/op, B %.0f ns/op, B-A %+.0f ns/op (95%% CI %+.0f..%+.0f, %d rounds)",
+		r.A, r.B, r.Diff, r.DiffLow, r.DiffHigh, r.Rounds)
+}
+
+// Run times rounds rounds of batch operations of a and of b, alternating
+// which goes first, after rounds/4 (at least one) untimed rounds of each:
+// the first batches after a load run measurably slower.
+func Run(rounds, batch int, a, b Op) (Result, error) {
+	if rounds < 8 || batch < 1 {
+		return Result{}, fmt.Errorf("benchpair: need at least 8 rounds and a batch of 1 (got %d, %d)", rounds, batch)
+	}
+	for range max(rounds/4, 1) {
+		if err := a(batch); err != nil {
+			return Result{}, err
+		}
+		if err := b(batch); err != nil {
+			return Result{}, err
+		}
+	}
+	as, bs, ds := make([]float64, rounds), make([]float64, rounds), make([]float64, rounds)
+	timed := func(op Op) (float64, error) {
+		t0 := time.Now()
+		err := op(batch)
+		return float64(time.Since(t0)) / float64(batch), err
+	}
+	for r := range rounds {
+		var ta, tb float64
+		var errA, errB error
+		if r%2 == 0 {
+			ta, errA = timed(a)
+			tb, errB = timed(b)
+		} else {
+			tb, errB = timed(b)
+			ta, errA = timed(a)
+		}
+		if errA != nil {
+			return Result{}, errA
+		}
+		if errB != nil {
+			return Result{}, errB
+		}
+		as[r], bs[r], ds[r] = ta, tb, tb-ta
+	}
+	lo, hi := MedianCI(ds)
+	return Result{Rounds: rounds, A: Median(as), B: Median(bs), Diff: Median(ds), DiffLow: lo, DiffHigh: hi}, nil
+}
+
+// Median returns the median of xs (the upper one for an even count).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// MedianCI returns a distribution-free 95% confidence interval for the
+// median of xs: the order statistics k and n-1-k, with k the largest index
+// for which P(Binomial(n, 1/2) <= k) <= 2.5%.
+func MedianCI(xs []float64) (lo, hi float64) {
+	n := len(xs)
+	if n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	k := binomialLowerIndex(n)
+	return s[k], s[n-1-k]
+}
+
+func binomialLowerIndex(n int) int {
+	// Cumulative Binomial(n, 1/2) in log space: fine for any n here.
+	cdf := 0.0
+	k := -1
+	for i := 0; i < n; i++ {
+		lg1, _ := math.Lgamma(float64(n + 1))
+		lg2, _ := math.Lgamma(float64(i + 1))
+		lg3, _ := math.Lgamma(float64(n - i + 1))
+		cdf += math.Exp(lg1 - lg2 - lg3 - float64(n)*math.Ln2)
+		if cdf > 0.025 {
+			break
+		}
+		k = i
+	}
+	if k < 0 {
+		return 0 // too few samples for 95%: the full range
+	}
+	return k
+}
+
+// Report adds r to a benchmark's output as metrics benchstat reads:
+// <aName>-ns/op, <bName>-ns/op, and the difference as added-ns/op with
+// its interval as added-low-ns/op and added-high-ns/op.
+func Report(b *testing.B, r Result, aName, bName string) {
+	b.ReportMetric(r.A, aName+"-ns/op")
+	b.ReportMetric(r.B, bName+"-ns/op")
+	b.ReportMetric(r.Diff, "added-ns/op")
+	b.ReportMetric(r.DiffLow, "added-low-ns/op")
+	b.ReportMetric(r.DiffHigh, "added-high-ns/op")
+	b.Logf("%s vs %s: %v", bName, aName, r)
+}
+
+// Bench runs Run inside a benchmark and reports the result (see Report).
+// The pairing sets its own length, so the benchmark's b.N is not used.
+func Bench(b *testing.B, rounds, batch int, aName string, a Op, bName string, bOp Op) {
+	r, err := Run(rounds, batch, a, bOp)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+	}
+	Report(b, r, aName, bName)
+}
