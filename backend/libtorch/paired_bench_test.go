@@ -24,8 +24,8 @@ import (
 // median added time per call with its 95% interval. A third side, the
 // shim's ct_forward called straight through the binding in a loop, splits
 // the difference into the shim's part (level=shim: binding vs C++) and
-// the Go side's (level=go: carton.Infer vs binding). Run it with
-// -benchtime 1x: the pairing sets its own length.
+// the Go side's (level=go: carton.Infer vs binding). -benchtime sets the
+// number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
 	ctx := context.Background()
@@ -56,7 +56,7 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			a, b               benchpair.Op
 		}{{"total", "cpp", "carton", direct, benchpair.Infers(ctx, m, in)}, {"shim", "cpp", "binding", direct, binding}, {"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)}} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
-				benchpair.Bench(b, 300, 50, level.aName, level.a, level.bName, level.b)
+				benchpair.Bench(b, 50, level.aName, level.a, level.bName, level.b)
 			})
 		}
 		m.Close()

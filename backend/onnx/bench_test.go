@@ -75,7 +75,7 @@ func BenchmarkOverhead(b *testing.B) {
 // and of carton.Infer on one goroutine (internal/benchpair) and reports the
 // median added time per call with its 95% interval: batches taken a
 // fraction of a millisecond apart cancel the drift of this kind of machine
-// that separate benchmark runs cannot. Run it with -benchtime 1x.
+// that separate benchmark runs cannot. -benchtime sets the number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	path := anyLibrary(b)
 	lib, err := loadLibrary(path)
@@ -100,7 +100,7 @@ func BenchmarkOverheadPaired(b *testing.B) {
 				}
 				return nil
 			}
-			benchpair.Bench(b, 400, 100, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
+			benchpair.Bench(b, 100, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
 		})
 		m.Close()
 		s.Close()

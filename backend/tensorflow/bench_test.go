@@ -229,7 +229,7 @@ func BenchmarkLoad(b *testing.B) {
 // and of carton.Infer on one goroutine (internal/benchpair) and reports the
 // median added time per call with its 95% interval: on a machine whose
 // speed drifts, batches taken a millisecond apart cancel the drift that
-// separate runs cannot. Run it with -benchtime 1x.
+// separate runs cannot. -benchtime sets the number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	for _, c := range benchCases(b) {
 		rt, own := benchSetup(b, c.model)
@@ -249,7 +249,7 @@ func BenchmarkOverheadPaired(b *testing.B) {
 				}
 				return nil
 			}
-			benchpair.Bench(b, 300, 20, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
+			benchpair.Bench(b, 20, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
 		})
 		m.Close()
 	}

@@ -51,47 +51,76 @@ func (r Result) String() string {
 		r.A, r.B, r.Diff, r.DiffLow, r.DiffHigh, r.Rounds)
 }
 
+// pairing collects the rounds of one comparison.
+type pairing struct {
+	batch      int
+	a, b       Op
+	as, bs, ds []float64
+}
+
+// warmUp runs n untimed rounds: the first batches after a load run
+// measurably slower than the rest.
+func (p *pairing) warmUp(n int) error {
+	for range n {
+		if err := p.a(p.batch); err != nil {
+			return err
+		}
+		if err := p.b(p.batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pairing) timed(op Op) (float64, error) {
+	t0 := time.Now()
+	err := op(p.batch)
+	return float64(time.Since(t0)) / float64(p.batch), err
+}
+
+// round times one batch of each side, a first in even rounds and b first
+// in odd ones.
+func (p *pairing) round() error {
+	var ta, tb float64
+	var errA, errB error
+	if len(p.ds)%2 == 0 {
+		ta, errA = p.timed(p.a)
+		tb, errB = p.timed(p.b)
+	} else {
+		tb, errB = p.timed(p.b)
+		ta, errA = p.timed(p.a)
+	}
+	if errA != nil {
+		return errA
+	}
+	if errB != nil {
+		return errB
+	}
+	p.as, p.bs, p.ds = append(p.as, ta), append(p.bs, tb), append(p.ds, tb-ta)
+	return nil
+}
+
+func (p *pairing) result() Result {
+	lo, hi := MedianCI(p.ds)
+	return Result{Rounds: len(p.ds), A: Median(p.as), B: Median(p.bs), Diff: Median(p.ds), DiffLow: lo, DiffHigh: hi}
+}
+
 // Run times rounds rounds of batch operations of a and of b, alternating
-// which goes first, after rounds/4 (at least one) untimed rounds of each:
-// the first batches after a load run measurably slower.
+// which goes first, after rounds/4 (at least one) untimed rounds.
 func Run(rounds, batch int, a, b Op) (Result, error) {
 	if rounds < 8 || batch < 1 {
 		return Result{}, fmt.Errorf("benchpair: need at least 8 rounds and a batch of 1 (got %d, %d)", rounds, batch)
 	}
-	for range max(rounds/4, 1) {
-		if err := a(batch); err != nil {
+	p := &pairing{batch: batch, a: a, b: b}
+	if err := p.warmUp(max(rounds/4, 1)); err != nil {
+		return Result{}, err
+	}
+	for range rounds {
+		if err := p.round(); err != nil {
 			return Result{}, err
 		}
-		if err := b(batch); err != nil {
-			return Result{}, err
-		}
 	}
-	as, bs, ds := make([]float64, rounds), make([]float64, rounds), make([]float64, rounds)
-	timed := func(op Op) (float64, error) {
-		t0 := time.Now()
-		err := op(batch)
-		return float64(time.Since(t0)) / float64(batch), err
-	}
-	for r := range rounds {
-		var ta, tb float64
-		var errA, errB error
-		if r%2 == 0 {
-			ta, errA = timed(a)
-			tb, errB = timed(b)
-		} else {
-			tb, errB = timed(b)
-			ta, errA = timed(a)
-		}
-		if errA != nil {
-			return Result{}, errA
-		}
-		if errB != nil {
-			return Result{}, errB
-		}
-		as[r], bs[r], ds[r] = ta, tb, tb-ta
-	}
-	lo, hi := MedianCI(ds)
-	return Result{Rounds: rounds, A: Median(as), B: Median(bs), Diff: Median(ds), DiffLow: lo, DiffHigh: hi}, nil
+	return p.result(), nil
 }
 
 // Median returns the median of xs (the upper one for an even count).
@@ -150,14 +179,23 @@ func Report(b *testing.B, r Result, aName, bName string) {
 	b.Logf("%s vs %s: %v", bName, aName, r)
 }
 
-// Bench runs Run inside a benchmark and reports the result (see Report).
-// The pairing sets its own length, so the benchmark's b.N is not used.
-func Bench(b *testing.B, rounds, batch int, aName string, a Op, bName string, bOp Op) {
-	r, err := Run(rounds, batch, a, bOp)
-	if err != nil {
+// Bench compares a and bOp inside a benchmark: one round (a batch of each)
+// per b.Loop iteration, after warm-up rounds worth about a tenth of the
+// benchmark time, so -benchtime sets the number of rounds (1s: several
+// hundred). It reports the result with Report; the benchmark's ns/op is
+// the time of a round.
+func Bench(b *testing.B, batch int, aName string, a Op, bName string, bOp Op) {
+	p := &pairing{batch: batch, a: a, b: bOp}
+	if err := p.warmUp(20); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
+		if err := p.round(); err != nil {
+			b.Fatal(err)
+		}
 	}
-	Report(b, r, aName, bName)
+	if len(p.ds) < 8 {
+		b.Fatalf("benchpair: %d rounds are too few for an interval; raise -benchtime", len(p.ds))
+	}
+	Report(b, p.result(), aName, bName)
 }
