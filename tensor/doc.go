@@ -17,6 +17,10 @@
 //
 // Views (View, Bytes, Strings) never copy: they alias the tensor's buffer.
 //
+// BlockSize and Carve let a backend allocate several tensors (each with its
+// shape) in one []byte: every tensor carved from a block keeps the whole
+// block alive. A Tensor value is 40 bytes and is meant to be copied.
+//
 // # Alignment
 //
 // New and Aligned return buffers aligned to [Alignment] bytes (64), which is
