@@ -161,18 +161,36 @@ func (m *Model) Info() Info { return m.info }
 // Infer runs the model on inputs keyed by input name. Inputs are checked
 // against the declared specs first; outputs are keyed by output name.
 func (m *Model) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
-	if err := ctx.Err(); err != nil {
+	outputs := make(map[string]tensor.Tensor, len(m.info.Outputs))
+	if err := m.InferInto(ctx, inputs, outputs); err != nil {
 		return nil, err
 	}
+	return outputs, nil
+}
+
+// InferInto is Infer storing the outputs in a map the caller passes, which
+// it clears first without releasing what it held. A caller that passes the
+// same map call after call saves the map Infer allocates each time: two of
+// its three allocations, and the cache misses of fresh memory that cost
+// more than the allocations themselves (BENCHMARKS.md). The map must not
+// be used by another goroutine during the call. On error it is left empty.
+func (m *Model) InferInto(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
+	if outputs == nil {
+		return fmt.Errorf("%w: InferInto needs a non-nil output map", ErrInvalidInput)
+	}
+	clear(outputs)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := m.inputs.check(inputs); err != nil {
-		return nil, err
+		return err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	return m.session.Infer(ctx, inputs)
+	return m.session.Infer(ctx, inputs, outputs)
 }
 
 // Close releases the runner session and the carton file. It waits for Infer

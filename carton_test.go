@@ -162,6 +162,32 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 	assert.Empty(t, left, "nothing is left in the cache")
 }
 
+// InferInto fills the caller's map, clearing it first; one map serves call
+// after call, and an error leaves it empty.
+func TestInferInto(t *testing.T) {
+	ctx := context.Background()
+	path, _ := packNoop(t)
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{9, 8, 7})
+	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
+	in := map[string]tensor.Tensor{"x": x, "ids": ids}
+	out := map[string]tensor.Tensor{"stale": ids}
+	for range 3 {
+		require.NoError(t, m.InferInto(ctx, in, out))
+		assert.Len(t, out, 2, "the noop runner echoes both inputs; the stale entry is gone")
+		assert.Equal(t, x.Pointer(), out["x"].Pointer())
+	}
+	err = m.InferInto(ctx, map[string]tensor.Tensor{"x": x}, out)
+	assert.ErrorIs(t, err, carton.ErrInvalidInput)
+	assert.Empty(t, out)
+	assert.ErrorIs(t, m.InferInto(ctx, in, nil), carton.ErrInvalidInput)
+	require.NoError(t, m.Close())
+	out["left"] = x
+	assert.ErrorIs(t, m.InferInto(ctx, in, out), carton.ErrClosed)
+	assert.Empty(t, out)
+}
+
 func TestInferChecksInputs(t *testing.T) {
 	ctx := context.Background()
 	path, _ := packNoop(t)

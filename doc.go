@@ -19,6 +19,8 @@
 // modify them while Infer runs). Outputs belong to the caller: call Release
 // on each output tensor when done with it, which frees framework memory
 // early (a finalizer is only a safety net). An output may alias an input.
+// InferInto stores the outputs in a map the caller owns and reuses; the map
+// is the caller's, so it must not be shared by concurrent calls.
 //
 // # Concurrency and cancellation
 //

@@ -53,3 +53,47 @@ func Example() {
 	fmt.Println(m.Info().ModelName, m.Info().Runtime.Framework, y.Shape(), values)
 	// Output: echo noop [1 2] [0.5 1.5]
 }
+
+// A serving loop reuses one output map: InferInto clears and refills it,
+// saving the map Infer would allocate on every call.
+func ExampleModel_InferInto() {
+	ctx := context.Background()
+	m, cleanup := loadEcho(ctx)
+	defer cleanup()
+
+	out := map[string]tensor.Tensor{}
+	for i := range 3 {
+		x := tensor.Scalar(float32(i))
+		if err := m.InferInto(ctx, map[string]tensor.Tensor{"x": x}, out); err != nil {
+			log.Fatal(err)
+		}
+		v, _ := tensor.View[float32](out["x"])
+		fmt.Print(v[0], " ")
+		for _, t := range out {
+			t.Release() // done with this call's outputs
+		}
+	}
+	fmt.Println()
+	// Output: 0 1 2
+}
+
+// loadEcho packs and loads a carton for the noop runner, which echoes its
+// inputs.
+func loadEcho(ctx context.Context) (*carton.Model, func()) {
+	dir, _ := os.MkdirTemp("", "carton-example-")
+	model := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(model, []byte("weights"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	path := filepath.Join(dir, "echo.carton")
+	if _, err := carton.Pack(ctx, model, path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"},
+	}}); err != nil {
+		log.Fatal(err)
+	}
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return m, func() { m.Close(); os.RemoveAll(dir) }
+}

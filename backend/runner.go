@@ -72,8 +72,11 @@ type Runner interface {
 
 // Session is a loaded model.
 type Session interface {
-	// Infer runs the model. Inputs were checked against the declared specs.
-	Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error)
+	// Infer runs the model and stores its outputs in outputs, which the
+	// caller passes empty (a map it may reuse from call to call). Inputs
+	// were checked against the declared specs. On error, outputs is left
+	// empty: what was stored is released and deleted (ReleaseAll).
+	Infer(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error
 	// Close releases the model. It is called once, after all Infer calls returned.
 	Close() error
 }
@@ -113,4 +116,13 @@ func DeclaredShape(dims []int64, names []string) format.ShapeSpec {
 		}
 	}
 	return shape
+}
+
+// ReleaseAll releases every tensor in outputs and deletes it: the error
+// path of a Session that had stored some outputs.
+func ReleaseAll(outputs map[string]tensor.Tensor) {
+	for _, t := range outputs {
+		t.Release()
+	}
+	clear(outputs)
 }

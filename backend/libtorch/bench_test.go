@@ -45,6 +45,10 @@ func BenchmarkOverhead(b *testing.B) {
 			b.ReportAllocs()
 			run(b, benchpair.Infers(ctx, m, in))
 		})
+		b.Run("input="+c.name+"/impl=carton-into", func(b *testing.B) {
+			b.ReportAllocs()
+			run(b, benchpair.InfersInto(ctx, m, in))
+		})
 		b.Run("input="+c.name+"/impl=cpp", func(b *testing.B) {
 			run(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x))
 		})

@@ -55,9 +55,10 @@ func TestOnOutputMemory(t *testing.T) {
 	ctx := context.Background()
 
 	small := ramp(t, 12)
+	out := map[string]tensor.Tensor{}
 	for range 50 {
-		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": small})
-		require.NoError(t, err)
+		clear(out) // one map for every call, as carton.InferInto does
+		require.NoError(t, m.Infer(ctx, map[string]tensor.Tensor{"x": small}, out))
 		assert.False(t, out["y"].IsForeign())
 		assert.False(t, out["doubled"].IsForeign())
 		assert.Equal(t, float32(22), tensor.MustView[float32](out["doubled"])[11])
@@ -69,8 +70,8 @@ func TestOnOutputMemory(t *testing.T) {
 	// 2048x4 floats: doubled is 32 KiB (stays in libtorch), y is 2048x2,
 	// exactly copyMaxBytes (copied).
 	big := ramp(t, 8192)
-	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": big})
-	require.NoError(t, err)
+	out = map[string]tensor.Tensor{}
+	require.NoError(t, m.Infer(ctx, map[string]tensor.Tensor{"x": big}, out))
 	assert.True(t, out["doubled"].IsForeign())
 	assert.False(t, out["y"].IsForeign())
 	assert.Equal(t, copyMaxBytes, out["y"].ByteLen())

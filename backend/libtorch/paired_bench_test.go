@@ -24,7 +24,8 @@ import (
 // median added time per call with its 95% interval. A third side, the
 // shim's ct_forward called straight through the binding in a loop, splits
 // the difference into the shim's part (level=shim: binding vs C++) and
-// the Go side's (level=go: carton.Infer vs binding). -benchtime sets the
+// the Go side's (level=go: carton.Infer vs binding); level=total-into is
+// carton.InferInto with one output map for every call. -benchtime sets the
 // number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
@@ -54,7 +55,12 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		for _, level := range []struct {
 			name, aName, bName string
 			a, b               benchpair.Op
-		}{{"total", "cpp", "carton", direct, benchpair.Infers(ctx, m, in)}, {"shim", "cpp", "binding", direct, binding}, {"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)}} {
+		}{
+			{"total", "cpp", "carton", direct, benchpair.Infers(ctx, m, in)},
+			{"total-into", "cpp", "carton", direct, benchpair.InfersInto(ctx, m, in)}, // carton.InferInto, one output map
+			{"shim", "cpp", "binding", direct, binding},
+			{"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)},
+		} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
 				benchpair.Bench(b, 50, level.aName, level.a, level.bName, level.b)
 			})

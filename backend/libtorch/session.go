@@ -139,7 +139,7 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 }
 
 // Infer runs forward.
-func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) error {
 	cs := m.scratch.Get().(*callState)
 	defer func() {
 		cs.pin.Unpin()
@@ -147,7 +147,7 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 		m.scratch.Put(cs)
 	}()
 	if err := m.gather(cs, inputs); err != nil {
-		return nil, err
+		return err
 	}
 	cs.pin.Pin(cs)
 	if len(cs.tensors) <= len(cs.insBuf) {
@@ -165,7 +165,7 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 		}
 		ct, err := m.describe(cs, name, t)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cs.ins = append(cs.ins, ct)
 	}
@@ -181,9 +181,9 @@ func (m *module) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[
 		uintptr(unsafe.Pointer(&cs.done[0])), uintptr(cs.nDone), uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
 	cs.nDone = 0 // freed by the shim, even on failure
 	if err := m.shim.check(&cs.Caller, status, &cs.err); err != nil {
-		return nil, err
+		return err
 	}
-	return m.outputsOf(cs)
+	return m.outputsOf(cs, out)
 }
 
 // takeRetired moves retired results into cs.done for the next forward.
@@ -319,7 +319,7 @@ func (o *resultOwner) Release() {
 
 func (o *resultOwner) free() { dlopen.CallPooled(o.shim.fn.resultFree, o.result) }
 
-func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
+func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	res := (*ctResult)(dlopen.Pointer(cs.result))
 	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
 	// Outputs up to copyMaxBytes are copied into one Go block carved into
@@ -339,7 +339,7 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 		n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
 		if err != nil {
 			m.retire(cs.result)
-			return nil, fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
+			return fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
 		}
 		blockSize += n
 	}
@@ -362,12 +362,9 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 			m.retire(cs.result)
 		}
 	}()
-	out := make(map[string]tensor.Tensor, len(outs))
-	fail := func(err error) (map[string]tensor.Tensor, error) {
-		for _, t := range out {
-			t.Release()
-		}
-		return nil, err
+	fail := func(err error) error {
+		backend.ReleaseAll(out)
+		return err
 	}
 	for i := range outs {
 		o := &outs[i]
@@ -429,7 +426,7 @@ func (m *module) outputsOf(cs *callState) (map[string]tensor.Tensor, error) {
 		}
 		out[name] = t
 	}
-	return out, nil
+	return nil
 }
 
 // outputShape is an output's shape in the shim's memory (not copied).

@@ -52,14 +52,15 @@ func BenchmarkOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("input="+c.name+"/impl=direct", func(b *testing.B) { benchDirect(b, s, c.input) })
-		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input) })
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input, false) })
+		b.Run("input="+c.name+"/impl=carton-into", func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input, true) })
 		b.Run("input="+c.name+"/impl=session", func(b *testing.B) {
 			in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				out, err := s.Infer(ctx, in)
-				if err != nil {
+				out := make(map[string]tensor.Tensor, 1) // what carton.Infer allocates
+				if err := s.Infer(ctx, in, out); err != nil {
 					b.Fatal(err)
 				}
 				for _, t := range out {
@@ -91,17 +92,14 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		}
 		m := loadPackedONNX(b, path, c.model)
 		in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
-		b.Run("input="+c.name, func(b *testing.B) {
-			cs := s.scratch.Get().(*callState)
-			defer s.scratch.Put(cs)
-			direct := func(n int) error {
-				for range n {
-					directOnce(b, s, cs, c.input)
-				}
-				return nil
-			}
-			benchpair.Bench(b, 100, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
-		})
+		for _, api := range benchpair.APIs(ctx, m, in) {
+			b.Run("input="+c.name+"/api="+api.Name, func(b *testing.B) {
+				cs := s.scratch.Get().(*callState)
+				defer s.scratch.Put(cs)
+				direct := benchpair.Repeat(func() { directOnce(b, s, cs, c.input) })
+				benchpair.Bench(b, 100, "direct", direct, "carton", api.Op)
+			})
+		}
 		m.Close()
 		s.Close()
 	}
@@ -127,20 +125,20 @@ func loadPackedONNX(b *testing.B, libPath, model string) *carton.Model {
 }
 
 // benchCarton measures the public API: carton.Infer on a packed carton.
-func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor) {
+// With into, through InferInto and one output map.
+func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor, into bool) {
 	ctx := context.Background()
 	m := loadPackedONNX(b, libPath, model)
 	defer m.Close()
 	in := map[string]tensor.Tensor{input: x}
+	op := benchpair.Infers(ctx, m, in)
+	if into {
+		op = benchpair.InfersInto(ctx, m, in)
+	}
 	b.ReportAllocs()
-	for b.Loop() {
-		out, err := m.Infer(ctx, in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, t := range out {
-			t.Release()
-		}
+	b.ResetTimer()
+	if err := op(b.N); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -292,7 +292,7 @@ func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
 // for each: as many native calls as the bare C API needs. ORT checks that
 // shape; if a model's outputs do not keep their declared symbols, the call
 // is retried with ORT allocating and the session stops pre-allocating.
-func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+func (s *session) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) error {
 	a := s.lib.api
 	cs := s.scratch.Get().(*callState)
 	created := 0
@@ -307,23 +307,23 @@ func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map
 		spec := &s.inputs[i]
 		t, ok := inputs[spec.name]
 		if !ok {
-			return nil, fmt.Errorf("%w: missing input %q", backend.ErrInvalidInput, spec.name)
+			return fmt.Errorf("%w: missing input %q", backend.ErrInvalidInput, spec.name)
 		}
 		v, err := s.inputValue(cs, spec, t)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cs.inVals[i] = v
 		cs.inShapes[i] = t.Shape()
 		created++
 	}
 	if len(inputs) != len(s.inputs) {
-		return nil, fmt.Errorf("%w: the model takes %d inputs, got %d", backend.ErrInvalidInput, len(s.inputs), len(inputs))
+		return fmt.Errorf("%w: the model takes %d inputs, got %d", backend.ErrInvalidInput, len(s.inputs), len(inputs))
 	}
 	pre := s.prealloc.Load()
 	if pre {
 		if err := s.preallocate(cs); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
 		clear(cs.outVals) // ORT allocates every output
@@ -336,9 +336,8 @@ func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map
 		}
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string]tensor.Tensor, len(s.outputs))
 	for i := range s.outputs {
 		if cs.outGo[i].Valid() {
 			a.rawC(&cs.Caller, fnReleaseValue, cs.outVals[i]) // the wrapper only; the data is Go's
@@ -348,15 +347,13 @@ func (s *session) Infer(_ context.Context, inputs map[string]tensor.Tensor) (map
 		}
 		t, err := s.outputTensor(cs, &s.outputs[i], cs.outVals[i])
 		if err != nil {
-			for _, done := range out {
-				done.Release()
-			}
+			backend.ReleaseAll(out)
 			s.releaseOutputs(cs, i+1)
-			return nil, fmt.Errorf("output %q: %w", s.outputs[i].name, err)
+			return fmt.Errorf("output %q: %w", s.outputs[i].name, err)
 		}
 		out[s.outputs[i].name] = t
 	}
-	return out, nil
+	return nil
 }
 
 func (s *session) run(cs *callState) error {

@@ -88,8 +88,8 @@ func BenchmarkOverhead(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
-				out, err := s.Infer(ctx, in)
-				if err != nil {
+				out := make(map[string]tensor.Tensor, 1) // what carton.Infer allocates
+				if err := s.Infer(ctx, in, out); err != nil {
 					b.Fatal(err)
 				}
 				for _, t := range out {
@@ -98,19 +98,16 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 		})
 		m := loadPacked(b, rt, c.model)
-		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				out, err := m.Infer(ctx, in)
-				if err != nil {
+		for _, api := range benchpair.APIs(context.Background(), m, in) {
+			impl := map[string]string{"Infer": "carton", "InferInto": "carton-into"}[api.Name]
+			b.Run("input="+c.name+"/impl="+impl, func(b *testing.B) {
+				b.ReportAllocs()
+				b.ResetTimer()
+				if err := api.Op(b.N); err != nil {
 					b.Fatal(err)
 				}
-				for _, t := range out {
-					t.Release()
-				}
-			}
-		})
+			})
+		}
 		m.Close()
 		s.Close()
 	}
@@ -239,18 +236,14 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		// keep per-session thread pools spinning on this 2-core machine.
 		s := sessionOf(b, m)
 		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
-		b.Run("input="+c.name, func(b *testing.B) {
-			ctx := context.Background()
-			cs := s.scratch.Get().(*callState)
-			defer s.scratch.Put(cs)
-			direct := func(n int) error {
-				for range n {
-					directOnce(b, s, cs, c.input)
-				}
-				return nil
-			}
-			benchpair.Bench(b, 20, "direct", direct, "carton", benchpair.Infers(ctx, m, in))
-		})
+		for _, api := range benchpair.APIs(context.Background(), m, in) {
+			b.Run("input="+c.name+"/api="+api.Name, func(b *testing.B) {
+				cs := s.scratch.Get().(*callState)
+				defer s.scratch.Put(cs)
+				direct := benchpair.Repeat(func() { directOnce(b, s, cs, c.input) })
+				benchpair.Bench(b, 20, "direct", direct, "carton", api.Op)
+			})
+		}
 		m.Close()
 	}
 }

@@ -159,9 +159,9 @@ func (s *session) bindSignature(c *dlopen.Caller, metaBuf uintptr, name string) 
 var zeroBytes [tstringSize]byte
 
 // Infer runs the signature. See the package documentation for memory.
-func (s *session) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tensor) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	lib := s.lib
 	cs := s.scratch.Get().(*callState)
@@ -180,22 +180,22 @@ func (s *session) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (m
 		spec := &s.sig.inputs[i]
 		t, ok := inputs[spec.key]
 		if !ok {
-			return nil, fmt.Errorf("%w: missing input %q (the signature takes %s)", backend.ErrInvalidInput, spec.key, keyList(s.sig.inputs))
+			return fmt.Errorf("%w: missing input %q (the signature takes %s)", backend.ErrInvalidInput, spec.key, keyList(s.sig.inputs))
 		}
 		v, err := s.newInputTensor(cs, spec, t)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cs.inVals[i] = v
 		cs.inputs[i] = t
 		created++
 	}
 	if len(inputs) != len(s.sig.inputs) {
-		return nil, fmt.Errorf("%w: the signature takes %d inputs (%s), got %d", backend.ErrInvalidInput, len(s.sig.inputs), keyList(s.sig.inputs), len(inputs))
+		return fmt.Errorf("%w: the signature takes %d inputs (%s), got %d", backend.ErrInvalidInput, len(s.sig.inputs), keyList(s.sig.inputs), len(inputs))
 	}
 	runOpts, err := cs.runOptions(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cs.Call(lib.fn.sessionRun, s.handle, runOpts,
 		uintptr(unsafe.Pointer(unsafe.SliceData(s.inOps))), uintptr(unsafe.Pointer(unsafe.SliceData(cs.inVals))), uintptr(len(s.inOps)),
@@ -203,25 +203,22 @@ func (s *session) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (m
 		0, 0, 0, uintptr(cs.status))
 	if err := lib.err(&cs.Caller, cs.status); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("%w (%w)", ctxErr, err)
+			return fmt.Errorf("%w (%w)", ctxErr, err)
 		}
-		return nil, err
+		return err
 	}
-	out := make(map[string]tensor.Tensor, len(s.sig.outputs))
 	for i := range s.sig.outputs {
 		t, err := s.outputTensor(cs, &s.sig.outputs[i], cs.outVals[i])
 		if err != nil {
-			for _, done := range out {
-				done.Release()
-			}
+			backend.ReleaseAll(out)
 			for _, v := range cs.outVals[i+1:] {
 				cs.Call(lib.fn.deleteTensor, v)
 			}
-			return nil, fmt.Errorf("output %q: %w", s.sig.outputs[i].key, err)
+			return fmt.Errorf("output %q: %w", s.sig.outputs[i].key, err)
 		}
 		out[s.sig.outputs[i].key] = t
 	}
-	return out, nil
+	return nil
 }
 
 func keyList(specs []ioSpec) string {

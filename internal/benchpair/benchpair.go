@@ -19,6 +19,38 @@ type Inferer interface {
 	Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error)
 }
 
+// Repeat is the Op of n calls of f (a floor that reports failures itself).
+func Repeat(f func()) Op {
+	return func(n int) error {
+		for range n {
+			f()
+		}
+		return nil
+	}
+}
+
+// IntoInferer is what InfersInto calls: a *carton.Model.
+type IntoInferer interface {
+	InferInto(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error
+}
+
+// InfersInto is Infers through InferInto, with one output map for all
+// calls.
+func InfersInto(ctx context.Context, m IntoInferer, inputs map[string]tensor.Tensor) Op {
+	outputs := map[string]tensor.Tensor{}
+	return func(n int) error {
+		for range n {
+			if err := m.InferInto(ctx, inputs, outputs); err != nil {
+				return err
+			}
+			for _, t := range outputs {
+				t.Release()
+			}
+		}
+		return nil
+	}
+}
+
 // Infers is the Op of n Infer calls with the same inputs, each call's
 // outputs released before the next, as a caller that is done with them.
 func Infers(ctx context.Context, m Inferer, inputs map[string]tensor.Tensor) Op {
@@ -198,4 +230,18 @@ func Bench(b *testing.B, batch int, aName string, a Op, bName string, bOp Op) {
 		b.Fatalf("benchpair: %d rounds are too few for an interval; raise -benchtime", len(p.ds))
 	}
 	Report(b, p.result(), aName, bName)
+}
+
+// API is one way of calling a model, for benchmarks that compare both.
+type API struct {
+	Name string
+	Op   Op
+}
+
+// APIs returns Infer and InferInto on m with inputs.
+func APIs[M interface {
+	Inferer
+	IntoInferer
+}](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
+	return []API{{"Infer", Infers(ctx, m, inputs)}, {"InferInto", InfersInto(ctx, m, inputs)}}
 }
