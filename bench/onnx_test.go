@@ -51,13 +51,15 @@ func BenchmarkONNX(b *testing.B) {
 		for i := range data[:min(n, 4)] {
 			data[i] = float32(i + 1)
 		}
-		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) { benchCarton(b, lib, c.model, c.in, c.shape, data) })
+		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) { benchCarton(b, lib, c.model, c.in, c.shape, data, false) })
+		b.Run("input="+c.name+"/impl=carton-into", func(b *testing.B) { benchCarton(b, lib, c.model, c.in, c.shape, data, true) })
 		b.Run("input="+c.name+"/impl=onnxruntime_go", func(b *testing.B) { benchYalue(b, c.model, c.in, c.out, c.shape, data) })
 		b.Run("input="+c.name+"/impl=onnxruntime_go-prebound", func(b *testing.B) { benchYaluePrebound(b, c.model, c.in, c.out, c.shape, data) })
 	}
 }
 
-func benchCarton(b *testing.B, lib, model, input string, shape tensor.Shape, data []float32) {
+// With into, through InferInto and one output map for every call.
+func benchCarton(b *testing.B, lib, model, input string, shape tensor.Shape, data []float32, into bool) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	path := filepath.Join(dir, "m.carton")
@@ -78,9 +80,15 @@ func benchCarton(b *testing.B, lib, model, input string, shape tensor.Shape, dat
 		b.Fatal(err)
 	}
 	in := map[string]tensor.Tensor{input: x}
+	out := map[string]tensor.Tensor{}
 	b.ReportAllocs()
 	for b.Loop() {
-		out, err := m.Infer(ctx, in)
+		var err error
+		if into {
+			err = m.InferInto(ctx, in, out)
+		} else {
+			out, err = m.Infer(ctx, in)
+		}
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,6 +29,7 @@ type benchResult struct {
 	Framework     string  `json:"framework"`
 	Version       string  `json:"version"`
 	Source        string  `json:"source"`
+	API           string  `json:"api"` // Infer, or InferInto with --reuse-outputs
 	Concurrency   int     `json:"concurrency"`
 	GOMAXPROCS    int     `json:"gomaxprocs"`
 	Calls         int     `json:"calls"`
@@ -56,6 +57,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	concurrency := fs.Int("concurrency", 1, "goroutines calling Infer at once")
 	asJSON := fs.Bool("json", false, "print JSON")
 	gomaxprocs := fs.Int("gomaxprocs", 0, "set GOMAXPROCS for the measurement (0: Go's default); see README on concurrency")
+	reuse := fs.Bool("reuse-outputs", false, "call InferInto with one output map per goroutine instead of Infer")
 	compare := fs.Bool("compare", false, "run on every local runtime version that satisfies the carton's requirement, each in its own process")
 	var lf loadFlags
 	lf.register(fs)
@@ -86,16 +88,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer m.Close()
 	loadTime := time.Since(start)
+	call := caller(m, in, *reuse)
 	for i := 0; i < *warmup; i++ {
-		if err := inferOnce(ctx, m, in); err != nil {
+		if err := call(ctx); err != nil {
 			return err
 		}
 	}
-	res, err := measure(ctx, m, in, *concurrency, *n, *duration)
+	res, err := measure(ctx, func() func(context.Context) error { return caller(m, in, *reuse) }, *concurrency, *n, *duration)
 	if err != nil {
 		return err
 	}
 	res.Carton, res.LoadMillis, res.GOMAXPROCS = path, float64(loadTime.Microseconds())/1000, runtime.GOMAXPROCS(0)
+	res.API = "Infer"
+	if *reuse {
+		res.API = "InferInto"
+	}
 	if rt := m.Info().Runtime; rt != nil {
 		res.Framework, res.Version, res.Source = rt.Framework, rt.Version, rt.Source
 	}
@@ -106,16 +113,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func inferOnce(ctx context.Context, m *carton.Model, in map[string]tensor.Tensor) error {
-	out, err := m.Infer(ctx, in)
-	for _, t := range out {
-		t.Release()
+// caller returns one goroutine's call: Infer, or InferInto with a map of
+// its own; each call's outputs are released, as a caller done with them.
+func caller(m *carton.Model, in map[string]tensor.Tensor, reuse bool) func(context.Context) error {
+	if reuse {
+		out := map[string]tensor.Tensor{}
+		return func(ctx context.Context) error {
+			err := m.InferInto(ctx, in, out)
+			for _, t := range out {
+				t.Release()
+			}
+			return err
+		}
 	}
-	return err
+	return func(ctx context.Context) error {
+		out, err := m.Infer(ctx, in)
+		for _, t := range out {
+			t.Release()
+		}
+		return err
+	}
 }
 
-// measure calls Infer from c goroutines until n calls or d elapsed.
-func measure(ctx context.Context, m *carton.Model, in map[string]tensor.Tensor, c, n int, d time.Duration) (benchResult, error) {
+// measure calls from c goroutines (each with a call from newCall) until n
+// calls or d elapsed.
+func measure(ctx context.Context, newCall func() func(context.Context) error, c, n int, d time.Duration) (benchResult, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -140,11 +162,12 @@ func measure(ctx context.Context, m *carton.Model, in map[string]tensor.Tensor, 
 	var wg sync.WaitGroup
 	for g := 0; g < c; g++ {
 		wg.Add(1)
+		call := newCall()
 		go func(g int) {
 			defer wg.Done()
 			for take() && (n > 0 || time.Now().Before(deadline)) {
 				t0 := time.Now()
-				if err := inferOnce(ctx, m, in); err != nil {
+				if err := call(ctx); err != nil {
 					errs[g] = err
 					return
 				}

@@ -212,6 +212,14 @@ func TestBench(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
 	assert.Equal(t, 3, res.GOMAXPROCS)
+	assert.Equal(t, "Infer", res.API)
+
+	code, stdout, stderr = cli(t, "bench", out, "--random", "-n", "50", "--concurrency", "2", "--reuse-outputs", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.Equal(t, "InferInto", res.API)
+	assert.Equal(t, 50, res.Calls)
+	assert.Less(t, res.AllocsPerCall, 3.0, "one map per goroutine, not one per call")
 
 	code, stdout, stderr = cli(t, "bench", out, "--random", "-n", "20", "--compare", "--json")
 	require.Equal(t, 0, code, stderr)
