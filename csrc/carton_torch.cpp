@@ -301,8 +301,8 @@ int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args, char **err
 
 int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, const char *const *out_names,
                    int64_t n_out_names, ct_result *const *done, int64_t n_done, ct_result **out, char **err) {
-  for (int64_t i = 0; i < n_done; i++) release(reinterpret_cast<Result *>(done[i]));  // noexcept in practice
   CT_TRY
+  for (int64_t i = 0; i < n_done; i++) release(reinterpret_cast<Result *>(done[i]));
   int32_t threads = wanted_threads.load(std::memory_order_relaxed);
   if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
   c10::InferenceMode guard;

@@ -5,7 +5,8 @@
  * Rules: no C++ exception crosses this boundary; every function that can
  * fail returns non-zero and sets *err to a message the caller frees with
  * ct_free_error. Input tensors are borrowed for the call (torch::from_blob,
- * no copy); outputs stay alive until ct_result_free.
+ * no copy); outputs stay alive until ct_result_free, or until the result
+ * is handed back to a later ct_forward as done.
  */
 #ifndef CARTON_TORCH_H
 #define CARTON_TORCH_H
