@@ -2,7 +2,8 @@
 // loaded into the Go benchmark's own process (beside the shim, same
 // libtorch) so that carton.Infer and the bare forward are timed
 // alternately on one thread. The forward is called the way a C++ program
-// would call it: InferenceMode, from_blob over the caller's buffer, the
+// would call it at its cheapest: InferenceMode, at::from_blob over the
+// caller's buffer (no autograd wrapper, as the shim), the
 // module's forward, the result dropped.
 #include <torch/script.h>
 
@@ -43,7 +44,7 @@ int32_t ctb_forward(void *h, float *data, const int64_t *shape, int64_t ndim, in
   try {
     for (int64_t i = 0; i < iters; i++) {
       c10::InferenceMode guard;
-      at::Tensor x = torch::from_blob(data, at::IntArrayRef(shape, ndim), at::kFloat);
+      at::Tensor x = at::from_blob(data, at::IntArrayRef(shape, ndim), at::kFloat);  // as the shim: no autograd wrapper
       std::vector<c10::IValue> args;
       if (dict) {
         c10::Dict<std::string, at::Tensor> d;

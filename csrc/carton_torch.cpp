@@ -188,7 +188,7 @@ c10::IValue to_ivalue(const ct_tensor &in, const torch::Device &device) {
   if (in.nbytes == 0 || in.data == nullptr) {
     t = at::empty(shape, at::TensorOptions().dtype(st));
   } else {
-    t = torch::from_blob(in.data, shape, at::TensorOptions().dtype(st));
+    t = at::from_blob(in.data, shape, at::TensorOptions().dtype(st));  // no autograd wrapper: inference only
   }
   if (device != torch::kCPU) t = t.to(device);
   return c10::IValue(t);
@@ -307,6 +307,7 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
   if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
   c10::InferenceMode guard;
   std::vector<c10::IValue> args;
+  args.reserve(m->dict_mode ? 1 : static_cast<size_t>(n_inputs));
   if (m->dict_mode) {
     c10::impl::GenericDict dict(c10::StringType::get(), m->dict_value);
     for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), to_ivalue(inputs[i], m->device));
@@ -314,7 +315,7 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
   } else {
     for (int64_t i = 0; i < n_inputs; i++) args.push_back(to_ivalue(inputs[i], m->device));
   }
-  c10::IValue result = m->module.forward(args);
+  c10::IValue result = m->module.forward(std::move(args));  // forward takes the vector by value
   std::unique_ptr<Result, void (*)(Result *)> r(acquire(m->pool), release);
   if (result.isGenericDict()) {
     for (const auto &kv : result.toGenericDict()) {
