@@ -212,9 +212,8 @@ func Report(b *testing.B, r Result, aName, bName string) {
 }
 
 // Bench compares a and bOp inside a benchmark: one round (a batch of each)
-// per b.Loop iteration, after warm-up rounds worth about a tenth of the
-// benchmark time, so -benchtime sets the number of rounds (1s: several
-// hundred). It reports the result with Report; the benchmark's ns/op is
+// per b.Loop iteration, after 20 untimed warm-up rounds, so -benchtime
+// sets the number of rounds (1s: several hundred to a few thousand). It reports the result with Report; the benchmark's ns/op is
 // the time of a round.
 func Bench(b *testing.B, batch int, aName string, a Op, bName string, bOp Op) {
 	p := &pairing{batch: batch, a: a, b: bOp}
