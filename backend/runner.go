@@ -126,3 +126,20 @@ func ReleaseAll(outputs map[string]tensor.Tensor) {
 	}
 	clear(outputs)
 }
+
+// SmallOutputBytes is where runners draw the line between outputs held in
+// Go memory and outputs left in the framework's: up to it, a fresh Go
+// buffer costs less than a Go object over framework memory with its
+// finalizer and a native free; above it, the framework's allocator reuses
+// its memory while Go's collector would churn through new buffers.
+const SmallOutputBytes = 16 << 10
+
+// ReverseDTypes inverts a runner's table from carton dtypes to its
+// framework's codes.
+func ReverseDTypes[C comparable](to map[tensor.DType]C) map[C]tensor.DType {
+	from := make(map[C]tensor.DType, len(to))
+	for d, c := range to {
+		from[c] = d
+	}
+	return from
+}

@@ -189,21 +189,26 @@ func New(dtype DType, shape Shape) (Tensor, error) {
 // A backend that copies several outputs sums their sizes, makes one []byte
 // and carves them all from it: one allocation per call, not one per output.
 func BlockSize(dtype DType, shape Shape) (int, error) {
+	size, _, err := blockLayout(dtype, shape)
+	return size, err
+}
+
+// blockLayout is BlockSize and the element count.
+func blockLayout(dtype DType, shape Shape) (size, n int, err error) {
 	if !dtype.Valid() || dtype == String {
-		return 0, fmt.Errorf("%w: needs a numeric dtype, not %s", ErrInvalid, dtype)
+		return 0, 0, fmt.Errorf("%w: needs a numeric dtype, not %s", ErrInvalid, dtype)
 	}
-	n, err := shape.NumElements()
-	if err != nil {
-		return 0, err
+	if n, err = shape.NumElements(); err != nil {
+		return 0, 0, err
 	}
 	if n > (maxBytes-8*len(shape))/dtype.Size() {
-		return 0, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
+		return 0, 0, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
 	}
-	size := 8 * len(shape)
+	size = 8 * len(shape)
 	if n > 0 {
 		size += Alignment - 1 + n*dtype.Size()
 	}
-	return (size + 7) &^ 7, nil // the next tensor's shape starts 8-aligned
+	return (size + 7) &^ 7, n, nil // the next tensor's shape starts 8-aligned
 }
 
 // Carve makes a tensor of dtype and shape at the start of block, which
@@ -213,7 +218,7 @@ func BlockSize(dtype DType, shape Shape) (int, error) {
 // it. The tensors carved from one block keep all of it alive while any of
 // them is reachable.
 func Carve(block []byte, dtype DType, shape Shape) (Tensor, []byte, error) {
-	size, err := BlockSize(dtype, shape)
+	size, n, err := blockLayout(dtype, shape)
 	if err != nil {
 		return Tensor{}, block, err
 	}
@@ -231,7 +236,7 @@ func Carve(block []byte, dtype DType, shape Shape) (Tensor, []byte, error) {
 		copy(dims, shape)
 		t.setShape(dims)
 	}
-	if n, _ := shape.NumElements(); n > 0 {
+	if n > 0 {
 		start := uintptr(base) + uintptr(head)
 		off := int((Alignment-start%Alignment)%Alignment) + head
 		t.nbytes = n * dtype.Size()

@@ -43,24 +43,16 @@ func BenchmarkOverhead(b *testing.B) {
 		in := map[string]tensor.Tensor{"x": c.x}
 		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
 			b.ReportAllocs()
-			run(b, benchpair.Infers(ctx, m, in))
+			benchpair.Time(b, benchpair.Infers(ctx, m, in))
 		})
 		b.Run("input="+c.name+"/impl=carton-into", func(b *testing.B) {
 			b.ReportAllocs()
-			run(b, benchpair.InfersInto(ctx, m, in))
+			benchpair.Time(b, benchpair.InfersInto(ctx, m, in))
 		})
 		b.Run("input="+c.name+"/impl=cpp", func(b *testing.B) {
-			run(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x))
+			benchpair.Time(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x))
 		})
 		m.Close()
-	}
-}
-
-// run times op over b.N operations in one go.
-func run(b *testing.B, op benchpair.Op) {
-	b.ResetTimer()
-	if err := op(b.N); err != nil {
-		b.Fatal(err)
 	}
 }
 
@@ -113,6 +105,6 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 	b.Run("impl=cpp", func(b *testing.B) {
-		run(b, libtorch.CppLoad(b, rt.Version, filepath.Join(models, "dict_io.pt")))
+		benchpair.Time(b, libtorch.CppLoad(b, rt.Version, filepath.Join(models, "dict_io.pt")))
 	})
 }

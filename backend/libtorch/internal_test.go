@@ -68,13 +68,13 @@ func TestOnOutputMemory(t *testing.T) {
 	m.retiredMu.Unlock()
 
 	// 2048x4 floats: doubled is 32 KiB (stays in libtorch), y is 2048x2,
-	// exactly copyMaxBytes (copied).
+	// exactly backend.SmallOutputBytes (copied).
 	big := ramp(t, 8192)
 	out = map[string]tensor.Tensor{}
 	require.NoError(t, m.Infer(ctx, map[string]tensor.Tensor{"x": big}, out))
 	assert.True(t, out["doubled"].IsForeign())
 	assert.False(t, out["y"].IsForeign())
-	assert.Equal(t, copyMaxBytes, out["y"].ByteLen())
+	assert.Equal(t, backend.SmallOutputBytes, out["y"].ByteLen())
 	m.retiredMu.Lock()
 	assert.Empty(t, m.retired, "a result an output still uses is not retired")
 	m.retiredMu.Unlock()

@@ -66,12 +66,6 @@ type module struct {
 // result is freed at once.
 const maxRetired = 64
 
-// copyMaxBytes: outputs up to this size are copied into Go memory, so that
-// the result goes back to the shim with the next forward instead of
-// needing a native free and a finalizer of its own (both cost more than
-// the copy). Larger outputs stay in libtorch memory, zero-copy.
-const copyMaxBytes = 16 << 10
-
 // callState is one Infer's scratch, pooled. The arrays the shim reads sit
 // inside it, so one pin of the callState covers them all.
 type callState struct {
@@ -322,17 +316,18 @@ func (o *resultOwner) free() { dlopen.CallPooled(o.shim.fn.resultFree, o.result)
 func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	res := (*ctResult)(dlopen.Pointer(cs.result))
 	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
-	// Outputs up to copyMaxBytes are copied into one Go block carved into
-	// tensors. Larger ones stay over libtorch memory and keep the result
-	// alive: one such output owns it directly (its release frees the
-	// result: no owner object); several share a counted owner.
+	// Outputs up to backend.SmallOutputBytes are copied into one Go block
+	// carved into tensors, and the result goes back to the shim with the
+	// next forward. Larger ones stay over libtorch memory and keep the
+	// result alive: one such output owns it directly (its release frees
+	// the result: no owner object); several share a counted owner.
 	foreign, blockSize := 0, 0
 	for i := range outs {
 		o := &outs[i]
 		if _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); tensor.DType(o.dtype) == tensor.String || aliased {
 			continue
 		}
-		if o.nbytes > copyMaxBytes {
+		if o.nbytes > backend.SmallOutputBytes {
 			foreign++
 			continue
 		}
@@ -393,7 +388,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 			out[name] = t // a view of the caller's Go memory stays valid after the call
 			continue
 		}
-		if o.nbytes <= copyMaxBytes {
+		if o.nbytes <= backend.SmallOutputBytes {
 			var t tensor.Tensor
 			var err error
 			t, block, err = tensor.Carve(block, dtype, shape) // copies the shape

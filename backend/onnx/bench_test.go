@@ -136,10 +136,7 @@ func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor, in
 		op = benchpair.InfersInto(ctx, m, in)
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
-	if err := op(b.N); err != nil {
-		b.Fatal(err)
-	}
+	benchpair.Time(b, op)
 }
 
 // benchDirect is the floor: the native calls any binding has to make.

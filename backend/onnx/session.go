@@ -380,7 +380,7 @@ func (s *session) preallocate(cs *callState) error {
 				shape[j] = cs.inShapes[d.input][d.dim]
 			}
 		}
-		if n, err := tensor.Shape(shape).NumElements(); err != nil || n*spec.dtype.Size() > preallocMaxBytes {
+		if n, err := tensor.Shape(shape).NumElements(); err != nil || n*spec.dtype.Size() > backend.SmallOutputBytes {
 			continue // large: ORT's arena reuses its memory, Go's GC would churn
 		}
 		t, err := tensor.New(spec.dtype, tensor.Shape(shape))
@@ -407,11 +407,6 @@ func (s *session) preallocate(cs *callState) error {
 	}
 	return nil
 }
-
-// preallocMaxBytes caps outputs allocated in Go memory: above it, the three
-// extra native calls of an ORT-allocated output cost less than the garbage
-// collector's work on a fresh Go buffer per call.
-const preallocMaxBytes = 16 << 10
 
 // dropPreallocated releases pre-allocated output wrappers and forgets them.
 func (s *session) dropPreallocated(cs *callState) {

@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 
+	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -32,13 +33,7 @@ var toORT = map[tensor.DType]uintptr{
 	tensor.Uint64: ortUint64, tensor.BFloat16: ortBFloat16,
 }
 
-var fromORT = func() map[uintptr]tensor.DType {
-	m := map[uintptr]tensor.DType{}
-	for d, o := range toORT {
-		m[o] = d
-	}
-	return m
-}()
+var fromORT = backend.ReverseDTypes(toORT)
 
 func dtypeFromORT(t uintptr) (tensor.DType, error) {
 	if d, ok := fromORT[t]; ok {

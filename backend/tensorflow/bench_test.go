@@ -102,10 +102,7 @@ func BenchmarkOverhead(b *testing.B) {
 			impl := map[string]string{"Infer": "carton", "InferInto": "carton-into"}[api.Name]
 			b.Run("input="+c.name+"/impl="+impl, func(b *testing.B) {
 				b.ReportAllocs()
-				b.ResetTimer()
-				if err := api.Op(b.N); err != nil {
-					b.Fatal(err)
-				}
+				benchpair.Time(b, api.Op)
 			})
 		}
 		m.Close()

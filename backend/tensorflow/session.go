@@ -160,10 +160,7 @@ var zeroBytes [tstringSize]byte
 
 // Infer runs the signature. See the package documentation for memory.
 func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tensor) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	lib := s.lib
+	lib := s.lib // carton.Model checked ctx already
 	cs := s.scratch.Get().(*callState)
 	created := 0
 	defer func() {
@@ -289,7 +286,7 @@ func (s *session) newInputTensor(cs *callState, spec *ioSpec, t tensor.Tensor) (
 	if data == nil {
 		data = unsafe.Pointer(&zeroBytes[0])
 	}
-	v := cs.Call(s.lib.fn.newTensor, uintptr(toTF[spec.dtype]), shapePtr, uintptr(len(shape)), uintptr(data), uintptr(nbytes), s.dealloc, 0)
+	v := cs.Call(s.lib.fn.newTensor, uintptr(spec.tfType), shapePtr, uintptr(len(shape)), uintptr(data), uintptr(nbytes), s.dealloc, 0)
 	if v == 0 {
 		return 0, fmt.Errorf("%w: input %q: TF_NewTensor refused %s %v (%d bytes)", backend.ErrInvalidInput, spec.key, t.DType(), shape, nbytes)
 	}
@@ -362,7 +359,7 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 		cs.Call(lib.fn.deleteTensor, v)
 		return t, nil
 	}
-	if nbytes <= copyMaxBytes {
+	if nbytes <= backend.SmallOutputBytes {
 		// Small: a copy costs less than a finalizer and a Go object over
 		// TensorFlow's buffer, and the TF_Tensor goes at once.
 		defer cs.Call(lib.fn.deleteTensor, v)
@@ -378,10 +375,6 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 	}
 	return t, err
 }
-
-// copyMaxBytes: outputs up to this size are copied into Go memory; larger
-// ones stay in TensorFlow's buffer, zero-copy, until Release.
-const copyMaxBytes = 16 << 10
 
 // Close closes and deletes the session and its graph. Outputs already
 // returned stay valid: each holds its own TF_Tensor.

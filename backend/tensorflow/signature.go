@@ -28,8 +28,10 @@ type ioSpec struct {
 	op    string // graph operation
 	index int    // output index of op
 	dtype tensor.DType
-	dims  []int64 // -1 for an unknown dim; nil when the rank is unknown
-	names []string
+	// tfType is dtype's TF_DataType, for TF_NewTensor on each call.
+	tfType int32
+	dims   []int64 // -1 for an unknown dim; nil when the rank is unknown
+	names  []string
 	// known: every dim (and the rank) is fixed, so outputs need no shape query.
 	known bool
 }
@@ -134,7 +136,7 @@ func ioSpecs(sigName, what string, infos map[string]*pb.TensorInfo) ([]ioSpec, e
 		if err != nil {
 			return nil, fail("%v", err)
 		}
-		spec := ioSpec{key: k, op: op, index: index, dtype: dt}
+		spec := ioSpec{key: k, op: op, index: index, dtype: dt, tfType: int32(info.GetDtype())}
 		if sh := info.GetTensorShape(); sh != nil && !sh.GetUnknownRank() {
 			spec.known = true
 			spec.dims = make([]int64, len(sh.GetDim()))

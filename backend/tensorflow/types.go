@@ -5,6 +5,7 @@ import (
 
 	"github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
 
+	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -33,13 +34,7 @@ var toTF = map[tensor.DType]int32{
 	tensor.Uint32: tfUint32, tensor.Uint64: tfUint64,
 }
 
-var fromTF = func() map[int32]tensor.DType {
-	m := map[int32]tensor.DType{}
-	for d, t := range toTF {
-		m[t] = d
-	}
-	return m
-}()
+var fromTF = backend.ReverseDTypes(toTF)
 
 // dtypeFromProto maps a signature's DataType to a carton dtype.
 func dtypeFromProto(t types_go_proto.DataType) (tensor.DType, error) {

@@ -244,3 +244,12 @@ func APIs[M interface {
 }](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
 	return []API{{"Infer", Infers(ctx, m, inputs)}, {"InferInto", InfersInto(ctx, m, inputs)}}
 }
+
+// Time runs op over b.N operations in one go, as the benchmark's timed
+// work.
+func Time(b *testing.B, op Op) {
+	b.ResetTimer()
+	if err := op(b.N); err != nil {
+		b.Fatal(err)
+	}
+}
