@@ -169,8 +169,8 @@ bool from_scalar_type(at::ScalarType st, int32_t *dt) {
 
 // to_ivalue wraps one input: numeric tensors over the caller's memory
 // (from_blob, no copy), strings as str (scalar) or List[str].
-c10::IValue to_ivalue(const ct_tensor &in, const torch::Device &device) {
-  at::IntArrayRef shape(in.shape, in.ndim);  // no copy: libtorch copies sizes into the tensor
+c10::IValue to_ivalue(const ct_tensor &in, at::IntArrayRef shape, void *data, const torch::Device &device) {
+  // shape is not copied here: libtorch copies sizes into the tensor
   if (in.dtype == CT_STRING) {
     int64_t n = 1;
     for (auto d : shape) n *= d;
@@ -185,10 +185,10 @@ c10::IValue to_ivalue(const ct_tensor &in, const torch::Device &device) {
     throw std::runtime_error(std::string("input ") + in.name + ": dtype " + std::to_string(in.dtype) +
                              " is not supported by libtorch " TORCH_VERSION);
   at::Tensor t;
-  if (in.nbytes == 0 || in.data == nullptr) {
+  if (in.nbytes == 0 || data == nullptr) {
     t = at::empty(shape, at::TensorOptions().dtype(st));
   } else {
-    t = at::from_blob(in.data, shape, at::TensorOptions().dtype(st));  // no autograd wrapper: inference only
+    t = at::from_blob(data, shape, at::TensorOptions().dtype(st));  // no autograd wrapper: inference only
   }
   if (device != torch::kCPU) t = t.to(device);
   return c10::IValue(t);
@@ -299,21 +299,32 @@ int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args, char **err
   CT_CATCH(err)
 }
 
-int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, const char *const *out_names,
-                   int64_t n_out_names, ct_result *const *done, int64_t n_done, ct_result **out, char **err) {
+int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, const int64_t *dims, ct_call *call,
+                   void *data0, void *data1, void *data2, void *data3, void *data4, void *data5, void *data6,
+                   void *data7, void *data8, void *data9) {
+  char **err = &call->err;
   CT_TRY
-  for (int64_t i = 0; i < n_done; i++) release(reinterpret_cast<Result *>(done[i]));
+  for (int64_t i = 0; i < call->n_done && i < CT_MAX_DONE; i++) release(reinterpret_cast<Result *>(call->done[i]));
+  call->n_done = 0;
+  void *const direct[CT_DIRECT_INPUTS] = {data0, data1, data2, data3, data4, data5, data6, data7, data8, data9};
   int32_t threads = wanted_threads.load(std::memory_order_relaxed);
   if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
   c10::InferenceMode guard;
   std::vector<c10::IValue> args;
-  args.reserve(m->dict_mode ? 1 : static_cast<size_t>(n_inputs));
+  const int64_t *shape = dims;
+  auto input = [&](int64_t i) {
+    const ct_tensor &in = inputs[i];
+    c10::IValue v = to_ivalue(in, at::IntArrayRef(shape, in.ndim), i < CT_DIRECT_INPUTS ? direct[i] : in.data, m->device);
+    shape += in.ndim;
+    return v;
+  };
   if (m->dict_mode) {
     c10::impl::GenericDict dict(c10::StringType::get(), m->dict_value);
-    for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), to_ivalue(inputs[i], m->device));
-    args.emplace_back(dict);
+    for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), input(i));
+    args.emplace_back(std::move(dict));
   } else {
-    for (int64_t i = 0; i < n_inputs; i++) args.push_back(to_ivalue(inputs[i], m->device));
+    args.reserve(static_cast<size_t>(n_inputs));
+    for (int64_t i = 0; i < n_inputs; i++) args.push_back(input(i));
   }
   c10::IValue result = m->module.forward(std::move(args));  // forward takes the vector by value
   std::unique_ptr<Result, void (*)(Result *)> r(acquire(m->pool), release);
@@ -324,12 +335,12 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     }
   } else if (result.isTuple()) {
     const auto &elems = result.toTupleRef().elements();
-    for (size_t i = 0; i < elems.size(); i++) add_value(r.get(), output_name(out_names, n_out_names, i), elems[i]);
+    for (size_t i = 0; i < elems.size(); i++) add_value(r.get(), output_name(call->out_names, call->n_out_names, i), elems[i]);
   } else if (result.isTensorList()) {
     auto list = result.toTensorVector();
-    for (size_t i = 0; i < list.size(); i++) add_tensor(r.get(), output_name(out_names, n_out_names, i), list[i]);
+    for (size_t i = 0; i < list.size(); i++) add_tensor(r.get(), output_name(call->out_names, call->n_out_names, i), list[i]);
   } else {
-    add_value(r.get(), output_name(out_names, n_out_names, 0), result);
+    add_value(r.get(), output_name(call->out_names, call->n_out_names, 0), result);
   }
   // Point the C view at the slots now that they no longer grow.
   for (size_t i = 0; i < r->tensors.size(); i++) {
@@ -350,7 +361,7 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
   }
   r->pub.n = static_cast<int64_t>(r->tensors.size());
   r->pub.tensors = r->tensors.data();
-  *out = &r.release()->pub;
+  call->result = &r.release()->pub;
   return 0;
   CT_CATCH(err)
 }

@@ -1,9 +1,15 @@
 package dlopen
 
-import "testing"
+import (
+	"testing"
 
-// BenchmarkCall measures one native call through purego: the unit cost of
-// every native call a backend makes.
+	"github.com/ebitengine/purego"
+)
+
+// BenchmarkCall measures one native call: the unit cost of every native
+// call a backend makes. Caller is what the hot paths use (on linux/amd64
+// this package's trampoline); purego-reused is purego.SyscallN through a
+// reused heap slice, what Caller did before; Call is plain SyscallN.
 func BenchmarkCall(b *testing.B) {
 	lib, err := Open("libc.so.6")
 	if err != nil {
@@ -18,6 +24,14 @@ func BenchmarkCall(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			c.Call(abs, 7)
+		}
+	})
+	b.Run("purego-reused", func(b *testing.B) {
+		args := make([]uintptr, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			args[0] = 7
+			purego.SyscallN(abs, args...)
 		}
 	})
 	b.Run("Call", func(b *testing.B) {

@@ -101,18 +101,22 @@ func Call(fn uintptr, args ...uintptr) uintptr {
 	return r
 }
 
-// Caller makes native calls without allocating: purego copies arguments
-// through a heap slice, and a Caller supplies one it reuses. A Caller must
-// not be used by two goroutines at once; keep one per call state.
+// Caller makes native calls without allocating, through a frame it
+// reuses: on linux/amd64 the frame of a lean trampoline of its own (up to
+// 15 integer arguments, see RATIONALE.md), elsewhere the heap slice purego
+// needs. A Caller must not be used by two goroutines at once; keep one per
+// call state.
 type Caller struct {
-	args [16]uintptr
+	frame callFrame
 }
 
-// Call calls fn like the package-level Call, allocating nothing.
+// Call calls fn like the package-level Call, allocating nothing. fn must
+// take only integer or pointer arguments, at most 15.
 func (c *Caller) Call(fn uintptr, args ...uintptr) uintptr {
-	n := copy(c.args[:], args)
-	r, _, _ := purego.SyscallN(fn, c.args[:n]...)
-	return r
+	if fn == 0 {
+		panic("dlopen: call of a nil function pointer")
+	}
+	return c.call(fn, args)
 }
 
 var callerPool = sync.Pool{New: func() any { return new(Caller) }}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -63,4 +65,49 @@ func TestGoStringAndTable(t *testing.T) {
 	assert.Equal(t, "", GoString(0))
 	fns := []uintptr{10, 20, 30}
 	assert.Equal(t, uintptr(30), Table(uintptr(unsafe.Pointer(&fns[0]))).Fn(2))
+}
+
+// Every argument slot reaches the callee in order, registers and stack
+// alike, and the result comes back: snprintf with 12 numbers after its
+// three fixed arguments.
+func TestCallerPassesFifteenArguments(t *testing.T) {
+	lib, err := Open("libc.so.6")
+	if err != nil {
+		t.Skip(err)
+	}
+	snprintf, err := lib.Symbol("snprintf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labs, err := lib.Symbol("labs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := New[[256]byte]()
+	format := CString("%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld")
+	var c Caller
+	for round := range 3 { // a reused frame must not leak one call's arguments into the next
+		args := []uintptr{uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&format[0]))}
+		want := ""
+		for i := range 12 {
+			v := int64(round*100 + i*7 - 30)
+			args = append(args, uintptr(v))
+			if i > 0 {
+				want += " "
+			}
+			want += strconv.FormatInt(v, 10)
+		}
+		n := c.Call(snprintf, args...)
+		got := string(buf[:])
+		if i := strings.IndexByte(got, 0); i >= 0 {
+			got = got[:i]
+		}
+		if got != want || int(n) != len(want) {
+			t.Fatalf("round %d: snprintf wrote %q (returned %d), want %q", round, got, n, want)
+		}
+		if got := int64(c.Call(labs, uintptr(^uint64(41)))); got != 42 {
+			t.Fatalf("labs(-42) = %d", got)
+		}
+	}
+	runtime.KeepAlive(format)
 }

@@ -7,9 +7,16 @@
 // Errors name the library and the symbol, and carry dlerror's text, which
 // names a missing dependent library when that is the cause.
 //
-// Memory: the package allocates no C memory. Callers that pass Go memory to
-// C must keep it alive and pinned (runtime.Pinner) for the call's duration,
-// and must not let C keep such a pointer after the call returns.
+// Calls: Caller.Call on linux/amd64 goes through this package's own
+// trampoline (call_linux_amd64.s, up to 15 integer or pointer arguments,
+// an integer result) by way of runtime.cgocall, as cgo and purego do;
+// elsewhere through purego.SyscallN. Neither takes float arguments.
+//
+// Memory: the package allocates no C memory. Go memory passed as a call's
+// argument must be heap memory kept alive until the call returns; as with
+// cgo it needs no pin. Go memory that C reaches through other memory, or
+// keeps after the call returns, must be pinned (runtime.Pinner) for as
+// long as C may use it.
 //
 // Concurrency: a Library is safe for concurrent use; Call may be used from
 // any goroutine. Close must not race with calls into the library, and a

@@ -18,7 +18,12 @@
 extern "C" {
 #endif
 
-#define CT_ABI_VERSION 2
+#define CT_ABI_VERSION 3
+
+/* Inputs whose data comes in ct_forward's own arguments; see ct_forward. */
+#define CT_DIRECT_INPUTS 10
+/* Results one ct_forward frees before it runs. */
+#define CT_MAX_DONE 8
 
 /* dtypes: carton's tensor.DType numbering. */
 enum ct_dtype {
@@ -41,6 +46,20 @@ typedef struct ct_tensor {
 } ct_tensor;
 
 typedef struct ct_module ct_module;
+
+/* One forward call's state, in the caller's memory. The caller fills
+ * out_names/n_out_names (names for positional results) and done/n_done
+ * (earlier results of this module it has finished with, freed first as
+ * ct_result_free would, even when the forward fails); ct_forward writes
+ * result on success and err on failure. */
+typedef struct ct_call {
+  const char *const *out_names;
+  int64_t n_out_names;
+  struct ct_result *done[CT_MAX_DONE];
+  int64_t n_done;
+  struct ct_result *result;
+  char *err;
+} ct_call;
 
 /* The outputs of one forward call: n tensors, laid out in one array so
  * that the caller reads all metadata after a single call. */
@@ -70,16 +89,21 @@ int32_t ct_forward_info(ct_module *m, int32_t *mode, int32_t *n_args,
 
 /* Runs forward. In dict mode inputs go in by name; in positional mode in
  * the given order. Outputs: a dict keeps its keys; a tuple or list is
- * named by out_names (n_out_names entries) or "output_0".. ; a single
- * tensor by out_names[0] or "output_0".
- * done: n_done earlier results of this module the caller has finished
- * with, freed here first (as ct_result_free would), so that a caller
- * that copies small outputs out needs no second call per forward. They
- * are freed even when the forward fails. */
+ * named by call->out_names or "output_0".. ; a single tensor by
+ * out_names[0] or "output_0". Returns non-zero with call->err set on
+ * failure.
+ * Input shapes: inputs[i].shape is not read; the sizes of all inputs come
+ * concatenated in dims (inputs[0].ndim entries, then inputs[1].ndim, ..).
+ * Input data: input i < CT_DIRECT_INPUTS takes its data from argument
+ * data<i>, later ones from inputs[i].data. A Go caller may pass its own
+ * memory as a call's argument without pinning it, but not inside memory
+ * that it passes: so the pointers ride as arguments, and what the
+ * arguments point to holds none of the caller's pointers. */
 int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs,
-                   const char *const *out_names, int64_t n_out_names,
-                   ct_result *const *done, int64_t n_done,
-                   ct_result **out, char **err);
+                   const int64_t *dims, ct_call *call,
+                   void *data0, void *data1, void *data2, void *data3,
+                   void *data4, void *data5, void *data6, void *data7,
+                   void *data8, void *data9);
 void ct_result_free(ct_result *r);
 
 #ifdef __cplusplus

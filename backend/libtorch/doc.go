@@ -23,8 +23,10 @@
 // Options: num_threads, num_interop_threads (integers). libtorch keeps
 // them per process, not per model; the inter-op pool can be sized once.
 //
-// Memory: numeric inputs are shared with libtorch (from_blob over Go memory
-// pinned for the call). Outputs up to 16 KiB are copied into Go memory
+// Memory: numeric inputs are shared with libtorch (from_blob over Go memory,
+// for the call only). The first ten inputs' data go to the shim as call
+// arguments, which Go's pointer rules allow without pinning; later inputs
+// and strings are pinned for the call (RATIONALE.md). Outputs up to 16 KiB are copied into Go memory
 // (one allocation for all of a call's small outputs) and libtorch's result
 // goes back to the shim with the module's next forward, or at Close: no
 // native call and no finalizer of its own. Larger outputs stay in

@@ -18,7 +18,7 @@ import (
 
 // ShimABIVersion is the CT_ABI_VERSION of include/carton_torch.h this
 // package speaks.
-const ShimABIVersion = 2
+const ShimABIVersion = 3
 
 // ErrNoShim: no shim is built for the selected libtorch version.
 var ErrNoShim = errors.New("no carton shim for this libtorch")

@@ -2,6 +2,7 @@ package libtorch_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,6 +119,19 @@ var cases = []struct {
 		outputs: []format.TensorSpec{spec("upper", tensor.String), spec("lengths", tensor.Int64)}},
 	{name: "identity"},
 	{name: "first"},
+	// Twelve inputs: the shim reads the first ten's data from its call's
+	// arguments and the rest from their descriptions (pinned). Declared in
+	// reverse, a11 goes first and a00 last.
+	{name: "many"},
+	{name: "many", inputs: manySpecs()},
+}
+
+func manySpecs() []format.TensorSpec {
+	var specs []format.TensorSpec
+	for i := 11; i >= 0; i-- {
+		specs = append(specs, spec(fmt.Sprintf("a%02d", i), tensor.Float32))
+	}
+	return specs
 }
 
 func pack(t *testing.T, name, req string, inputs, outputs []format.TensorSpec) string {

@@ -100,30 +100,30 @@ func bindingLoop(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close() })
+	return forwardLoop(b, m, x)
+}
+
+// forwardLoop returns an op that calls ct_forward on m with x n times, as
+// carton does (data as an argument, nothing pinned), each call handing the
+// previous result back as done.
+func forwardLoop(b *testing.B, m *module, x tensor.Tensor) benchpair.Op {
+	s := m.shim
 	cs := &callState{}
-	shape := append(tensor.Shape(nil), x.Shape()...)
-	cs.ins = []ctTensor{{name: m.cName("x"), dtype: int32(tensor.Float32), ndim: int32(len(shape)), shape: uintptr(unsafe.Pointer(&shape[0])),
-		data: uintptr(x.Pointer()), nbytes: int64(x.ByteLen())}}
-	var pin runtime.Pinner
-	pin.Pin(cs)
-	pin.Pin(&cs.ins[0])
-	pin.Pin(&shape[0])
-	pin.Pin(x.Pointer())
+	cs.ins = []ctTensor{{name: m.cName("x"), dtype: int32(tensor.Float32), ndim: int32(len(x.Shape())), nbytes: int64(x.ByteLen())}}
+	cs.dims = append([]int64(nil), x.Shape()...)
 	b.Cleanup(func() {
-		if cs.nDone > 0 {
-			dlopen.Call(s.fn.resultFree, cs.done[0])
+		if cs.call.nDone > 0 {
+			dlopen.Call(s.fn.resultFree, cs.call.done[0])
 		}
-		pin.Unpin()
 	})
 	return func(n int) error {
 		for range n {
-			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, 0, 0,
-				uintptr(unsafe.Pointer(&cs.done[0])), uintptr(cs.nDone), uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
-			cs.nDone = 0
-			if err := s.check(&cs.Caller, st, &cs.err); err != nil {
+			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, uintptr(unsafe.Pointer(&cs.dims[0])),
+				uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+			if err := s.check(&cs.Caller, st, &cs.call.err); err != nil {
 				return err
 			}
-			cs.done[0], cs.nDone = cs.result, 1
+			cs.call.done[0], cs.call.nDone = cs.call.result, 1
 		}
 		return nil
 	}

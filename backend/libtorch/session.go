@@ -27,6 +27,22 @@ type ctTensor struct {
 	strLens uintptr
 }
 
+// ctCall mirrors struct ct_call.
+type ctCall struct {
+	outNames  uintptr // the module's pinned name array
+	nOutNames int64
+	done      [maxDone]uintptr // results for ct_forward to free first
+	nDone     int64
+	result    uintptr // written by ct_forward
+	err       uintptr // written on failure
+}
+
+// maxDone and directInputs mirror CT_MAX_DONE and CT_DIRECT_INPUTS.
+const (
+	maxDone      = 8
+	directInputs = 10
+)
+
 // ctResult mirrors struct ct_result.
 type ctResult struct {
 	n       int64
@@ -66,19 +82,24 @@ type module struct {
 // result is freed at once.
 const maxRetired = 64
 
-// callState is one Infer's scratch, pooled. The arrays the shim reads sit
-// inside it, so one pin of the callState covers them all.
+// callState is one Infer's scratch, pooled. Nothing the shim reads from
+// it holds an unpinned Go pointer: input data rides in ct_forward's
+// arguments (Go's rules let a call's arguments point at Go memory without
+// a pin), shapes are copied into dims, and names are pinned with the
+// module. So a call with numeric inputs pins nothing; only string inputs
+// and inputs past the tenth, whose pointers sit in ins, use pin.
 type callState struct {
 	dlopen.Caller
+	call    ctCall
 	pin     runtime.Pinner
-	ins     []ctTensor // insBuf, or a larger heap array pinned on its own
+	pinned  bool
+	ins     []ctTensor // insBuf, or a larger heap array
 	insBuf  [4]ctTensor
-	done    [8]uintptr // results for ct_forward to free first
-	nDone   int
+	dims    []int64 // every input's sizes, concatenated
+	dimsBuf [16]int64
+	data    [directInputs]uintptr // the first inputs' data, passed as arguments
 	tensors []tensor.Tensor
 	keys    []string // input names in order, when the carton declares none
-	result  uintptr  // written by ct_forward
-	err     uintptr  // written on failure
 }
 
 func newModule(s *shim, path string, model []byte, device string, cfg *format.Config) (*module, error) {
@@ -126,7 +147,13 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 	if len(m.outPtrs) > 0 {
 		m.pin.Pin(&m.outPtrs[0])
 	}
-	m.scratch.New = func() any { return &callState{} }
+	var outNames uintptr
+	if len(m.outPtrs) > 0 {
+		outNames = uintptr(unsafe.Pointer(&m.outPtrs[0]))
+	}
+	m.scratch.New = func() any {
+		return &callState{call: ctCall{outNames: outNames, nOutNames: int64(len(m.outPtrs))}}
+	}
 	resultFree := s.fn.resultFree
 	m.freeResult = func(r uintptr) { dlopen.CallPooled(resultFree, r) }
 	return m, nil
@@ -135,20 +162,13 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 // Infer runs forward.
 func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) error {
 	cs := m.scratch.Get().(*callState)
-	defer func() {
-		cs.pin.Unpin()
-		clear(cs.tensors)
-		m.scratch.Put(cs)
-	}()
+	defer m.putCallState(cs)
 	if err := m.gather(cs, inputs); err != nil {
 		return err
 	}
-	cs.pin.Pin(cs)
-	if len(cs.tensors) <= len(cs.insBuf) {
-		cs.ins = cs.insBuf[:0]
-	} else {
+	cs.ins, cs.dims = cs.insBuf[:0], cs.dimsBuf[:0]
+	if len(cs.tensors) > len(cs.insBuf) {
 		cs.ins = make([]ctTensor, 0, len(cs.tensors))
-		cs.pin.Pin(&cs.ins[:1][0])
 	}
 	for i, t := range cs.tensors {
 		var name uintptr
@@ -157,36 +177,50 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 		} else { // the carton declares no inputs: name them from the map
 			name = m.cName(cs.keys[i])
 		}
-		ct, err := m.describe(cs, name, t)
+		ct, err := m.describe(cs, i, name, t)
 		if err != nil {
 			return err
 		}
 		cs.ins = append(cs.ins, ct)
 	}
-	var insPtr, outPtr uintptr
+	var insPtr, dimsPtr uintptr
 	if len(cs.ins) > 0 {
 		insPtr = uintptr(unsafe.Pointer(&cs.ins[0]))
 	}
-	if len(m.outPtrs) > 0 {
-		outPtr = uintptr(unsafe.Pointer(&m.outPtrs[0]))
+	if len(cs.dims) > 0 {
+		dimsPtr = uintptr(unsafe.Pointer(&cs.dims[0]))
 	}
 	m.takeRetired(cs)
-	status := cs.Call(m.shim.fn.forward, m.handle, insPtr, uintptr(len(cs.ins)), outPtr, uintptr(len(m.outPtrs)),
-		uintptr(unsafe.Pointer(&cs.done[0])), uintptr(cs.nDone), uintptr(unsafe.Pointer(&cs.result)), uintptr(unsafe.Pointer(&cs.err)))
-	cs.nDone = 0 // freed by the shim, even on failure
-	if err := m.shim.check(&cs.Caller, status, &cs.err); err != nil {
+	d := &cs.data
+	status := cs.Call(m.shim.fn.forward, m.handle, insPtr, uintptr(len(cs.ins)), dimsPtr, uintptr(unsafe.Pointer(&cs.call)),
+		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9])
+	// The shim freed call.done, even on failure. cs.tensors keeps the
+	// inputs' memory reachable until here.
+	if err := m.shim.check(&cs.Caller, status, &cs.call.err); err != nil {
 		return err
 	}
 	return m.outputsOf(cs, out)
 }
 
-// takeRetired moves retired results into cs.done for the next forward.
+// putCallState returns cs to the pool, dropping its references to the
+// caller's tensors.
+func (m *module) putCallState(cs *callState) {
+	if cs.pinned {
+		cs.pin.Unpin()
+		cs.pinned = false
+	}
+	clear(cs.tensors)
+	clear(cs.data[:])
+	m.scratch.Put(cs)
+}
+
+// takeRetired moves retired results into cs.call.done for the next forward.
 func (m *module) takeRetired(cs *callState) {
 	m.retiredMu.Lock()
-	n := copy(cs.done[:], m.retired)
+	n := copy(cs.call.done[:], m.retired)
 	m.retired = m.retired[:copy(m.retired, m.retired[n:])]
 	m.retiredMu.Unlock()
-	cs.nDone = n
+	cs.call.nDone = int64(n)
 }
 
 // retire hands a result no tensor refers to back for the next forward to
@@ -257,13 +291,13 @@ func (m *module) cName(name string) uintptr {
 	return uintptr(unsafe.Pointer(&b[0]))
 }
 
-// describe fills a ct_tensor for one input, pinning Go memory for the call.
-func (m *module) describe(cs *callState, name uintptr, t tensor.Tensor) (ctTensor, error) {
+// describe fills input i's ct_tensor and appends its sizes to cs.dims.
+// Its data goes in cs.data when i < directInputs, else into the ct_tensor,
+// pinned for the call (as string pointers are).
+func (m *module) describe(cs *callState, i int, name uintptr, t tensor.Tensor) (ctTensor, error) {
 	shape := t.Shape()
 	ct := ctTensor{name: name, dtype: int32(t.DType()), ndim: int32(len(shape))}
-	if len(shape) > 0 {
-		ct.shape = uintptr(unsafe.Pointer(&shape[0])) // heap memory the tensor owns; libtorch copies it
-	}
+	cs.dims = append(cs.dims, shape...)
 	if t.DType() == tensor.String {
 		strs, _ := t.Strings()
 		if len(strs) == 0 {
@@ -274,25 +308,38 @@ func (m *module) describe(cs *callState, name uintptr, t tensor.Tensor) (ctTenso
 		for i, s := range strs {
 			if len(s) > 0 {
 				p := unsafe.StringData(s)
-				cs.pin.Pin(p)
+				cs.pinOne(unsafe.Pointer(p))
 				ptrs[i] = uintptr(unsafe.Pointer(p))
 			} else {
 				ptrs[i] = uintptr(unsafe.Pointer(&emptyString[0]))
 			}
 			lens[i] = int64(len(s))
 		}
-		cs.pin.Pin(&ptrs[0])
-		cs.pin.Pin(&lens[0])
+		cs.pinOne(unsafe.Pointer(&ptrs[0]))
+		cs.pinOne(unsafe.Pointer(&lens[0]))
 		ct.strs, ct.strLens = uintptr(unsafe.Pointer(&ptrs[0])), uintptr(unsafe.Pointer(&lens[0]))
 		return ct, nil
 	}
-	if p := t.Pointer(); p != nil {
-		if !t.IsForeign() {
-			cs.pin.Pin(p)
-		}
-		ct.data, ct.nbytes = uintptr(p), int64(t.ByteLen())
+	p := t.Pointer()
+	if p == nil {
+		return ct, nil
 	}
+	ct.nbytes = int64(t.ByteLen())
+	if i < directInputs {
+		cs.data[i] = uintptr(p)
+		return ct, nil
+	}
+	if !t.IsForeign() {
+		cs.pinOne(p)
+	}
+	ct.data = uintptr(p)
 	return ct, nil
+}
+
+// pinOne pins p until the call state goes back to the pool.
+func (cs *callState) pinOne(p unsafe.Pointer) {
+	cs.pin.Pin(p)
+	cs.pinned = true
 }
 
 var emptyString = [1]byte{}
@@ -314,7 +361,8 @@ func (o *resultOwner) Release() {
 func (o *resultOwner) free() { dlopen.CallPooled(o.shim.fn.resultFree, o.result) }
 
 func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
-	res := (*ctResult)(dlopen.Pointer(cs.result))
+	result := cs.call.result
+	res := (*ctResult)(dlopen.Pointer(result))
 	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
 	// Outputs up to backend.SmallOutputBytes are copied into one Go block
 	// carved into tensors, and the result goes back to the shim with the
@@ -333,7 +381,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 		}
 		n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
 		if err != nil {
-			m.retire(cs.result)
+			m.retire(result)
 			return fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
 		}
 		blockSize += n
@@ -344,7 +392,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	}
 	var owner *resultOwner
 	if foreign > 1 {
-		owner = &resultOwner{shim: m.shim, result: cs.result}
+		owner = &resultOwner{shim: m.shim, result: result}
 		owner.refs.Store(1) // held by this function until the end
 		defer owner.Release()
 		// Safety net: if the caller drops outputs without Release, the
@@ -354,7 +402,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	handedOver := false
 	defer func() {
 		if owner == nil && !handedOver { // no tensor refers to the result
-			m.retire(cs.result)
+			m.retire(result)
 		}
 	}()
 	fail := func(err error) error {
@@ -413,7 +461,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 				owner.Release()
 			}
 		} else {
-			t, err = tensor.ForeignHandle(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), m.freeResult, cs.result)
+			t, err = tensor.ForeignHandle(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), m.freeResult, result)
 			handedOver = err == nil
 		}
 		if err != nil {

@@ -111,3 +111,27 @@ class FirstElement(torch.nn.Module):
 m = FirstElement().eval()
 x = torch.arange(8, dtype=torch.float32)
 save("first", m, {"x": arr(x)}, {"output_0": arr(m(x))})
+
+
+# 7. Many inputs of several ranks, in a dict: the shim takes the data of
+# the first ten from its call's arguments and the rest from the tensor
+# descriptions, and all sizes from one concatenated array.
+class Many(torch.nn.Module):
+    def forward(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        keys = list(inputs.keys())
+        keys.sort()
+        sums: List[torch.Tensor] = []
+        dims: List[int] = []
+        for i, k in enumerate(keys):
+            t = inputs[k]
+            sums.append(t.sum() * float(i + 1))
+            dims.append(t.dim())
+            for d in t.shape:
+                dims.append(d)
+        return {"sums": torch.stack(sums), "dims": torch.tensor(dims), "last": inputs[keys[-1]] * 2.0}
+
+
+m = Many().eval()
+shapes = [(), (3,), (2, 3), (1, 2, 3)]
+many = {f"a{k:02d}": torch.randn(shapes[k % 4]) for k in range(12)}
+save("many", m, {k: arr(v) for k, v in many.items()}, {k: arr(v) for k, v in m(many).items()})
