@@ -41,7 +41,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl)) \
 	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda
 
-.PHONY: leakcheck soak setup setup-onnx setup-tensorflow setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check leakcheck soak setup setup-onnx setup-tensorflow setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch setup-tensorflow
 	$(GO) mod download
@@ -126,8 +126,20 @@ vet: setup
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./...
 
+# dlopen's linux/arm64 call trampoline, run under qemu-user with Debian's
+# arm64 libc (the tests call into it).
+arm64-check:
+	@if ! dpkg -s qemu-user libc6-arm64-cross >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			qemu-user libc6-arm64-cross; \
+	fi
+	@mkdir -p $(BUILD)
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./dlopen/
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $(BUILD)/dlopen-arm64.test ./dlopen/
+	cd dlopen && qemu-aarch64 -L /usr/aarch64-linux-gnu $(ABS_BUILD)/dlopen-arm64.test -test.count=1
+
 # Race detection needs cgo; everything else is tested as the static build.
-test: vet dist-check
+test: vet dist-check arm64-check
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 # The shim under valgrind: load, forward, free, close on Debian's libtorch.

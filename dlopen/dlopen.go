@@ -102,9 +102,9 @@ func Call(fn uintptr, args ...uintptr) uintptr {
 }
 
 // Caller makes native calls without allocating, through a frame it
-// reuses: on linux/amd64 the frame of a lean trampoline of its own (up to
-// 15 integer arguments, see RATIONALE.md), elsewhere the heap slice purego
-// needs. A Caller must not be used by two goroutines at once; keep one per
+// reuses: on Linux (amd64, arm64) the frame of a lean trampoline of its
+// own (up to 15 integer arguments, see RATIONALE.md), elsewhere the heap
+// slice purego needs. A Caller must not be used by two goroutines at once; keep one per
 // call state.
 type Caller struct {
 	frame callFrame

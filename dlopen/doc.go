@@ -7,10 +7,11 @@
 // Errors name the library and the symbol, and carry dlerror's text, which
 // names a missing dependent library when that is the cause.
 //
-// Calls: Caller.Call on linux/amd64 goes through this package's own
-// trampoline (call_linux_amd64.s, up to 15 integer or pointer arguments,
-// an integer result) by way of runtime.cgocall, as cgo and purego do;
-// elsewhere through purego.SyscallN. Neither takes float arguments.
+// Calls: Caller.Call on linux/amd64 and linux/arm64 goes through this
+// package's own trampoline (call_linux_*.s: up to 15 integer or pointer
+// arguments, an integer result) by way of runtime.cgocall, as cgo and
+// purego do; elsewhere through purego.SyscallN. Neither takes float
+// arguments.
 //
 // Memory: the package allocates no C memory. Go memory passed as a call's
 // argument must be heap memory kept alive until the call returns; as with

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package dlopen
 
 import "unsafe"
@@ -5,7 +7,8 @@ import "unsafe"
 // maxArgs is the trampoline's argument count.
 const maxArgs = 15
 
-// callFrame is what callTrampoline (call_linux_amd64.s) reads and writes.
+// callFrame is what callTrampoline (call_linux_amd64.s, call_linux_arm64.s)
+// reads and writes.
 type callFrame struct {
 	fn   uintptr
 	args [maxArgs]uintptr
