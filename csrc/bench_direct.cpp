@@ -7,6 +7,8 @@
 // module's forward, the result dropped.
 #include <torch/script.h>
 
+#include "carton_torch.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -63,4 +65,20 @@ int32_t ctb_forward(void *h, float *data, const int64_t *shape, int64_t ndim, in
 }
 
 void ctb_free(void *h) { delete static_cast<Bench *>(h); }
+
+// ctb_shim_loop calls the shim's ct_forward (fn) iters times from C++ on
+// one input whose data is passed as an argument, each call handing the
+// previous result back as done: the shim's own cost, without Go's.
+int32_t ctb_shim_loop(void *fn, ct_module *m, const ct_tensor *in, const int64_t *dims, ct_call *call, void *data,
+                      int64_t iters) {
+  auto forward = reinterpret_cast<decltype(&ct_forward)>(fn);
+  for (int64_t i = 0; i < iters; i++) {
+    if (forward(m, in, 1, dims, call, data, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                nullptr) != 0)
+      return 1;
+    call->done[0] = call->result;
+    call->n_done = 1;
+  }
+  return 0;
+}
 }

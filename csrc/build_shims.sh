@@ -44,9 +44,9 @@ build() { # include-dir lib-dir
   fi
   if [ "${BENCH:-0}" = 1 ]; then
     local direct="$shim_dir/$version/libcarton_torch_bench.so"
-    if [ ! -f "$direct" ] || [ "$here/bench_direct.cpp" -nt "$direct" ]; then
+    if [ ! -f "$direct" ] || [ "$here/bench_direct.cpp" -nt "$direct" ] || [ "$root/include/carton_torch.h" -nt "$direct" ]; then
       echo "building the in-process C++ forward floor for libtorch $version"
-      "$CXX" -O2 -shared -fPIC -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi -I"$inc" -I"$inc/torch/csrc/api/include" \
+      "$CXX" -O2 -shared -fPIC -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi -I"$root/include" -I"$inc" -I"$inc/torch/csrc/api/include" \
         "$here/bench_direct.cpp" -o "$direct.tmp" -L"$lib" -ltorch_cpu -lc10 -Wl,-rpath,"$lib"
       mv "$direct.tmp" "$direct"
     fi

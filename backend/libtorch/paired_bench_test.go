@@ -25,7 +25,9 @@ import (
 // shim's ct_forward called straight through the binding in a loop, splits
 // the difference into the shim's part (level=shim: binding vs C++) and
 // the Go side's (level=go: carton.Infer vs binding); level=total-into is
-// carton.InferInto with one output map for every call. -benchtime sets the
+// carton.InferInto with one output map for every call; level=shim-code is
+// the shim called from a C++ loop (its C++ alone) and level=transition that
+// loop vs the binding loop (one Go call per forward). -benchtime sets the
 // number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
@@ -51,6 +53,7 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		}
 		direct := CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x)
 		binding := bindingLoop(b, rt, filepath.Join(models, c.model+".pt"), c.x)
+		shimCpp := shimFromCpp(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		in := map[string]tensor.Tensor{"x": c.x}
 		for _, level := range []struct {
 			name, aName, bName string
@@ -59,6 +62,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			{"total", "cpp", "carton", direct, benchpair.Infers(ctx, m, in)},
 			{"total-into", "cpp", "carton", direct, benchpair.InfersInto(ctx, m, in)}, // carton.InferInto, one output map
 			{"shim", "cpp", "binding", direct, binding},
+			{"shim-code", "cpp", "shim-from-cpp", direct, shimCpp},       // the shim's C++ alone
+			{"transition", "shim-from-cpp", "binding", shimCpp, binding}, // one Go call per forward
 			{"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)},
 		} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
@@ -129,10 +134,41 @@ func forwardLoop(b *testing.B, m *module, x tensor.Tensor) benchpair.Op {
 	}
 }
 
+// shimFromCpp loads model through the shim and returns an op that calls
+// ct_forward on x n times from a C++ loop (ctb_shim_loop): the shim's cost
+// without a Go call per forward.
+func shimFromCpp(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) benchpair.Op {
+	f := openCppFloor(b, rt.Version)
+	s, err := loadShim(rt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := newModule(s, model, nil, "cpu", &format.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs := &callState{}
+	cs.ins = []ctTensor{{name: m.cName("x"), dtype: int32(tensor.Float32), ndim: int32(len(x.Shape())), nbytes: int64(x.ByteLen())}}
+	cs.dims = append([]int64(nil), x.Shape()...)
+	b.Cleanup(func() {
+		if cs.call.nDone > 0 {
+			dlopen.Call(s.fn.resultFree, cs.call.done[0])
+		}
+		m.Close()
+	})
+	return func(n int) error {
+		if cs.Call(f.shimLoop, s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), uintptr(unsafe.Pointer(&cs.dims[0])),
+			uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), uintptr(n)) != 0 {
+			return s.check(&cs.Caller, 1, &cs.call.err)
+		}
+		return nil
+	}
+}
+
 // cppFloor is the C++ floor library for one libtorch version, loaded into
 // this process (it links the libtorch the shim does).
 type cppFloor struct {
-	load, forward, free uintptr
+	load, forward, free, shimLoop uintptr
 }
 
 func openCppFloor(b *testing.B, version string) *cppFloor {
@@ -145,7 +181,8 @@ func openCppFloor(b *testing.B, version string) *cppFloor {
 		b.Skipf("no in-process C++ floor (build it with make shims): %v", err)
 	}
 	f := &cppFloor{}
-	if err := lib.Bind(map[string]*uintptr{"ctb_load": &f.load, "ctb_forward": &f.forward, "ctb_free": &f.free}); err != nil {
+	if err := lib.Bind(map[string]*uintptr{"ctb_load": &f.load, "ctb_forward": &f.forward, "ctb_free": &f.free,
+		"ctb_shim_loop": &f.shimLoop}); err != nil {
 		b.Fatal(err)
 	}
 	return f
