@@ -96,31 +96,8 @@ func pairedRuntime(b *testing.B) backend.Runtime {
 // done: the shim's cost plus one native call, without the Go side of
 // Infer (no map, no output tensors).
 func bindingLoop(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) benchpair.Op {
-	s, err := loadShim(rt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := newModule(s, model, nil, "cpu", &format.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
-	return forwardLoop(b, m, x)
-}
-
-// forwardLoop returns an op that calls ct_forward on m with x n times, as
-// carton does (data as an argument, nothing pinned), each call handing the
-// previous result back as done.
-func forwardLoop(b *testing.B, m *module, x tensor.Tensor) benchpair.Op {
+	m, cs := oneInputCall(b, rt, model, x)
 	s := m.shim
-	cs := &callState{}
-	cs.ins = []ctTensor{{name: m.cName("x"), dtype: int32(tensor.Float32), ndim: int32(len(x.Shape())), nbytes: int64(x.ByteLen())}}
-	cs.dims = append([]int64(nil), x.Shape()...)
-	b.Cleanup(func() {
-		if cs.call.nDone > 0 {
-			dlopen.Call(s.fn.resultFree, cs.call.done[0])
-		}
-	})
 	return func(n int) error {
 		for range n {
 			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, uintptr(unsafe.Pointer(&cs.dims[0])),
@@ -134,11 +111,10 @@ func forwardLoop(b *testing.B, m *module, x tensor.Tensor) benchpair.Op {
 	}
 }
 
-// shimFromCpp loads model through the shim and returns an op that calls
-// ct_forward on x n times from a C++ loop (ctb_shim_loop): the shim's cost
-// without a Go call per forward.
-func shimFromCpp(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) benchpair.Op {
-	f := openCppFloor(b, rt.Version)
+// oneInputCall loads model through the shim and describes x as its one
+// input "x", as carton does (data passed as an argument, nothing pinned);
+// cleanup frees the last result and the module.
+func oneInputCall(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) (*module, *callState) {
 	s, err := loadShim(rt)
 	if err != nil {
 		b.Fatal(err)
@@ -156,6 +132,16 @@ func shimFromCpp(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor
 		}
 		m.Close()
 	})
+	return m, cs
+}
+
+// shimFromCpp loads model through the shim and returns an op that calls
+// ct_forward on x n times from a C++ loop (ctb_shim_loop): the shim's cost
+// without a Go call per forward.
+func shimFromCpp(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) benchpair.Op {
+	f := openCppFloor(b, rt.Version)
+	m, cs := oneInputCall(b, rt, model, x)
+	s := m.shim
 	return func(n int) error {
 		if cs.Call(f.shimLoop, s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), uintptr(unsafe.Pointer(&cs.dims[0])),
 			uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), uintptr(n)) != 0 {
