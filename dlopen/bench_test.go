@@ -11,14 +11,7 @@ import (
 // this package's trampoline); purego-reused is purego.SyscallN through a
 // reused heap slice, what Caller did before; Call is plain SyscallN.
 func BenchmarkCall(b *testing.B) {
-	lib, err := Open("libc.so.6")
-	if err != nil {
-		b.Skip(err)
-	}
-	abs, err := lib.Symbol("labs")
-	if err != nil {
-		b.Fatal(err)
-	}
+	abs := libcSymbol(b, "labs")
 	b.Run("Caller", func(b *testing.B) {
 		var c Caller
 		b.ReportAllocs()

@@ -2,7 +2,11 @@
 
 package dlopen
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+)
 
 // maxArgs is the trampoline's argument count.
 const maxArgs = 15
@@ -26,8 +30,10 @@ var callTrampolineABI0 uintptr
 func runtimeCgocall(fn uintptr, arg unsafe.Pointer) int32
 
 func (c *Caller) call(fn uintptr, args []uintptr) uintptr {
-	if len(args) > maxArgs {
-		panic("dlopen: more than 15 arguments")
+	if len(args) > maxArgs { // rare: purego takes up to 32
+		// A copy, so that args (on the caller's stack) does not escape.
+		r, _, _ := purego.SyscallN(fn, append([]uintptr(nil), args...)...)
+		return r
 	}
 	f := &c.frame
 	f.fn = fn

@@ -110,8 +110,8 @@ type Caller struct {
 	frame callFrame
 }
 
-// Call calls fn like the package-level Call, allocating nothing. fn must
-// take only integer or pointer arguments, at most 15.
+// Call calls fn like the package-level Call, allocating nothing for up to
+// 15 arguments. fn must take only integer or pointer arguments.
 func (c *Caller) Call(fn uintptr, args ...uintptr) uintptr {
 	if fn == 0 {
 		panic("dlopen: call of a nil function pointer")

@@ -67,22 +67,25 @@ func TestGoStringAndTable(t *testing.T) {
 	assert.Equal(t, uintptr(30), Table(uintptr(unsafe.Pointer(&fns[0]))).Fn(2))
 }
 
+// libcSymbol returns a libc function, skipping the test without libc.so.6.
+func libcSymbol(tb testing.TB, name string) uintptr {
+	tb.Helper()
+	lib, err := Open("libc.so.6")
+	if err != nil {
+		tb.Skip(err)
+	}
+	p, err := lib.Symbol(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
 // Every argument slot reaches the callee in order, registers and stack
 // alike, and the result comes back: snprintf with 12 numbers after its
 // three fixed arguments.
 func TestCallerPassesFifteenArguments(t *testing.T) {
-	lib, err := Open("libc.so.6")
-	if err != nil {
-		t.Skip(err)
-	}
-	snprintf, err := lib.Symbol("snprintf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	labs, err := lib.Symbol("labs")
-	if err != nil {
-		t.Fatal(err)
-	}
+	snprintf, labs := libcSymbol(t, "snprintf"), libcSymbol(t, "labs")
 	buf := New[[256]byte]()
 	format := CString("%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld")
 	var c Caller
@@ -110,4 +113,35 @@ func TestCallerPassesFifteenArguments(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(format)
+}
+
+// More arguments than the trampoline loads still reach the callee (through
+// purego): snprintf with 17 numbers.
+func TestCallerPassesTwentyArguments(t *testing.T) {
+	snprintf := libcSymbol(t, "snprintf")
+	buf := New[[256]byte]()
+	format := CString(strings.TrimSpace(strings.Repeat("%ld ", 17)))
+	args := []uintptr{uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&format[0]))}
+	var want []string
+	for i := range 17 {
+		args = append(args, uintptr(i*3))
+		want = append(want, strconv.Itoa(i*3))
+	}
+	var c Caller
+	n := c.Call(snprintf, args...)
+	got := string(buf[:n])
+	if got != strings.Join(want, " ") {
+		t.Fatalf("snprintf wrote %q, want %q", got, strings.Join(want, " "))
+	}
+	runtime.KeepAlive(format)
+}
+
+// The hot paths' native calls allocate nothing (an escaping argument slice
+// would cost one allocation per call).
+func TestCallerAllocatesNothing(t *testing.T) {
+	labs := libcSymbol(t, "labs")
+	var c Caller
+	if n := testing.AllocsPerRun(1000, func() { c.Call(labs, 7) }); n != 0 {
+		t.Fatalf("Caller.Call allocates %v times a call", n)
+	}
 }
