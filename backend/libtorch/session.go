@@ -98,6 +98,7 @@ type callState struct {
 	dims    []int64 // every input's sizes, concatenated
 	dimsBuf [16]int64
 	data    [directInputs]uintptr // the first inputs' data, passed as arguments
+	kinds   []outputKind          // outputsOf's sorting of the outputs, reused
 	tensors []tensor.Tensor
 	keys    []string // input names in order, when the carton declares none
 }
@@ -369,23 +370,32 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	// next forward. Larger ones stay over libtorch memory and keep the
 	// result alive: one such output owns it directly (its release frees
 	// the result: no owner object); several share a counted owner.
+	// The first pass sorts the outputs and sizes the block; the second
+	// hands each over as sorted, without searching the inputs again.
+	kinds := cs.kinds[:0]
 	foreign, blockSize := 0, 0
 	for i := range outs {
 		o := &outs[i]
-		if _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); tensor.DType(o.dtype) == tensor.String || aliased {
-			continue
-		}
-		if o.nbytes > backend.SmallOutputBytes {
+		kind := outputCopied
+		switch _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); {
+		case tensor.DType(o.dtype) == tensor.String:
+			kind = outputStrings
+		case aliased:
+			kind = outputAlias
+		case o.nbytes > backend.SmallOutputBytes:
+			kind = outputForeign
 			foreign++
-			continue
+		default:
+			n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
+			if err != nil {
+				m.retire(result)
+				return fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
+			}
+			blockSize += n
 		}
-		n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
-		if err != nil {
-			m.retire(result)
-			return fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
-		}
-		blockSize += n
+		kinds = append(kinds, kind)
 	}
+	cs.kinds = kinds
 	var block []byte
 	if blockSize > 0 {
 		block = make([]byte, blockSize)
@@ -414,7 +424,8 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 		name := m.outputName(o.name)
 		dtype := tensor.DType(o.dtype)
 		shape := outputShape(o)
-		if dtype == tensor.String {
+		switch kinds[i] {
+		case outputStrings:
 			n, err := shape.NumElements()
 			if err != nil {
 				return fail(err)
@@ -430,13 +441,14 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 				return fail(err)
 			}
 			out[name] = t
-			continue
-		}
-		if t, ok := backend.AliasOfInput(cs.tensors, dtype, shape, o.data, int(o.nbytes)); ok {
-			out[name] = t // a view of the caller's Go memory stays valid after the call
-			continue
-		}
-		if o.nbytes <= backend.SmallOutputBytes {
+		case outputAlias:
+			// A view of the caller's Go memory stays valid after the call.
+			t, ok := backend.AliasOfInput(cs.tensors, dtype, shape, o.data, int(o.nbytes))
+			if !ok {
+				return fail(fmt.Errorf("%w: output %q: %s %v does not fit the input it aliases", backend.ErrModel, name, dtype, shape))
+			}
+			out[name] = t
+		case outputCopied:
 			var t tensor.Tensor
 			var err error
 			t, block, err = tensor.Carve(block, dtype, shape) // copies the shape
@@ -450,27 +462,37 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 				copy(unsafe.Slice((*byte)(t.Pointer()), o.nbytes), unsafe.Slice((*byte)(dlopen.Pointer(o.data)), o.nbytes))
 			}
 			out[name] = t
-			continue
-		}
-		var t tensor.Tensor
-		var err error
-		if owner != nil {
-			owner.refs.Add(1)
-			t, err = tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner)
-			if err != nil {
-				owner.Release()
+		case outputForeign:
+			var t tensor.Tensor
+			var err error
+			if owner != nil {
+				owner.refs.Add(1)
+				t, err = tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner)
+				if err != nil {
+					owner.Release()
+				}
+			} else {
+				t, err = tensor.ForeignHandle(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), m.freeResult, result)
+				handedOver = err == nil
 			}
-		} else {
-			t, err = tensor.ForeignHandle(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), m.freeResult, result)
-			handedOver = err == nil
+			if err != nil {
+				return fail(fmt.Errorf("output %q: %w", name, err))
+			}
+			out[name] = t
 		}
-		if err != nil {
-			return fail(fmt.Errorf("output %q: %w", name, err))
-		}
-		out[name] = t
 	}
 	return nil
 }
+
+// outputKind is how outputsOf hands one output over.
+type outputKind uint8
+
+const (
+	outputCopied  outputKind = iota // into the call's Go block
+	outputStrings                   // copied into Go strings
+	outputAlias                     // a view of an input's Go memory
+	outputForeign                   // left in libtorch's memory
+)
 
 // outputShape is an output's shape in the shim's memory (not copied).
 func outputShape(o *ctTensor) tensor.Shape {
