@@ -92,14 +92,11 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		}
 		m := loadPackedONNX(b, path, c.model)
 		in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
-		for _, api := range benchpair.APIs(ctx, m, in) {
-			b.Run("input="+c.name+"/api="+api.Name, func(b *testing.B) {
-				cs := s.scratch.Get().(*callState)
-				defer s.scratch.Put(cs)
-				direct := benchpair.Repeat(func() { directOnce(b, s, cs, c.input) })
-				benchpair.Bench(b, 100, "direct", direct, "carton", api.Op)
-			})
-		}
+		cs := s.scratch.Get().(*callState)
+		benchpair.BenchAPIs(b, "input="+c.name, ctx, m, in, 100, "direct", func(b *testing.B) benchpair.Op {
+			return benchpair.Repeat(func() { directOnce(b, s, cs, c.input) })
+		})
+		s.scratch.Put(cs)
 		m.Close()
 		s.Close()
 	}

@@ -233,14 +233,11 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		// keep per-session thread pools spinning on this 2-core machine.
 		s := sessionOf(b, m)
 		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
-		for _, api := range benchpair.APIs(context.Background(), m, in) {
-			b.Run("input="+c.name+"/api="+api.Name, func(b *testing.B) {
-				cs := s.scratch.Get().(*callState)
-				defer s.scratch.Put(cs)
-				direct := benchpair.Repeat(func() { directOnce(b, s, cs, c.input) })
-				benchpair.Bench(b, 20, "direct", direct, "carton", api.Op)
-			})
-		}
+		cs := s.scratch.Get().(*callState)
+		benchpair.BenchAPIs(b, "input="+c.name, context.Background(), m, in, 20, "direct", func(b *testing.B) benchpair.Op {
+			return benchpair.Repeat(func() { directOnce(b, s, cs, c.input) })
+		})
+		s.scratch.Put(cs)
 		m.Close()
 	}
 }

@@ -245,6 +245,21 @@ func APIs[M interface {
 	return []API{{"Infer", Infers(ctx, m, inputs)}, {"InferInto", InfersInto(ctx, m, inputs)}}
 }
 
+// BenchAPIs runs Bench between a floor and each API of m, as the
+// sub-benchmarks prefix+"/api=Infer" and prefix+"/api=InferInto". floor
+// makes the floor's Op inside each sub-benchmark, so that the Op may fail
+// that sub-benchmark.
+func BenchAPIs[M interface {
+	Inferer
+	IntoInferer
+}](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor, batch int, floorName string, floor func(*testing.B) Op) {
+	for _, api := range APIs(ctx, m, inputs) {
+		b.Run(prefix+"/api="+api.Name, func(b *testing.B) {
+			Bench(b, batch, floorName, floor(b), "carton", api.Op)
+		})
+	}
+}
+
 // Time runs op over b.N operations in one go, as the benchmark's timed
 // work.
 func Time(b *testing.B, op Op) {
