@@ -9,7 +9,8 @@ import (
 // BenchmarkCall measures one native call: the unit cost of every native
 // call a backend makes. Caller is what the hot paths use (on linux/amd64
 // this package's trampoline); purego-reused is purego.SyscallN through a
-// reused heap slice, what Caller did before; Call is plain SyscallN.
+// reused heap slice, what Caller did before; Call is the package-level
+// function (a pooled Caller).
 func BenchmarkCall(b *testing.B) {
 	abs := libcSymbol(b, "labs")
 	b.Run("Caller", func(b *testing.B) {

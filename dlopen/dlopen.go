@@ -94,10 +94,13 @@ func (l *Library) Bind(table map[string]*uintptr) error {
 func (l *Library) Close() error { return purego.Dlclose(l.handle) }
 
 // Call calls the C function at fn with integer/pointer arguments and returns
-// its integer/pointer result. Each call allocates its argument slice (purego
-// requires one on the heap); hot paths use a Caller instead.
+// its integer/pointer result, through a pooled Caller: no allocation, and
+// safe from any goroutine. Hot paths keep a Caller in their per-call state
+// instead, which saves the pool's round trip.
 func Call(fn uintptr, args ...uintptr) uintptr {
-	r, _, _ := purego.SyscallN(fn, args...)
+	c := callerPool.Get().(*Caller)
+	r := c.Call(fn, args...)
+	callerPool.Put(c)
 	return r
 }
 
@@ -110,8 +113,8 @@ type Caller struct {
 	frame callFrame
 }
 
-// Call calls fn like the package-level Call, allocating nothing for up to
-// 15 arguments. fn must take only integer or pointer arguments.
+// Call calls fn like the package-level Call, without the pool, allocating
+// nothing for up to 15 arguments. fn must take only integer or pointer arguments.
 func (c *Caller) Call(fn uintptr, args ...uintptr) uintptr {
 	if fn == 0 {
 		panic("dlopen: call of a nil function pointer")
@@ -120,16 +123,6 @@ func (c *Caller) Call(fn uintptr, args ...uintptr) uintptr {
 }
 
 var callerPool = sync.Pool{New: func() any { return new(Caller) }}
-
-// CallPooled is Call through a pooled Caller: no allocation, and safe from
-// any goroutine. For calls made outside a per-call state, such as the
-// release functions of framework outputs.
-func CallPooled(fn uintptr, args ...uintptr) uintptr {
-	c := callerPool.Get().(*Caller)
-	r := c.Call(fn, args...)
-	callerPool.Put(c)
-	return r
-}
 
 // Table is the address of a C struct of function pointers.
 type Table uintptr

@@ -156,7 +156,7 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 		return &callState{call: ctCall{outNames: outNames, nOutNames: int64(len(m.outPtrs))}}
 	}
 	resultFree := s.fn.resultFree
-	m.freeResult = func(r uintptr) { dlopen.CallPooled(resultFree, r) }
+	m.freeResult = func(r uintptr) { dlopen.Call(resultFree, r) }
 	return m, nil
 }
 
@@ -359,7 +359,7 @@ func (o *resultOwner) Release() {
 	}
 }
 
-func (o *resultOwner) free() { dlopen.CallPooled(o.shim.fn.resultFree, o.result) }
+func (o *resultOwner) free() { dlopen.Call(o.shim.fn.resultFree, o.result) }
 
 func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	result := cs.call.result

@@ -195,7 +195,7 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	}
 	releaseValue := a.table.Fn(fnReleaseValue)
 	s.planOutputs()
-	s.release = func(v uintptr) { dlopen.CallPooled(releaseValue, v) }
+	s.release = func(v uintptr) { dlopen.Call(releaseValue, v) }
 	s.scratch.New = func() any {
 		return &callState{
 			inVals: make([]uintptr, len(s.inputs)), inShapes: make([]tensor.Shape, len(s.inputs)),

@@ -114,7 +114,7 @@ func openLibrary(path string) (*library, error) {
 	}
 	lib.version = dlopen.GoString(dlopen.Call(f.version))
 	deleteTensor := f.deleteTensor
-	lib.release = func(t uintptr) { dlopen.CallPooled(deleteTensor, t) }
+	lib.release = func(t uintptr) { dlopen.Call(deleteTensor, t) }
 	return lib, nil
 }
 
