@@ -93,9 +93,9 @@ type callState struct {
 	call    ctCall
 	pin     runtime.Pinner
 	pinned  bool
-	ins     []ctTensor // insBuf, or a larger heap array
+	ins     []ctTensor // over insBuf until a call needs more; then kept
 	insBuf  [4]ctTensor
-	dims    []int64 // every input's sizes, concatenated
+	dims    []int64 // every input's sizes, concatenated; over dimsBuf likewise
 	dimsBuf [16]int64
 	data    [directInputs]uintptr // the first inputs' data, passed as arguments
 	kinds   []outputKind          // outputsOf's sorting of the outputs, reused
@@ -153,7 +153,9 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 		outNames = uintptr(unsafe.Pointer(&m.outPtrs[0]))
 	}
 	m.scratch.New = func() any {
-		return &callState{call: ctCall{outNames: outNames, nOutNames: int64(len(m.outPtrs))}}
+		cs := &callState{call: ctCall{outNames: outNames, nOutNames: int64(len(m.outPtrs))}}
+		cs.ins, cs.dims = cs.insBuf[:0], cs.dimsBuf[:0]
+		return cs
 	}
 	resultFree := s.fn.resultFree
 	m.freeResult = func(r uintptr) { dlopen.Call(resultFree, r) }
@@ -167,10 +169,7 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 	if err := m.gather(cs, inputs); err != nil {
 		return err
 	}
-	cs.ins, cs.dims = cs.insBuf[:0], cs.dimsBuf[:0]
-	if len(cs.tensors) > len(cs.insBuf) {
-		cs.ins = make([]ctTensor, 0, len(cs.tensors))
-	}
+	cs.ins, cs.dims = cs.ins[:0], cs.dims[:0]
 	for i, t := range cs.tensors {
 		var name uintptr
 		if len(m.inputs) > 0 {
