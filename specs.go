@@ -64,10 +64,14 @@ func newInputChecker(specs []format.TensorSpec) *inputChecker {
 	return c
 }
 
+// any says whether the carton declares inputs; when it does not,
+// check has nothing to do (the runner decides), and Infer skips the call.
+func (c *inputChecker) any() bool { return len(c.specs) > 0 }
+
 // check returns an ErrInvalidInput error for the first mismatch.
 func (c *inputChecker) check(inputs map[string]tensor.Tensor) error {
-	if len(c.specs) == 0 {
-		return nil // the carton declares nothing; the runner decides
+	if !c.any() {
+		return nil
 	}
 	if len(inputs) != len(c.specs) {
 		for name := range inputs {

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -14,18 +15,18 @@ type Shape []int64
 // NumElements returns the product of the dimensions, or an error wrapping
 // ErrInvalid for a negative dimension or a product that overflows int.
 func (s Shape) NumElements() (int, error) {
-	n := int64(1)
+	n := uint64(1)
 	for i, d := range s {
 		if d < 0 {
 			return 0, fmt.Errorf("%w: dimension %d of shape %v is negative", ErrInvalid, i, s)
 		}
-		if d != 0 && n > math.MaxInt64/d {
+		// A widening multiply, not a division, checks for overflow: this
+		// runs for every output of every Infer.
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > math.MaxInt {
 			return 0, fmt.Errorf("%w: shape %v has too many elements", ErrInvalid, s)
 		}
-		n *= d
-	}
-	if n > math.MaxInt {
-		return 0, fmt.Errorf("%w: shape %v has too many elements", ErrInvalid, s)
+		n = lo
 	}
 	return int(n), nil
 }

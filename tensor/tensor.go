@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -201,7 +202,7 @@ func blockLayout(dtype DType, shape Shape) (size, n int, err error) {
 	if n, err = shape.NumElements(); err != nil {
 		return 0, 0, err
 	}
-	if n > (maxBytes-8*len(shape))/dtype.Size() {
+	if hi, lo := bits.Mul64(uint64(n), uint64(dtype.Size())); hi != 0 || lo > uint64(maxBytes-8*len(shape)) {
 		return 0, 0, fmt.Errorf("%w: shape %v of %s is too large to allocate", ErrInvalid, shape, dtype)
 	}
 	size = 8 * len(shape)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/tensor"
 )
@@ -63,9 +66,8 @@ func TestOnOutputMemory(t *testing.T) {
 		assert.False(t, out["doubled"].IsForeign())
 		assert.Equal(t, float32(22), tensor.MustView[float32](out["doubled"])[11])
 	}
-	m.retiredMu.Lock()
-	assert.Len(t, m.retired, 1, "one caller: each forward frees the result of the one before")
-	m.retiredMu.Unlock()
+	assert.Equal(t, 1, m.retiredCount(), "one caller: each forward frees the result of the one before")
+	assert.NotZero(t, m.retiredOne.Load(), "one caller's result waits in the lock-free slot")
 
 	// 2048x4 floats: doubled is 32 KiB (stays in libtorch), y is 2048x2,
 	// exactly backend.SmallOutputBytes (copied).
@@ -75,14 +77,86 @@ func TestOnOutputMemory(t *testing.T) {
 	assert.True(t, out["doubled"].IsForeign())
 	assert.False(t, out["y"].IsForeign())
 	assert.Equal(t, backend.SmallOutputBytes, out["y"].ByteLen())
-	m.retiredMu.Lock()
-	assert.Empty(t, m.retired, "a result an output still uses is not retired")
-	m.retiredMu.Unlock()
+	assert.Zero(t, m.retiredCount(), "a result an output still uses is not retired")
 
 	require.NoError(t, m.Close())
-	assert.Nil(t, m.retired, "Close frees the retired results")
+	assert.Zero(t, m.retiredCount(), "Close frees the retired results")
 	d := tensor.MustView[float32](out["doubled"])
 	assert.Equal(t, float32(2*8191), d[8191], "a libtorch output outlives its module")
 	out["doubled"].Release()
 	out["y"].Release()
+}
+
+// retiredCount is how many results wait for the next forward.
+func (m *module) retiredCount() int {
+	m.retiredMu.Lock()
+	defer m.retiredMu.Unlock()
+	n := len(m.retired)
+	if m.retiredOne.Load() != 0 {
+		n++
+	}
+	return n
+}
+
+// Results retired while the lock-free slot is taken (concurrent calls)
+// queue behind it; a forward takes the slot and up to maxDone-1 queued
+// ones, oldest first; past maxRetired a result is freed at once.
+func TestRetiredResultsQueue(t *testing.T) {
+	var freed []uintptr
+	m := &module{freeResult: func(r uintptr) { freed = append(freed, r) }}
+	for r := uintptr(1); r <= maxRetired+2; r++ {
+		m.retire(r)
+	}
+	assert.Equal(t, maxRetired+1, m.retiredCount(), "the slot and a full queue")
+	assert.Equal(t, []uintptr{maxRetired + 2}, freed, "past the bound: freed at once")
+
+	cs := &callState{}
+	m.takeRetired(cs)
+	require.EqualValues(t, maxDone, cs.call.nDone)
+	assert.Equal(t, [maxDone]uintptr{1, 2, 3, 4, 5, 6, 7, 8}, cs.call.done)
+	assert.Equal(t, maxRetired+1-maxDone, m.retiredCount())
+	for m.retiredCount() > 0 {
+		m.takeRetired(cs)
+	}
+	m.takeRetired(cs)
+	assert.Zero(t, cs.call.nDone, "nothing left to free")
+	m.retire(99)
+	m.takeRetired(cs)
+	assert.EqualValues(t, 1, cs.call.nDone)
+	assert.Equal(t, uintptr(99), cs.call.done[0])
+}
+
+// A call state remembers the last call's input names and their order; a
+// call with other names (more, fewer, or as many but different) must
+// gather them afresh, and the outputs must follow.
+func TestOnChangingInputNames(t *testing.T) {
+	s := testShim(t)
+	m, err := newModule(s, filepath.Join("..", "..", "testdata", "torch", "dict_io.pt"), nil, "cpu", &format.Config{})
+	require.NoError(t, err)
+	defer m.Close()
+	ctx := context.Background()
+	a, b := ramp(t, 4), ramp(t, 8)
+	doubled := func(in map[string]tensor.Tensor) []float32 {
+		out := map[string]tensor.Tensor{}
+		require.NoError(t, m.Infer(ctx, in, out))
+		return tensor.MustView[float32](out["doubled"])
+	}
+	assert.Equal(t, []float32{0, 2, 4, 6}, doubled(map[string]tensor.Tensor{"x": a}))
+	assert.Equal(t, []float32{0, 2, 4, 6}, doubled(map[string]tensor.Tensor{"x": a, "w": b}), "an extra name")
+	err = m.Infer(ctx, map[string]tensor.Tensor{"w": a}, map[string]tensor.Tensor{})
+	require.ErrorIs(t, err, ErrTorch, "as many names as before, but not x")
+	assert.Contains(t, err.Error(), "KeyError: x")
+	assert.Len(t, doubled(map[string]tensor.Tensor{"x": b}), 8, "x again, another size")
+	assert.Len(t, doubled(map[string]tensor.Tensor{"x": a}), 4)
+}
+
+func TestCstrIs(t *testing.T) {
+	c := dlopen.CString("doubled")
+	p := uintptr(unsafe.Pointer(&c[0]))
+	assert.True(t, cstrIs(p, "doubled"))
+	assert.False(t, cstrIs(p, "double"), "a prefix")
+	assert.False(t, cstrIs(p, "doubled2"), "longer")
+	assert.False(t, cstrIs(p, "tripled"))
+	assert.False(t, cstrIs(p, ""))
+	runtime.KeepAlive(c)
 }

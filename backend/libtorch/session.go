@@ -71,11 +71,15 @@ type module struct {
 	closed      sync.Once
 	// freeResult frees a ct_result; the release of a lone foreign output.
 	freeResult func(uintptr)
-	// retired holds results no Go tensor refers to (every output was
-	// copied out), for the next ct_forward to free: no native call of its
-	// own per Infer. Bounded by maxRetired; Close frees what is left.
-	retiredMu sync.Mutex
-	retired   []uintptr
+	// Results no Go tensor refers to (every output was copied out) wait
+	// for the next ct_forward to free them: no native call of their own
+	// per Infer. One waits in retiredOne, which a lone goroutine's calls
+	// hand on without a lock; more (concurrent calls) queue in retired,
+	// bounded by maxRetired, counted in nRetired. Close frees what is left.
+	retiredOne atomic.Uintptr
+	nRetired   atomic.Int32
+	retiredMu  sync.Mutex
+	retired    []uintptr
 }
 
 // maxRetired bounds the results waiting for the next forward; past it a
@@ -100,7 +104,14 @@ type callState struct {
 	data    [directInputs]uintptr // the first inputs' data, passed as arguments
 	kinds   []outputKind          // outputsOf's sorting of the outputs, reused
 	tensors []tensor.Tensor
-	keys    []string // input names in order, when the carton declares none
+	// When the carton declares no inputs: the input names of this call
+	// state's last call, in forward's order, and their pinned C names. The
+	// next call with the same names looks them up in this order instead of
+	// iterating and sorting the map.
+	keys   []string
+	cnames []uintptr
+	// outNames are the names of the last call's outputs, by position.
+	outNames []string
 }
 
 func newModule(s *shim, path string, model []byte, device string, cfg *format.Config) (*module, error) {
@@ -175,7 +186,7 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 		if len(m.inputs) > 0 {
 			name = uintptr(unsafe.Pointer(&m.inputs[i].c[0]))
 		} else { // the carton declares no inputs: name them from the map
-			name = m.cName(cs.keys[i])
+			name = cs.cnames[i]
 		}
 		ct, err := m.describe(cs, i, name, t)
 		if err != nil {
@@ -216,19 +227,31 @@ func (m *module) putCallState(cs *callState) {
 
 // takeRetired moves retired results into cs.call.done for the next forward.
 func (m *module) takeRetired(cs *callState) {
-	m.retiredMu.Lock()
-	n := copy(cs.call.done[:], m.retired)
-	m.retired = m.retired[:copy(m.retired, m.retired[n:])]
-	m.retiredMu.Unlock()
+	n := 0
+	if r := m.retiredOne.Swap(0); r != 0 {
+		cs.call.done[0], n = r, 1
+	}
+	if m.nRetired.Load() > 0 {
+		m.retiredMu.Lock()
+		k := copy(cs.call.done[n:], m.retired)
+		m.retired = m.retired[:copy(m.retired, m.retired[k:])]
+		m.nRetired.Store(int32(len(m.retired)))
+		m.retiredMu.Unlock()
+		n += k
+	}
 	cs.call.nDone = int64(n)
 }
 
 // retire hands a result no tensor refers to back for the next forward to
 // free, or frees it now when enough are waiting.
 func (m *module) retire(result uintptr) {
+	if m.retiredOne.CompareAndSwap(0, result) {
+		return
+	}
 	m.retiredMu.Lock()
 	if len(m.retired) < maxRetired {
 		m.retired = append(m.retired, result)
+		m.nRetired.Store(int32(len(m.retired)))
 		m.retiredMu.Unlock()
 		return
 	}
@@ -252,7 +275,10 @@ func (m *module) gather(cs *callState, inputs map[string]tensor.Tensor) error {
 	if !m.dictMode && len(inputs) > 1 {
 		return fmt.Errorf("%w: forward takes %d positional tensors; declare [[input]] specs to order them", backend.ErrInvalidInput, m.nArgs)
 	}
-	cs.keys = cs.keys[:0]
+	if cs.sameKeys(inputs) {
+		return nil
+	}
+	cs.keys, cs.cnames, cs.tensors = cs.keys[:0], cs.cnames[:0], cs.tensors[:0]
 	for k := range inputs {
 		cs.keys = append(cs.keys, k)
 	}
@@ -261,8 +287,26 @@ func (m *module) gather(cs *callState, inputs map[string]tensor.Tensor) error {
 	}
 	for _, k := range cs.keys {
 		cs.tensors = append(cs.tensors, inputs[k])
+		cs.cnames = append(cs.cnames, m.cName(k))
 	}
 	return nil
+}
+
+// sameKeys gathers the inputs in the last call's order when inputs has
+// exactly the last call's names, and says whether it did.
+func (cs *callState) sameKeys(inputs map[string]tensor.Tensor) bool {
+	if len(cs.keys) != len(inputs) || len(inputs) == 0 {
+		return false
+	}
+	for _, k := range cs.keys {
+		t, ok := inputs[k]
+		if !ok {
+			cs.tensors = cs.tensors[:0]
+			return false
+		}
+		cs.tensors = append(cs.tensors, t)
+	}
+	return true
 }
 
 // cName returns a pinned C string for an input name the carton does not
@@ -403,71 +447,61 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	if foreign > 1 {
 		owner = &resultOwner{shim: m.shim, result: result}
 		owner.refs.Store(1) // held by this function until the end
-		defer owner.Release()
 		// Safety net: if the caller drops outputs without Release, the
 		// result is freed once none of them is reachable.
 		runtime.SetFinalizer(owner, (*resultOwner).free)
 	}
-	handedOver := false
-	defer func() {
-		if owner == nil && !handedOver { // no tensor refers to the result
-			m.retire(result)
-		}
-	}()
-	fail := func(err error) error {
-		backend.ReleaseAll(out)
-		return err
+	// Cleanup without defer: Go could not open-code one in a function of
+	// this shape, and the defer record it falls back to cost more than the
+	// rest of the bookkeeping here (BENCHMARKS.md).
+	handedOver, err := m.handOver(cs, out, outs, block, owner, result)
+	switch {
+	case owner != nil:
+		owner.Release()
+	case !handedOver: // no tensor refers to the result
+		m.retire(result)
 	}
+	if err != nil {
+		backend.ReleaseAll(out)
+	}
+	return err
+}
+
+// handOver is outputsOf's second pass: it puts each output in out as
+// cs.kinds sorted it. handedOver says whether a lone foreign output took
+// the result over.
+func (m *module) handOver(cs *callState, out map[string]tensor.Tensor, outs []ctTensor, block []byte, owner *resultOwner, result uintptr) (handedOver bool, err error) {
 	for i := range outs {
 		o := &outs[i]
-		name := m.outputName(o.name)
+		name := cs.outputName(m, i, o.name)
 		dtype := tensor.DType(o.dtype)
 		shape := outputShape(o)
-		switch kinds[i] {
+		var t tensor.Tensor
+		switch cs.kinds[i] {
 		case outputStrings:
-			n, err := shape.NumElements()
-			if err != nil {
-				return fail(err)
+			if t, err = stringsOutput(o, shape); err != nil {
+				err = fmt.Errorf("output %q: %w", name, err)
 			}
-			strs := make([]string, n)
-			ptrs := unsafe.Slice((*uintptr)(dlopen.Pointer(o.strs)), n)
-			lens := unsafe.Slice((*int64)(dlopen.Pointer(o.strLens)), n)
-			for j := range strs {
-				strs[j] = string(unsafe.Slice((*byte)(dlopen.Pointer(ptrs[j])), lens[j]))
-			}
-			t, err := tensor.FromStrings(shape, strs) // copies the shape
-			if err != nil {
-				return fail(err)
-			}
-			out[name] = t
 		case outputAlias:
 			// A view of the caller's Go memory stays valid after the call.
-			t, ok := backend.AliasOfInput(cs.tensors, dtype, shape, o.data, int(o.nbytes))
-			if !ok {
-				return fail(fmt.Errorf("%w: output %q: %s %v does not fit the input it aliases", backend.ErrModel, name, dtype, shape))
+			var ok bool
+			if t, ok = backend.AliasOfInput(cs.tensors, dtype, shape, o.data, int(o.nbytes)); !ok {
+				err = fmt.Errorf("%w: output %q: %s %v does not fit the input it aliases", backend.ErrModel, name, dtype, shape)
 			}
-			out[name] = t
 		case outputCopied:
-			var t tensor.Tensor
-			var err error
 			t, block, err = tensor.Carve(block, dtype, shape) // copies the shape
-			if err != nil {
-				return fail(fmt.Errorf("output %q: %w", name, err))
-			}
-			if o.nbytes != int64(t.ByteLen()) {
-				return fail(fmt.Errorf("%w: output %q: %d bytes for shape %v of %s", backend.ErrModel, name, o.nbytes, shape, dtype))
-			}
-			if o.nbytes > 0 {
+			switch {
+			case err != nil:
+				err = fmt.Errorf("output %q: %w", name, err)
+			case o.nbytes != int64(t.ByteLen()):
+				err = fmt.Errorf("%w: output %q: %d bytes for shape %v of %s", backend.ErrModel, name, o.nbytes, shape, dtype)
+			case o.nbytes > 0:
 				copy(unsafe.Slice((*byte)(t.Pointer()), o.nbytes), unsafe.Slice((*byte)(dlopen.Pointer(o.data)), o.nbytes))
 			}
-			out[name] = t
 		case outputForeign:
-			var t tensor.Tensor
-			var err error
 			if owner != nil {
 				owner.refs.Add(1)
-				t, err = tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner)
-				if err != nil {
+				if t, err = tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner); err != nil {
 					owner.Release()
 				}
 			} else {
@@ -475,12 +509,30 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 				handedOver = err == nil
 			}
 			if err != nil {
-				return fail(fmt.Errorf("output %q: %w", name, err))
+				err = fmt.Errorf("output %q: %w", name, err)
 			}
-			out[name] = t
 		}
+		if err != nil {
+			return handedOver, err
+		}
+		out[name] = t
 	}
-	return nil
+	return handedOver, nil
+}
+
+// stringsOutput copies a string output into Go strings.
+func stringsOutput(o *ctTensor, shape tensor.Shape) (tensor.Tensor, error) {
+	n, err := shape.NumElements()
+	if err != nil {
+		return tensor.Tensor{}, err
+	}
+	strs := make([]string, n)
+	ptrs := unsafe.Slice((*uintptr)(dlopen.Pointer(o.strs)), n)
+	lens := unsafe.Slice((*int64)(dlopen.Pointer(o.strLens)), n)
+	for j := range strs {
+		strs[j] = string(unsafe.Slice((*byte)(dlopen.Pointer(ptrs[j])), lens[j]))
+	}
+	return tensor.FromStrings(shape, strs) // copies the shape
 }
 
 // outputKind is how outputsOf hands one output over.
@@ -499,6 +551,34 @@ func outputShape(o *ctTensor) tensor.Shape {
 		return nil
 	}
 	return unsafe.Slice((*int64)(dlopen.Pointer(o.shape)), o.ndim)
+}
+
+// outputName is output i's name as a Go string: without a lock or an
+// allocation when output i had the same name in this call state's last
+// call, else through the module's lookup.
+func (cs *callState) outputName(m *module, i int, c uintptr) string {
+	if i < len(cs.outNames) && cstrIs(c, cs.outNames[i]) {
+		return cs.outNames[i]
+	}
+	name := m.outputName(c)
+	switch {
+	case i < len(cs.outNames):
+		cs.outNames[i] = name
+	case i == len(cs.outNames):
+		cs.outNames = append(cs.outNames, name)
+	}
+	return name
+}
+
+// cstrIs says whether the C string at c is s (which holds no NUL byte).
+func cstrIs(c uintptr, s string) bool {
+	p := unsafe.Slice((*byte)(dlopen.Pointer(c)), len(s)+1)
+	for i := 0; i < len(s); i++ {
+		if p[i] != s[i] { // stops at c's NUL at the latest
+			return false
+		}
+	}
+	return p[len(s)] == 0
 }
 
 // outputName maps the C name to a Go string without allocating when it is
@@ -541,10 +621,14 @@ func (m *module) Close() error {
 	m.closed.Do(func() {
 		var c dlopen.Caller
 		m.retiredMu.Lock()
+		if r := m.retiredOne.Swap(0); r != 0 {
+			m.retired = append(m.retired, r)
+		}
 		for _, r := range m.retired {
 			c.Call(m.shim.fn.resultFree, r)
 		}
 		m.retired = nil
+		m.nRetired.Store(0)
 		m.retiredMu.Unlock()
 		c.Call(m.shim.fn.moduleFree, m.handle)
 		m.pin.Unpin()
