@@ -14,6 +14,7 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -66,12 +67,18 @@ Result *acquire(const std::shared_ptr<Pool> &pool) {
   return r;
 }
 
-void release(Result *r) {
+// clear drops a result's outputs, keeping its buffers for reuse.
+void clear(Result *r) {
   for (size_t i = 0; i < r->used; i++) {
     r->slots[i].keep.reset();
     r->slots[i].strings.clear();
   }
   r->used = 0;
+  r->tensors.clear();
+}
+
+void release(Result *r) {
+  clear(r);
   std::shared_ptr<Pool> pool = std::move(r->pool);
   std::lock_guard<std::mutex> lock(pool->mu);
   if (pool->idle.size() < 64) {
@@ -87,6 +94,10 @@ Slot &next_slot(Result *r) {
 }
 }  // namespace
 
+// Positional outputs without a name from the caller are output_0, ...;
+// the first ones are made once, not per call.
+constexpr size_t kDefaultNames = 16;
+
 struct ct_module {
   torch::jit::Module module;
   torch::Device device{torch::kCPU};
@@ -94,6 +105,7 @@ struct ct_module {
   int n_args = 0;
   c10::TypePtr dict_value;  // dict mode: the Dict's value type
   std::shared_ptr<Pool> pool = std::make_shared<Pool>();
+  std::vector<std::string> default_names;
 };
 
 namespace {
@@ -194,15 +206,15 @@ c10::IValue to_ivalue(const ct_tensor &in, at::IntArrayRef shape, void *data, co
   return c10::IValue(t);
 }
 
-void add_tensor(Result *r, const std::string &name, at::Tensor t) {
+void add_tensor(Result *r, std::string_view name, at::Tensor t) {
   int32_t dt;
   if (!from_scalar_type(t.scalar_type(), &dt))
-    throw std::runtime_error("output " + name + ": torch dtype " + std::string(c10::toString(t.scalar_type())) +
-                             " has no carton dtype");
+    throw std::runtime_error("output " + std::string(name) + ": torch dtype " +
+                             std::string(c10::toString(t.scalar_type())) + " has no carton dtype");
   if (!t.device().is_cpu()) t = t.to(torch::kCPU);
   if (!t.is_contiguous()) t = t.contiguous();
   Slot &slot = next_slot(r);
-  slot.name.assign(name);
+  slot.name.assign(name.data(), name.size());
   slot.shape.assign(t.sizes().begin(), t.sizes().end());
   ct_tensor ct{};
   ct.dtype = dt;
@@ -213,9 +225,9 @@ void add_tensor(Result *r, const std::string &name, at::Tensor t) {
   r->tensors.push_back(ct);
 }
 
-void add_strings(Result *r, const std::string &name, std::vector<std::string> strs, bool scalar) {
+void add_strings(Result *r, std::string_view name, std::vector<std::string> strs, bool scalar) {
   Slot &slot = next_slot(r);
-  slot.name.assign(name);
+  slot.name.assign(name.data(), name.size());
   slot.shape.clear();
   if (!scalar) slot.shape.push_back(static_cast<int64_t>(strs.size()));
   slot.strings = std::move(strs);
@@ -225,7 +237,7 @@ void add_strings(Result *r, const std::string &name, std::vector<std::string> st
   r->tensors.push_back(ct);
 }
 
-void add_value(Result *r, const std::string &name, const c10::IValue &v) {
+void add_value(Result *r, std::string_view name, const c10::IValue &v) {
   if (v.isTensor()) {
     add_tensor(r, name, v.toTensor());
   } else if (v.isString()) {
@@ -235,14 +247,19 @@ void add_value(Result *r, const std::string &name, const c10::IValue &v) {
     for (const auto &s : v.toListRef()) strs.push_back(s.toStringRef());
     add_strings(r, name, std::move(strs), false);
   } else {
-    throw std::runtime_error("output " + name + " is a " + v.type()->str() +
+    throw std::runtime_error("output " + std::string(name) + " is a " + v.type()->str() +
                              "; outputs must be tensors, str or List[str]");
   }
 }
 
-std::string output_name(const char *const *names, int64_t n, size_t i) {
-  if (static_cast<int64_t>(i) < n && names[i] && names[i][0]) return names[i];
-  return "output_" + std::to_string(i);
+// output_name names positional output i: the caller's name, else output_i
+// (in scratch when the module has none made).
+std::string_view output_name(const ct_module *m, const ct_call *call, size_t i, std::string &scratch) {
+  if (static_cast<int64_t>(i) < call->n_out_names && call->out_names[i] && call->out_names[i][0])
+    return call->out_names[i];
+  if (i < m->default_names.size()) return m->default_names[i];
+  scratch = "output_" + std::to_string(i);
+  return scratch;
 }
 
 }  // namespace
@@ -284,6 +301,7 @@ int32_t ct_load(const char *path, const void *bytes, size_t len, const char *dev
     m->dict_mode = true;
     m->dict_value = args[1].type()->expectRef<c10::DictType>().getValueType();
   }
+  for (size_t i = 0; i < kDefaultNames; i++) m->default_names.push_back("output_" + std::to_string(i));
   *out = m.release();
   return 0;
   CT_CATCH(err)
@@ -304,7 +322,19 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
                    void *data7, void *data8, void *data9) {
   char **err = &call->err;
   CT_TRY
-  for (int64_t i = 0; i < call->n_done && i < CT_MAX_DONE; i++) release(reinterpret_cast<Result *>(call->done[i]));
+  // The first finished result of this module becomes this call's, without
+  // a trip through the pool (whose lock is the costliest part of it); the
+  // others go back to the pool.
+  std::unique_ptr<Result, void (*)(Result *)> r(nullptr, release);
+  for (int64_t i = 0; i < call->n_done && i < CT_MAX_DONE; i++) {
+    auto *done = reinterpret_cast<Result *>(call->done[i]);
+    if (!r && done->pool == m->pool) {
+      clear(done);
+      r.reset(done);
+    } else {
+      release(done);
+    }
+  }
   call->n_done = 0;
   void *const direct[CT_DIRECT_INPUTS] = {data0, data1, data2, data3, data4, data5, data6, data7, data8, data9};
   int32_t threads = wanted_threads.load(std::memory_order_relaxed);
@@ -327,7 +357,8 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     for (int64_t i = 0; i < n_inputs; i++) args.push_back(input(i));
   }
   c10::IValue result = m->module.forward(std::move(args));  // forward takes the vector by value
-  std::unique_ptr<Result, void (*)(Result *)> r(acquire(m->pool), release);
+  if (!r) r.reset(acquire(m->pool));
+  std::string scratch;
   if (result.isGenericDict()) {
     for (const auto &kv : result.toGenericDict()) {
       if (!kv.key().isString()) throw std::runtime_error("output dict keys must be str");
@@ -335,12 +366,12 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     }
   } else if (result.isTuple()) {
     const auto &elems = result.toTupleRef().elements();
-    for (size_t i = 0; i < elems.size(); i++) add_value(r.get(), output_name(call->out_names, call->n_out_names, i), elems[i]);
+    for (size_t i = 0; i < elems.size(); i++) add_value(r.get(), output_name(m, call, i, scratch), elems[i]);
   } else if (result.isTensorList()) {
     auto list = result.toTensorVector();
-    for (size_t i = 0; i < list.size(); i++) add_tensor(r.get(), output_name(call->out_names, call->n_out_names, i), list[i]);
+    for (size_t i = 0; i < list.size(); i++) add_tensor(r.get(), output_name(m, call, i, scratch), list[i]);
   } else {
-    add_value(r.get(), output_name(call->out_names, call->n_out_names, 0), result);
+    add_value(r.get(), output_name(m, call, 0, scratch), result);
   }
   // Point the C view at the slots now that they no longer grow.
   for (size_t i = 0; i < r->tensors.size(); i++) {
