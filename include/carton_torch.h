@@ -50,8 +50,9 @@ typedef struct ct_module ct_module;
 /* One forward call's state, in the caller's memory. The caller fills
  * out_names/n_out_names (names for positional results) and done/n_done
  * (earlier results of this module it has finished with, freed first as
- * ct_result_free would, even when the forward fails); ct_forward writes
- * result on success and err on failure. */
+ * ct_result_free would, even when the forward fails; the shim may reuse
+ * one's memory for this call's result); ct_forward writes result on
+ * success and err on failure. */
 typedef struct ct_call {
   const char *const *out_names;
   int64_t n_out_names;
