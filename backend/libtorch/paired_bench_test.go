@@ -27,8 +27,12 @@ import (
 // the Go side's (level=go: carton.Infer vs binding); level=total-into is
 // carton.InferInto with one output map for every call; level=shim-code is
 // the shim called from a C++ loop (its C++ alone) and level=transition that
-// loop vs the binding loop (one Go call per forward). -benchtime sets the
-// number of rounds.
+// loop vs the binding loop (one Go call per forward). level=least is a
+// hand-written loop doing only what any Go binding with carton's API must
+// around the shim (look the input up in the map, forward, one Go block
+// for the outputs, copy, map entries, release) against the C++ forward:
+// a lower bound for carton.InferInto, which level=into-vs-least compares
+// with it. -benchtime sets the number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
 	ctx := context.Background()
@@ -55,6 +59,7 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		binding := bindingLoop(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		shimCpp := shimFromCpp(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		in := map[string]tensor.Tensor{"x": c.x}
+		least := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in)
 		for _, level := range []struct {
 			name, aName, bName string
 			a, b               benchpair.Op
@@ -65,6 +70,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			{"shim-code", "cpp", "shim-from-cpp", direct, shimCpp},       // the shim's C++ alone
 			{"transition", "shim-from-cpp", "binding", shimCpp, binding}, // one Go call per forward
 			{"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)},
+			{"least", "cpp", "least-go", direct, least},                                      // the least Go work this API needs
+			{"into-vs-least", "least-go", "carton", least, benchpair.InfersInto(ctx, m, in)}, // what carton adds to that
 		} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
 				benchpair.Bench(b, 50, level.aName, level.a, level.bName, level.b)
@@ -218,6 +225,60 @@ func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor)
 		if c.Call(f.forward, h, uintptr(x.Pointer()), uintptr(unsafe.Pointer(&shape[0])), uintptr(len(shape)), asDict, uintptr(n),
 			uintptr(unsafe.Pointer(&out[1]))) != 0 {
 			return fmt.Errorf("ctb_forward: %s", dlopen.GoString(out[1]))
+		}
+		return nil
+	}
+}
+
+// leastGoLoop returns an op that runs forward on inputs["x"] n times doing
+// the least Go work carton's API implies: the input looked up in the map,
+// the previous result handed back as done, one Go block carved into the
+// outputs, their data copied, map entries written into one reused map,
+// and the outputs released. No call state, pool, checks beyond the
+// status, aliasing or error paths: what is left is what InferInto cannot
+// avoid.
+func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[string]tensor.Tensor) benchpair.Op {
+	m, cs := oneInputCall(b, rt, model, inputs["x"])
+	s := m.shim
+	var names []string // output names by position, made on the first call
+	out := map[string]tensor.Tensor{}
+	return func(n int) error {
+		for range n {
+			clear(out)
+			x := inputs["x"]
+			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, uintptr(unsafe.Pointer(&cs.dims[0])),
+				uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+			if st != 0 {
+				return s.check(&cs.Caller, st, &cs.call.err)
+			}
+			res := (*ctResult)(dlopen.Pointer(cs.call.result))
+			outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
+			size := 0
+			for i := range outs {
+				k, err := tensor.BlockSize(tensor.DType(outs[i].dtype), outputShape(&outs[i]))
+				if err != nil {
+					return err
+				}
+				size += k
+			}
+			block := make([]byte, size)
+			for i := range outs {
+				o := &outs[i]
+				t, rest, err := tensor.Carve(block, tensor.DType(o.dtype), outputShape(o))
+				if err != nil {
+					return err
+				}
+				block = rest
+				copy(unsafe.Slice((*byte)(t.Pointer()), o.nbytes), unsafe.Slice((*byte)(dlopen.Pointer(o.data)), o.nbytes))
+				if i == len(names) {
+					names = append(names, dlopen.GoString(o.name))
+				}
+				out[names[i]] = t
+			}
+			cs.call.done[0], cs.call.nDone = cs.call.result, 1
+			for _, t := range out {
+				t.Release()
+			}
 		}
 		return nil
 	}
