@@ -182,10 +182,8 @@ func (m *Model) InferInto(ctx context.Context, inputs, outputs map[string]tensor
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if m.inputs.any() {
-		if err := m.inputs.check(inputs); err != nil {
-			return err
-		}
+	if err := m.inputs.check(inputs); err != nil {
+		return err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()

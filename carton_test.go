@@ -57,6 +57,15 @@ func packNoop(t *testing.T) (string, string) {
 	return out, sha
 }
 
+// loadNoop packs a noop carton and loads it with a cache of its own.
+func loadNoop(t *testing.T) *carton.Model {
+	t.Helper()
+	path, _ := packNoop(t)
+	m, err := carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	return m
+}
+
 func TestPackInfoLoadInferRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	path, sha := packNoop(t)
@@ -166,9 +175,7 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 // after call, and an error leaves it empty.
 func TestInferInto(t *testing.T) {
 	ctx := context.Background()
-	path, _ := packNoop(t)
-	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
-	require.NoError(t, err)
+	m := loadNoop(t)
 	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{9, 8, 7})
 	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
 	in := map[string]tensor.Tensor{"x": x, "ids": ids}
@@ -178,7 +185,7 @@ func TestInferInto(t *testing.T) {
 		assert.Len(t, out, 2, "the noop runner echoes both inputs; the stale entry is gone")
 		assert.Equal(t, x.Pointer(), out["x"].Pointer())
 	}
-	err = m.InferInto(ctx, map[string]tensor.Tensor{"x": x}, out)
+	err := m.InferInto(ctx, map[string]tensor.Tensor{"x": x}, out)
 	assert.ErrorIs(t, err, carton.ErrInvalidInput)
 	assert.Empty(t, out)
 	assert.ErrorIs(t, m.InferInto(ctx, in, nil), carton.ErrInvalidInput)
@@ -190,9 +197,7 @@ func TestInferInto(t *testing.T) {
 
 func TestInferChecksInputs(t *testing.T) {
 	ctx := context.Background()
-	path, _ := packNoop(t)
-	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
-	require.NoError(t, err)
+	m := loadNoop(t)
 	defer m.Close()
 	f32 := func(shape tensor.Shape, n int) tensor.Tensor {
 		x, err := tensor.From(shape, make([]float32, n))
@@ -217,7 +222,7 @@ func TestInferChecksInputs(t *testing.T) {
 		_, err := m.Infer(ctx, in)
 		assert.ErrorIs(t, err, carton.ErrInvalidInput, name)
 	}
-	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": f32(tensor.Shape{4, 3}, 12), "ids": i64(tensor.Shape{4}, 4)})
+	_, err := m.Infer(ctx, map[string]tensor.Tensor{"x": f32(tensor.Shape{4, 3}, 12), "ids": i64(tensor.Shape{4}, 4)})
 	assert.NoError(t, err)
 
 	cancelled, cancel := context.WithCancel(ctx)
@@ -228,9 +233,7 @@ func TestInferChecksInputs(t *testing.T) {
 
 func TestConcurrentInferAndClose(t *testing.T) {
 	ctx := context.Background()
-	path, _ := packNoop(t)
-	m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
-	require.NoError(t, err)
+	m := loadNoop(t)
 	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{1, 2, 3})
 	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
 	var wg sync.WaitGroup
@@ -251,7 +254,7 @@ func TestConcurrentInferAndClose(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, m.Close())
 	require.NoError(t, m.Close())
-	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
+	_, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
 	assert.ErrorIs(t, err, carton.ErrClosed)
 }
 

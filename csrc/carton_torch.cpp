@@ -60,10 +60,8 @@ Result *acquire(const std::shared_ptr<Pool> &pool) {
       pool->idle.pop_back();
     }
   }
-  if (!r) r = new Result();
+  if (!r) r = new Result();  // pooled results were cleared by release
   r->pool = pool;
-  r->used = 0;
-  r->tensors.clear();
   return r;
 }
 

@@ -5,7 +5,7 @@
 
 #include "textflag.h"
 
-// frame layout (callFrame in call_linux_amd64.go): fn, a1..a15, r1.
+// frame layout (callFrame in call_lean.go): fn, a1..a15, r1.
 #define FRAME_FN 0
 #define FRAME_R1 128
 

@@ -104,18 +104,23 @@ func pairedRuntime(b *testing.B) backend.Runtime {
 // Infer (no map, no output tensors).
 func bindingLoop(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) benchpair.Op {
 	m, cs := oneInputCall(b, rt, model, x)
-	s := m.shim
 	return func(n int) error {
 		for range n {
-			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, uintptr(unsafe.Pointer(&cs.dims[0])),
-				uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), 0, 0, 0, 0, 0, 0, 0, 0, 0)
-			if err := s.check(&cs.Caller, st, &cs.call.err); err != nil {
+			if err := cs.forwardOne(m, x); err != nil {
 				return err
 			}
 			cs.call.done[0], cs.call.nDone = cs.call.result, 1
 		}
 		return nil
 	}
+}
+
+// forwardOne calls ct_forward on x as the call state's one input, as
+// oneInputCall set it up, handing back whatever cs.call.done holds.
+func (cs *callState) forwardOne(m *module, x tensor.Tensor) error {
+	st := cs.Call(m.shim.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, uintptr(unsafe.Pointer(&cs.dims[0])),
+		uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	return m.shim.check(&cs.Caller, st, &cs.call.err)
 }
 
 // oneInputCall loads model through the shim and describes x as its one
@@ -239,17 +244,13 @@ func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor)
 // avoid.
 func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[string]tensor.Tensor) benchpair.Op {
 	m, cs := oneInputCall(b, rt, model, inputs["x"])
-	s := m.shim
 	var names []string // output names by position, made on the first call
 	out := map[string]tensor.Tensor{}
 	return func(n int) error {
 		for range n {
 			clear(out)
-			x := inputs["x"]
-			st := cs.Call(s.fn.forward, m.handle, uintptr(unsafe.Pointer(&cs.ins[0])), 1, uintptr(unsafe.Pointer(&cs.dims[0])),
-				uintptr(unsafe.Pointer(&cs.call)), uintptr(x.Pointer()), 0, 0, 0, 0, 0, 0, 0, 0, 0)
-			if st != 0 {
-				return s.check(&cs.Caller, st, &cs.call.err)
+			if err := cs.forwardOne(m, inputs["x"]); err != nil {
+				return err
 			}
 			res := (*ctResult)(dlopen.Pointer(cs.call.result))
 			outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)

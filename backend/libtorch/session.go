@@ -65,8 +65,8 @@ type module struct {
 	outPtrs     []uintptr
 	pin         runtime.Pinner // pins the C strings above for the module's life
 	namesMu     sync.RWMutex
-	extraNames  []cname // undeclared input names seen so far, pinned
-	seenOutputs []cname // undeclared output names seen so far
+	extraNames  []cname  // undeclared input names seen so far, pinned
+	seenOutputs []string // undeclared output names seen so far
 	scratch     sync.Pool
 	closed      sync.Once
 	// freeResult frees a ct_result; the release of a lone foreign output.
@@ -585,35 +585,25 @@ func cstrIs(c uintptr, s string) bool {
 // a declared output or one seen before (up to 64 are remembered).
 func (m *module) outputName(c uintptr) string {
 	for _, o := range m.outputs {
-		if cstrEqual(c, o.c) {
+		if cstrIs(c, o.name) {
 			return o.name
 		}
 	}
 	m.namesMu.RLock()
-	for _, o := range m.seenOutputs {
-		if cstrEqual(c, o.c) {
+	for _, name := range m.seenOutputs {
+		if cstrIs(c, name) {
 			m.namesMu.RUnlock()
-			return o.name
+			return name
 		}
 	}
 	m.namesMu.RUnlock()
 	name := dlopen.GoString(c)
 	m.namesMu.Lock()
 	if len(m.seenOutputs) < 64 {
-		m.seenOutputs = append(m.seenOutputs, cname{name, dlopen.CString(name)})
+		m.seenOutputs = append(m.seenOutputs, name)
 	}
 	m.namesMu.Unlock()
 	return name
-}
-
-func cstrEqual(c uintptr, b []byte) bool {
-	s := unsafe.Slice((*byte)(dlopen.Pointer(c)), len(b))
-	for i := range b {
-		if s[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Close frees the module.
