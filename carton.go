@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/carton-run/carton/backend"
@@ -35,8 +36,9 @@ type Model struct {
 	session backend.Session
 	inputs  *inputChecker
 
-	mu     sync.RWMutex // Infer holds it shared, Close exclusive
-	closed bool
+	mu      sync.RWMutex // Infer holds it shared, Close exclusive
+	closed  bool
+	dropped runtime.Cleanup // closes the model if it is dropped without Close
 
 	tensorsOnce sync.Once
 	tensors     *format.TensorData
@@ -120,12 +122,29 @@ func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOption
 		return nil, fmt.Errorf("%s: runner %s (%s %s from %s): %w", path, sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err)
 	}
 	rt := sel.Runtime
-	return &Model{
+	m := &Model{
 		info:    Info{Config: cfg, ManifestSHA256: c.ManifestSHA256, Path: path, Runtime: &rt},
 		carton:  c,
 		session: session,
 		inputs:  newInputChecker(cfg.Inputs),
-	}, nil
+	}
+	// A model dropped without Close is closed once unreachable: its
+	// native memory is freed, and its session's pinned memory unpinned
+	// (a runtime.Pinner collected while pinning is a fatal error).
+	m.dropped = runtime.AddCleanup(m, closeDropped, &dropped{session, c})
+	return m, nil
+}
+
+// dropped is what a Model's cleanup closes: not the Model itself, which
+// must become unreachable for the cleanup to run.
+type dropped struct {
+	session backend.Session
+	carton  *format.Carton
+}
+
+func closeDropped(d *dropped) {
+	d.session.Close()
+	d.carton.Close()
 }
 
 // selectOrFetch picks the runner and runtime; when no installed runtime
@@ -168,17 +187,26 @@ func (m *Model) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map
 	return outputs, nil
 }
 
-// InferInto is Infer storing the outputs in a map the caller passes, which
-// it clears first without releasing what it held. A caller that passes the
-// same map call after call saves the map Infer allocates each time: two of
-// its three allocations, and the cache misses of fresh memory that cost
-// more than the allocations themselves (BENCHMARKS.md). The map must not
-// be used by another goroutine during the call. On error it is left empty.
+// InferInto is Infer storing the outputs in a map the caller passes: on
+// return it holds this call's outputs and nothing else. What it held
+// before is dropped without being released (entries under an output's
+// name are overwritten, others deleted). A caller that passes the same
+// map call after call saves the map Infer allocates each time: two of its
+// three allocations, and the cache misses of fresh memory that cost more
+// than the allocations themselves (BENCHMARKS.md). The map must not be
+// used by another goroutine during the call. On error it is left empty.
 func (m *Model) InferInto(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
 	if outputs == nil {
 		return fmt.Errorf("%w: InferInto needs a non-nil output map", ErrInvalidInput)
 	}
-	clear(outputs)
+	if err := m.inferInto(ctx, inputs, outputs); err != nil {
+		clear(outputs)
+		return err
+	}
+	return nil
+}
+
+func (m *Model) inferInto(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -202,6 +230,7 @@ func (m *Model) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.dropped.Stop()
 	err := m.session.Close()
 	if cerr := m.carton.Close(); err == nil {
 		err = cerr

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,23 +172,34 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 	assert.Empty(t, left, "nothing is left in the cache")
 }
 
-// InferInto fills the caller's map, clearing it first; one map serves call
-// after call, and an error leaves it empty.
+// InferInto fills the caller's map with this call's outputs and nothing
+// else, releasing none of what it held; one map serves call after call,
+// and an error leaves it empty.
 func TestInferInto(t *testing.T) {
 	ctx := context.Background()
 	m := loadNoop(t)
 	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{9, 8, 7})
 	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
 	in := map[string]tensor.Tensor{"x": x, "ids": ids}
-	out := map[string]tensor.Tensor{"stale": ids}
+	released := map[string]bool{}
+	callers := func(name string) tensor.Tensor {
+		v := []int64{1}
+		ct, err := tensor.Foreign(tensor.Int64, tensor.Shape{1}, unsafe.Pointer(&v[0]), 8, func() { released[name] = true })
+		require.NoError(t, err)
+		return ct
+	}
+	out := map[string]tensor.Tensor{"stale": callers("stale"), "x": callers("x")}
 	for range 3 {
 		require.NoError(t, m.InferInto(ctx, in, out))
 		assert.Len(t, out, 2, "the noop runner echoes both inputs; the stale entry is gone")
 		assert.Equal(t, x.Pointer(), out["x"].Pointer())
 	}
+	assert.Empty(t, released, "the entries the map held are the caller's: dropped, not released")
+	out["stale"] = callers("stale")
 	err := m.InferInto(ctx, map[string]tensor.Tensor{"x": x}, out)
 	assert.ErrorIs(t, err, carton.ErrInvalidInput)
 	assert.Empty(t, out)
+	assert.Empty(t, released)
 	assert.ErrorIs(t, m.InferInto(ctx, in, nil), carton.ErrInvalidInput)
 	require.NoError(t, m.Close())
 	out["left"] = x

@@ -14,13 +14,17 @@
 // # Lifetimes
 //
 // A *Model holds its runner session and the carton's file open until Close.
+// One dropped without Close is closed once the collector finds it
+// unreachable, which may be late: Close frees the framework's memory when
+// the caller is done.
 // Inputs passed to Infer stay owned by the caller and are only read during
 // the call (they may be shared with the framework without a copy, so do not
 // modify them while Infer runs). Outputs belong to the caller: call Release
 // on each output tensor when done with it, which frees framework memory
 // early (a finalizer is only a safety net). An output may alias an input.
-// InferInto stores the outputs in a map the caller owns and reuses; the map
-// is the caller's, so it must not be shared by concurrent calls.
+// InferInto stores the outputs in a map the caller owns and reuses (it
+// holds only the last call's outputs; earlier ones are dropped, not
+// released); the map must not be shared by concurrent calls.
 //
 // # Concurrency and cancellation
 //

@@ -54,7 +54,7 @@ func Example() {
 	// Output: echo noop [1 2] [0.5 1.5]
 }
 
-// A serving loop reuses one output map: InferInto clears and refills it,
+// A serving loop reuses one output map: InferInto refills it,
 // saving the map Infer would allocate on every call.
 func ExampleModel_InferInto() {
 	ctx := context.Background()

@@ -31,6 +31,13 @@ func (noopSession) Infer(_ context.Context, in, out map[string]tensor.Tensor) er
 	for k, v := range in {
 		out[k] = v
 	}
+	if len(out) != len(in) { // a reused map's other entries
+		for k := range out {
+			if _, ok := in[k]; !ok {
+				delete(out, k)
+			}
+		}
+	}
 	return nil
 }
 

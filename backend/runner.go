@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/tensor"
@@ -72,10 +73,13 @@ type Runner interface {
 
 // Session is a loaded model.
 type Session interface {
-	// Infer runs the model and stores its outputs in outputs, which the
-	// caller passes empty (a map it may reuse from call to call). Inputs
-	// were checked against the declared specs. On error, outputs is left
-	// empty: what was stored is released and deleted (ReleaseAll).
+	// Infer runs the model and stores its outputs in outputs under their
+	// names, which are distinct. Inputs were checked against the declared
+	// specs. outputs may still hold the caller's entries from an earlier
+	// call (carton.InferInto reuses one map): Infer overwrites the ones it
+	// stores, deletes the others (KeepOnly) and releases none of them, as
+	// they belong to the caller. On error, Infer releases what it stored
+	// (ReleaseStored) and the caller empties outputs.
 	Infer(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error
 	// Close releases the model. It is called once, after all Infer calls returned.
 	Close() error
@@ -118,13 +122,33 @@ func DeclaredShape(dims []int64, names []string) format.ShapeSpec {
 	return shape
 }
 
-// ReleaseAll releases every tensor in outputs and deletes it: the error
-// path of a Session that had stored some outputs.
-func ReleaseAll(outputs map[string]tensor.Tensor) {
-	for _, t := range outputs {
-		t.Release()
+// KeepOnly deletes the entries of outputs not named in stored, the
+// distinct names of the outputs this call stored: the entries a reused map
+// kept from an earlier call. It releases none of them (they are the
+// caller's) and, when there are none, costs one comparison: overwriting a
+// reused map's entries is cheaper than clearing it first (BENCHMARKS.md).
+func KeepOnly(outputs map[string]tensor.Tensor, stored []string) {
+	if len(outputs) != len(stored) {
+		dropUnstored(outputs, stored)
 	}
-	clear(outputs)
+}
+
+func dropUnstored(outputs map[string]tensor.Tensor, stored []string) {
+	for name := range outputs {
+		if !slices.Contains(stored, name) {
+			delete(outputs, name)
+		}
+	}
+}
+
+// ReleaseStored releases the outputs this call stored, named in stored,
+// and deletes them: the error path of a Session. Other entries are the
+// caller's; it leaves them alone.
+func ReleaseStored(outputs map[string]tensor.Tensor, stored []string) {
+	for _, name := range stored {
+		outputs[name].Release()
+		delete(outputs, name)
+	}
 }
 
 // SmallOutputBytes is where runners draw the line between outputs held in

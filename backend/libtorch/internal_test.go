@@ -58,9 +58,8 @@ func TestOnOutputMemory(t *testing.T) {
 	ctx := context.Background()
 
 	small := ramp(t, 12)
-	out := map[string]tensor.Tensor{}
+	out := map[string]tensor.Tensor{} // one map for every call, as carton.InferInto's callers pass
 	for range 50 {
-		clear(out) // one map for every call, as carton.InferInto does
 		require.NoError(t, m.Infer(ctx, map[string]tensor.Tensor{"x": small}, out))
 		assert.False(t, out["y"].IsForeign())
 		assert.False(t, out["doubled"].IsForeign())
@@ -159,4 +158,64 @@ func TestCstrIs(t *testing.T) {
 	assert.False(t, cstrIs(p, "tripled"))
 	assert.False(t, cstrIs(p, ""))
 	runtime.KeepAlive(c)
+}
+
+// A reused output map keeps exactly this call's outputs: entries under
+// their names are overwritten, others deleted, and none of the caller's
+// is released.
+func TestOnReusedOutputMap(t *testing.T) {
+	s := testShim(t)
+	m, err := newModule(s, filepath.Join("..", "..", "testdata", "torch", "dict_io.pt"), nil, "cpu", &format.Config{})
+	require.NoError(t, err)
+	defer m.Close()
+	released := map[string]bool{}
+	callers := func(name string) tensor.Tensor {
+		v := []float32{1}
+		ct, err := tensor.Foreign(tensor.Float32, tensor.Shape{1}, unsafe.Pointer(&v[0]), 4, func() { released[name] = true })
+		require.NoError(t, err)
+		return ct
+	}
+	out := map[string]tensor.Tensor{"y": callers("y"), "stale": callers("stale")}
+	for range 3 {
+		require.NoError(t, m.Infer(context.Background(), map[string]tensor.Tensor{"x": ramp(t, 8)}, out))
+		assert.Len(t, out, 2)
+		assert.Equal(t, []float32{0, 2, 4, 6, 8, 10, 12, 14}, tensor.MustView[float32](out["doubled"]))
+		assert.False(t, out["y"].IsForeign(), "y is this call's output")
+	}
+	assert.Empty(t, released)
+}
+
+// A declared output may not take the name the shim gives a positional
+// output past the declared ones; the check runs at load.
+func TestDefaultNameClash(t *testing.T) {
+	names := func(ns ...string) []cname {
+		var out []cname
+		for _, n := range ns {
+			out = append(out, cname{name: n})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		declared []string
+		clash    string
+	}{
+		{[]string{"sum", "product"}, ""},
+		{[]string{"output_0"}, ""},         // position 0 is named by the declaration itself
+		{[]string{"a", "output_1"}, ""},    // likewise position 1
+		{[]string{"output_1"}, "output_1"}, // position 1 would be named output_1 too
+		{[]string{"a", "b", "output_7"}, "output_7"},
+		{[]string{"output_01", "output_x"}, ""}, // not names the shim makes
+	} {
+		name, clash := defaultNameClash(names(c.declared...))
+		assert.Equal(t, c.clash != "", clash, c.declared)
+		assert.Equal(t, c.clash, name, c.declared)
+	}
+}
+
+func TestOnDefaultNameClashAtLoad(t *testing.T) {
+	s := testShim(t)
+	_, err := newModule(s, filepath.Join("..", "..", "testdata", "torch", "positional.pt"), nil, "cpu",
+		&format.Config{Outputs: []format.TensorSpec{{Name: "output_1", DType: tensor.Float32}}})
+	require.ErrorIs(t, err, backend.ErrModel)
+	assert.Contains(t, err.Error(), `"output_1"`)
 }

@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -281,4 +283,24 @@ func TestMissingShimIsExplained(t *testing.T) {
 	require.ErrorIs(t, err, libtorch.ErrNoShim)
 	assert.Contains(t, err.Error(), "make shims")
 	assert.Contains(t, err.Error(), "CARTON_LIBTORCH_SHIM_DIR")
+}
+
+// A model dropped without Close must not bring the process down when the
+// collector finds it (its module pins names for its life).
+func TestOnDroppedModel(t *testing.T) {
+	rt := thisVersion(t)
+	path := pack(t, "dict_io", "*", nil, nil)
+	x, err := tensor.From(tensor.Shape{1, 4}, []float32{1, 2, 3, 4})
+	require.NoError(t, err)
+	for range 3 {
+		m, err := carton.Load(context.Background(), path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err)
+		out, err := m.Infer(context.Background(), map[string]tensor.Tensor{"x": x}) // pins the name "x"
+		require.NoError(t, err)
+		assert.Len(t, out, 2)
+	}
+	for range 5 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -238,7 +238,7 @@ func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor)
 // leastGoLoop returns an op that runs forward on inputs["x"] n times doing
 // the least Go work carton's API implies: the input looked up in the map,
 // the previous result handed back as done, one Go block carved into the
-// outputs, their data copied, map entries written into one reused map,
+// outputs, their data copied, the entries of one reused map overwritten,
 // and the outputs released. No call state, pool, checks beyond the
 // status, aliasing or error paths: what is left is what InferInto cannot
 // avoid.
@@ -248,7 +248,6 @@ func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[stri
 	out := map[string]tensor.Tensor{}
 	return func(n int) error {
 		for range n {
-			clear(out)
 			if err := cs.forwardOne(m, inputs["x"]); err != nil {
 				return err
 			}

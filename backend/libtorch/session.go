@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -149,6 +151,11 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 		c.Call(s.fn.moduleFree, m.handle)
 		return nil, fmt.Errorf("%w: forward takes %d tensors but the carton declares %d inputs", backend.ErrModel, m.nArgs, len(m.inputs))
 	}
+	if name, clash := defaultNameClash(m.outputs); !m.dictMode && clash {
+		c.Call(s.fn.moduleFree, m.handle)
+		return nil, fmt.Errorf("%w: declared output %q is the name forward's positional output past the %d declared ones gets; rename it",
+			backend.ErrModel, name, len(m.outputs))
+	}
 	for i := range m.inputs {
 		m.pin.Pin(&m.inputs[i].c[0])
 	}
@@ -171,6 +178,20 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 	resultFree := s.fn.resultFree
 	m.freeResult = func(r uintptr) { dlopen.Call(resultFree, r) }
 	return m, nil
+}
+
+// defaultNameClash finds a declared output named output_N for an N past
+// the declared outputs: the name the shim gives positional output N, so
+// two outputs of one call could share it.
+func defaultNameClash(declared []cname) (string, bool) {
+	for _, o := range declared {
+		if n, ok := strings.CutPrefix(o.name, "output_"); ok {
+			if i, err := strconv.Atoi(n); err == nil && i >= len(declared) && strconv.Itoa(i) == n {
+				return o.name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // Infer runs forward.
@@ -454,7 +475,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	// Cleanup without defer: Go could not open-code one in a function of
 	// this shape, and the defer record it falls back to cost more than the
 	// rest of the bookkeeping here (BENCHMARKS.md).
-	handedOver, err := m.handOver(cs, out, outs, block, owner, result)
+	stored, handedOver, err := m.handOver(cs, out, outs, block, owner, result)
 	switch {
 	case owner != nil:
 		owner.Release()
@@ -462,15 +483,17 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 		m.retire(result)
 	}
 	if err != nil {
-		backend.ReleaseAll(out)
+		backend.ReleaseStored(out, cs.outNames[:stored])
+		return err
 	}
-	return err
+	backend.KeepOnly(out, cs.outNames[:stored])
+	return nil
 }
 
 // handOver is outputsOf's second pass: it puts each output in out as
-// cs.kinds sorted it. handedOver says whether a lone foreign output took
-// the result over.
-func (m *module) handOver(cs *callState, out map[string]tensor.Tensor, outs []ctTensor, block []byte, owner *resultOwner, result uintptr) (handedOver bool, err error) {
+// cs.kinds sorted it, their names in cs.outNames, and says how many it
+// stored and whether a lone foreign output took the result over.
+func (m *module) handOver(cs *callState, out map[string]tensor.Tensor, outs []ctTensor, block []byte, owner *resultOwner, result uintptr) (stored int, handedOver bool, err error) {
 	for i := range outs {
 		o := &outs[i]
 		name := cs.outputName(m, i, o.name)
@@ -513,11 +536,11 @@ func (m *module) handOver(cs *callState, out map[string]tensor.Tensor, outs []ct
 			}
 		}
 		if err != nil {
-			return handedOver, err
+			return i, handedOver, err
 		}
 		out[name] = t
 	}
-	return handedOver, nil
+	return len(outs), handedOver, nil
 }
 
 // stringsOutput copies a string output into Go strings.

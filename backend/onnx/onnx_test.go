@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -277,4 +279,19 @@ func TestLoadFromBytesSkipsExtraction(t *testing.T) {
 	defer m2.Close()
 	entries, _ = os.ReadDir(filepath.Join(cache, "models"))
 	assert.Len(t, entries, 1, "external data needs the files on disk")
+}
+
+// A model dropped without Close must not bring the process down when the
+// collector finds it (its session pins names for its life).
+func TestDroppedModel(t *testing.T) {
+	rt := runtimes(t)[0]
+	path := pack(t, filepath.Join(models, "multi_io.onnx"), nil)
+	for range 3 {
+		_, err := carton.Load(context.Background(), path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err)
+	}
+	for range 5 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -82,6 +82,7 @@ type session struct {
 	// C-style arrays of char* into the specs' cname buffers; pinned for the
 	// session's life so each Run passes them as they are.
 	inNames, outNames []uintptr
+	outKeys           []string // the outputs' names, in order
 	namePin           runtime.Pinner
 	release           func(uintptr) // frees one OrtValue; shared by all outputs
 	prealloc          atomic.Bool   // some outputs are allocated in Go before Run
@@ -192,6 +193,7 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	for i := range s.outputs {
 		s.namePin.Pin(&s.outputs[i].cname[0])
 		s.outNames = append(s.outNames, ptr(&s.outputs[i].cname[0]))
+		s.outKeys = append(s.outKeys, s.outputs[i].name)
 	}
 	releaseValue := a.table.Fn(fnReleaseValue)
 	s.planOutputs()
@@ -347,12 +349,13 @@ func (s *session) Infer(_ context.Context, inputs, out map[string]tensor.Tensor)
 		}
 		t, err := s.outputTensor(cs, &s.outputs[i], cs.outVals[i])
 		if err != nil {
-			backend.ReleaseAll(out)
+			backend.ReleaseStored(out, s.outKeys[:i])
 			s.releaseOutputs(cs, i+1)
 			return fmt.Errorf("output %q: %w", s.outputs[i].name, err)
 		}
 		out[s.outputs[i].name] = t
 	}
+	backend.KeepOnly(out, s.outKeys)
 	return nil
 }
 

@@ -207,7 +207,7 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 	for i := range s.sig.outputs {
 		t, err := s.outputTensor(cs, &s.sig.outputs[i], cs.outVals[i])
 		if err != nil {
-			backend.ReleaseAll(out)
+			backend.ReleaseStored(out, s.sig.outputKeys[:i])
 			for _, v := range cs.outVals[i+1:] {
 				cs.Call(lib.fn.deleteTensor, v)
 			}
@@ -215,6 +215,7 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 		}
 		out[s.sig.outputs[i].key] = t
 	}
+	backend.KeepOnly(out, s.sig.outputKeys)
 	return nil
 }
 

@@ -40,6 +40,7 @@ type ioSpec struct {
 type signature struct {
 	name            string
 	inputs, outputs []ioSpec
+	outputKeys      []string // the outputs' keys, in order
 }
 
 // savedModelDir finds the SavedModel under a carton's model directory:
@@ -107,6 +108,9 @@ func resolveSignature(mg *pb.MetaGraphDef, name string) (*signature, error) {
 	}
 	if sig.outputs, err = ioSpecs(name, "output", def.GetOutputs()); err != nil {
 		return nil, err
+	}
+	for _, o := range sig.outputs {
+		sig.outputKeys = append(sig.outputKeys, o.key)
 	}
 	return sig, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
@@ -361,4 +362,19 @@ func TestRuntimeFromEnv(t *testing.T) {
 	t.Setenv("CARTON_TENSORFLOW_DIR", t.TempDir())
 	_, err = carton.Load(context.Background(), pack(t, "dense", nil), carton.WithCacheDir(t.TempDir()))
 	require.ErrorIs(t, err, backend.ErrNoRuntime, "a directory without the C API library")
+}
+
+// A model dropped without Close must not bring the process down when the
+// collector finds it (its session pins its operations for its life).
+func TestDroppedModel(t *testing.T) {
+	rt := runtime(t)
+	path := pack(t, "dense", nil)
+	for range 2 {
+		_, err := carton.Load(context.Background(), path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err)
+	}
+	for range 5 {
+		goruntime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
