@@ -18,7 +18,16 @@
 // (<cache>/runtimes/libtorch/<goos>-<goarch>/<version>), or an installed Python torch. The
 // shim for a version is <dir>/<version>/libcarton_torch.so under
 // $CARTON_LIBTORCH_SHIM_DIR or <cache>/shims/libtorch; `make shims` builds
-// one per libtorch it finds.
+// one per libtorch it finds, and Load builds a missing one into the cache
+// (from the sources in the binary, with $CXX or g++) for a libtorch in the
+// cache or an installed Python torch.
+//
+// Devices: cpu, or cuda:N on a CUDA build of libtorch (a CUDA torch wheel
+// installed with its nvidia-* dependencies, or the vendor's CUDA archive):
+// the first such Load loads libc10_cuda and libtorch_cuda from beside
+// libtorch_cpu, whose initialisers register the CUDA backend; without them
+// Load fails with backend.ErrNoRuntime. Inputs are copied to the device on
+// each call and outputs copied back to host memory.
 //
 // Options: num_threads, num_interop_threads (integers). libtorch keeps
 // them per process, not per model; the inter-op pool can be sized once.

@@ -25,14 +25,17 @@ var ErrNoShim = errors.New("no carton shim for this libtorch")
 
 // shim is a loaded libcarton_torch.so and the libtorch it links.
 type shim struct {
-	path    string
-	version string // libtorch version the shim reports
-	fn      struct {
+	path     string
+	version  string // libtorch version the shim reports
+	torchLib string // the directory of the libtorch it runs on
+	fn       struct {
 		abiVersion, torchVersion, freeError, setThreads    uintptr
 		load, moduleFree, forwardInfo, forward, resultFree uintptr
 	}
 	threadsMu sync.Mutex
 	threads   [2]int64 // intra, inter last set (0 = untouched)
+	cudaOnce  sync.Once
+	cudaErr   error
 }
 
 var (
@@ -90,9 +93,12 @@ func loadShim(rt backend.Runtime) (*shim, error) {
 	if !ok {
 		// A libtorch carton fetched (or one placed in the cache) carries its
 		// headers: build the shim for it from the sources in this binary.
-		var buildErr error = fmt.Errorf("%w: only runtimes in carton's cache are built for automatically", ErrNoShim)
-		if rt.Source == "download" || rt.Source == "cache" {
+		var buildErr error = fmt.Errorf("%w: shims are built automatically only for a libtorch in carton's cache or an installed Python torch", ErrNoShim)
+		switch rt.Source {
+		case "download", "cache":
 			buildErr = BuildShim(context.Background(), rt.Path, shimPath)
+		case "python": // rt.Path is torch/lib; torch/include beside it
+			buildErr = BuildShim(context.Background(), filepath.Dir(rt.Path), shimPath)
 		}
 		if buildErr != nil {
 			return nil, fmt.Errorf("%w %s (%s): expected %s, and building it failed (%v); build it with `make shims` or a C++ compiler and the libtorch headers, or set CARTON_LIBTORCH_SHIM_DIR to a directory holding %s/%s",
@@ -137,7 +143,7 @@ func openShim(path, torchLib string) (*shim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &shim{path: path}
+	s := &shim{path: path, torchLib: torchLib}
 	f := &s.fn
 	if err := lib.Bind(map[string]*uintptr{
 		"ct_abi_version": &f.abiVersion, "ct_torch_version": &f.torchVersion, "ct_free_error": &f.freeError,
@@ -151,6 +157,27 @@ func openShim(path, torchLib string) (*shim, error) {
 	}
 	s.version = dlopen.GoString(dlopen.Call(f.torchVersion))
 	return s, nil
+}
+
+// enableCUDA loads libtorch's CUDA libraries from the shim's libtorch,
+// once: their static initialisers register the CUDA backend that a module
+// on a cuda device needs, and a CPU-only process never pays for them.
+func (s *shim) enableCUDA() error {
+	s.cudaOnce.Do(func() {
+		for _, name := range []string{"libc10_cuda", "libtorch_cuda"} {
+			m, _ := filepath.Glob(filepath.Join(s.torchLib, name+".so*"))
+			if len(m) == 0 {
+				s.cudaErr = fmt.Errorf("%w: a cuda device needs libtorch's CUDA libraries, and %s has no %s.so (a CPU-only libtorch, or one unpacked without them)",
+					backend.ErrNoRuntime, s.torchLib, name)
+				return
+			}
+			if _, err := dlopen.Open(m[0]); err != nil {
+				s.cudaErr = fmt.Errorf("%w: a cuda device needs %s: %v", backend.ErrNoRuntime, m[0], err)
+				return
+			}
+		}
+	})
+	return s.cudaErr
 }
 
 // check turns a shim status and error string into a Go error.

@@ -155,7 +155,8 @@ func TestOnModels(t *testing.T) {
 		in, want := refdata.Load(t, models, c.name)
 		for _, rt := range rts {
 			t.Run(c.name+"/"+rt.Version, func(t *testing.T) {
-				m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+				m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()),
+					carton.WithDevice(testDevice()))
 				require.NoError(t, err)
 				defer m.Close()
 				assert.Equal(t, rt.Version, m.Info().Runtime.Version)
@@ -165,7 +166,7 @@ func TestOnModels(t *testing.T) {
 				for name, w := range want {
 					assert.Nil(t, tensor.Compare(got[name], w, tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}), "%s: %v", name, got[name])
 				}
-				if c.name == "identity" {
+				if c.name == "identity" && testDevice() == "cpu" { // from a GPU, outputs come back as copies
 					// The output is the input's own Go memory, valid after the call.
 					assert.Equal(t, in["x"].Pointer(), got["output_0"].Pointer())
 					assert.False(t, got["output_0"].IsForeign())
@@ -209,7 +210,7 @@ func TestOnConcurrentInfer(t *testing.T) {
 	rt := thisVersion(t)
 	ctx := context.Background()
 	m, err := carton.Load(ctx, pack(t, "mixed", "*", nil, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()),
-		carton.WithRunnerOpt("num_threads", 1))
+		carton.WithRunnerOpt("num_threads", 1), carton.WithDevice(testDevice()))
 	require.NoError(t, err)
 	defer m.Close()
 	var wg sync.WaitGroup
@@ -277,12 +278,68 @@ func TestMissingShimIsExplained(t *testing.T) {
 	}
 	t.Setenv("CARTON_LIBTORCH_SHIM_DIR", t.TempDir())
 	t.Setenv("CARTON_CACHE_DIR", t.TempDir())
+	t.Setenv("CXX", "carton-test-no-such-compiler") // else it would build one
 	_, ok := libtorch.ShimPath(rt.Version)
 	require.False(t, ok)
 	_, err := libtorch.Runner{}.Load(context.Background(), backend.LoadRequest{Runtime: rt, ModelDir: models})
 	require.ErrorIs(t, err, libtorch.ErrNoShim)
+	assert.Contains(t, err.Error(), "no C++ compiler")
 	assert.Contains(t, err.Error(), "make shims")
 	assert.Contains(t, err.Error(), "CARTON_LIBTORCH_SHIM_DIR")
+}
+
+// A libtorch from an installed Python torch without a shim gets one built
+// from the sources in the binary (torch/include beside torch/lib), which
+// then runs the model.
+func TestOnShimBuiltForPythonTorch(t *testing.T) {
+	rt := thisVersion(t)
+	if rt.Source != "python" {
+		t.Skipf("libtorch %s comes from %s, not an installed Python torch", rt.Version, rt.Source)
+	}
+	cache := t.TempDir()
+	t.Setenv("CARTON_LIBTORCH_SHIM_DIR", t.TempDir())
+	t.Setenv("CARTON_CACHE_DIR", cache)
+	_, ok := libtorch.ShimPath(rt.Version)
+	require.False(t, ok)
+	ctx := context.Background()
+	m, err := carton.Load(ctx, pack(t, "dict_io", "*", nil, nil), carton.WithFrameworkVersion(rt.Version))
+	require.NoError(t, err)
+	defer m.Close()
+	built, ok := libtorch.ShimPath(rt.Version)
+	require.True(t, ok)
+	assert.True(t, strings.HasPrefix(built, cache), "built into carton's cache: %s", built)
+	x, err := tensor.From(tensor.Shape{1, 4}, []float32{1, 2, 3, 4})
+	require.NoError(t, err)
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{2, 4, 6, 8}, tensor.MustView[float32](out["doubled"]))
+}
+
+// testDevice is where the models run: $CARTON_TEST_DEVICE (cuda:0 on a
+// machine with a GPU and a CUDA build of libtorch), else the CPU.
+func testDevice() string {
+	if d := os.Getenv("CARTON_TEST_DEVICE"); d != "" {
+		return d
+	}
+	return "cpu"
+}
+
+// A cuda device loads libtorch's CUDA libraries; a libtorch without them
+// (Debian's CPU-only build, the wheel unpacked without them) fails Load
+// clearly instead of failing inside the first CUDA call.
+func TestOnCUDAWithoutCUDALibraries(t *testing.T) {
+	rt := thisVersion(t)
+	lib := rt.Path
+	if m, _ := filepath.Glob(filepath.Join(lib, "lib", "libtorch_cpu*")); len(m) > 0 {
+		lib = filepath.Join(lib, "lib")
+	}
+	if m, _ := filepath.Glob(filepath.Join(lib, "libc10_cuda.so*")); len(m) > 0 {
+		t.Skipf("libtorch %s has its CUDA libraries: CARTON_TEST_DEVICE=cuda:0 runs the models there", rt.Version)
+	}
+	_, err := carton.Load(context.Background(), pack(t, "dict_io", "*", nil, nil), carton.WithFrameworkVersion(rt.Version),
+		carton.WithCacheDir(t.TempDir()), carton.WithDevice("cuda:0"))
+	require.ErrorIs(t, err, backend.ErrNoRuntime)
+	assert.Contains(t, err.Error(), "libc10_cuda")
 }
 
 // A model dropped without Close must not bring the process down when the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
@@ -74,6 +75,11 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 	device := req.Device
 	if device == "" {
 		device = "cpu"
+	}
+	if strings.HasPrefix(device, "cuda") {
+		if err := s.enableCUDA(); err != nil {
+			return nil, err
+		}
 	}
 	cfg := &format.Config{}
 	if req.Carton != nil {
