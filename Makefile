@@ -194,12 +194,14 @@ bench: setup
 		| tee $(BUILD)/bench/torch-overhead.raw
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/libtorch/ \
 		| tee $(BUILD)/bench/torch-paired.raw
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'GoWorkAfterForward' -count $(BENCH_COUNT) ./backend/libtorch/ \
+		| tee $(BUILD)/bench/torch-after-forward.raw
 	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'Overhead$$|OverheadParallel|Load' -count $(BENCH_COUNT) ./backend/tensorflow/ \
 		| tee $(BUILD)/bench/tf-overhead.raw
 	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/tensorflow/ \
 		| tee $(BUILD)/bench/tf-paired.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	for f in onnx-paired torch-paired tf-paired; do \
+	for f in onnx-paired torch-paired torch-after-forward tf-paired; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
