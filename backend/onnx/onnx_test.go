@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -293,5 +294,41 @@ func TestDroppedModel(t *testing.T) {
 	for range 5 {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Outputs left in ONNX Runtime's memory stay valid after the model is
+// closed, and after a dropped model is closed by the collector.
+func TestOutputsOutliveClose(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	path := pack(t, filepath.Join(models, "matmul_add.onnx"), nil)
+	x := make([]float32, 4096*4) // a 4096-row batch: outputs past backend.SmallOutputBytes
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	in, err := tensor.From(tensor.Shape{4096, 4}, x)
+	require.NoError(t, err)
+	for _, drop := range []bool{false, true} {
+		m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err)
+		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": in})
+		require.NoError(t, err)
+		y := out["y"]
+		require.True(t, y.IsForeign(), "a large output stays in ONNX Runtime's memory")
+		want, err := y.Clone()
+		require.NoError(t, err)
+		if drop { // m is not used again: the collector finds it unreachable
+			dropped := weak.Make(m)
+			for range 5 {
+				runtime.GC()
+				time.Sleep(10 * time.Millisecond)
+			}
+			require.Nil(t, dropped.Value(), "the dropped model was collected (and its cleanup closed it)")
+		} else {
+			require.NoError(t, m.Close())
+		}
+		assert.Nil(t, tensor.Compare(y, want, tensor.Tolerance{}), "drop=%v", drop)
+		y.Release()
 	}
 }
