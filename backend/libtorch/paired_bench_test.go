@@ -32,7 +32,9 @@ import (
 // around the shim (look the input up in the map, forward, one Go block
 // for the outputs, copy, map entries, release) against the C++ forward:
 // a lower bound for carton.InferInto, which level=into-vs-least compares
-// with it. -benchtime sets the number of rounds.
+// with it; level=least-infer is that loop with a new output map per call,
+// the lower bound for carton.Infer (level=infer-vs-least). -benchtime
+// sets the number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
 	ctx := context.Background()
@@ -59,7 +61,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		binding := bindingLoop(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		shimCpp := shimFromCpp(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		in := map[string]tensor.Tensor{"x": c.x}
-		least := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in)
+		least := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, false)
+		leastInfer := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, true)
 		for _, level := range []struct {
 			name, aName, bName string
 			a, b               benchpair.Op
@@ -72,6 +75,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			{"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)},
 			{"least", "cpp", "least-go", direct, least},                                      // the least Go work this API needs
 			{"into-vs-least", "least-go", "carton", least, benchpair.InfersInto(ctx, m, in)}, // what carton adds to that
+			{"least-infer", "cpp", "least-go", direct, leastInfer},                           // the same with a new map per call, as Infer returns
+			{"infer-vs-least", "least-go", "carton", leastInfer, benchpair.Infers(ctx, m, in)},
 		} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
 				benchpair.Bench(b, 50, level.aName, level.a, level.bName, level.b)
@@ -241,13 +246,16 @@ func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor)
 // outputs, their data copied, the entries of one reused map overwritten,
 // and the outputs released. No call state, pool, checks beyond the
 // status, aliasing or error paths: what is left is what InferInto cannot
-// avoid.
-func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[string]tensor.Tensor) benchpair.Op {
+// avoid. With freshMap, each call stores into a new map, as Infer must.
+func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[string]tensor.Tensor, freshMap bool) benchpair.Op {
 	m, cs := oneInputCall(b, rt, model, inputs["x"])
 	var names []string // output names by position, made on the first call
 	out := map[string]tensor.Tensor{}
 	return func(n int) error {
 		for range n {
+			if freshMap {
+				out = make(map[string]tensor.Tensor, len(names))
+			}
 			if err := cs.forwardOne(m, inputs["x"]); err != nil {
 				return err
 			}
