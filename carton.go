@@ -131,20 +131,23 @@ func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOption
 	// A model dropped without Close is closed once unreachable: its
 	// native memory is freed, and its session's pinned memory unpinned
 	// (a runtime.Pinner collected while pinning is a fatal error).
-	m.dropped = runtime.AddCleanup(m, closeDropped, &dropped{session, c})
+	m.dropped = runtime.AddCleanup(m, func(r resources) { r.close() }, resources{session, c})
 	return m, nil
 }
 
-// dropped is what a Model's cleanup closes: not the Model itself, which
-// must become unreachable for the cleanup to run.
-type dropped struct {
+// resources is what a Model closes, apart from the Model itself, which
+// must become unreachable for the cleanup of a dropped one to run.
+type resources struct {
 	session backend.Session
 	carton  *format.Carton
 }
 
-func closeDropped(d *dropped) {
-	d.session.Close()
-	d.carton.Close()
+func (r resources) close() error {
+	err := r.session.Close()
+	if cerr := r.carton.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // selectOrFetch picks the runner and runtime; when no installed runtime
@@ -231,11 +234,7 @@ func (m *Model) Close() error {
 	}
 	m.closed = true
 	m.dropped.Stop()
-	err := m.session.Close()
-	if cerr := m.carton.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return resources{m.session, m.carton}.close()
 }
 
 // TensorData returns the carton's tensor_data/ (self-test and example

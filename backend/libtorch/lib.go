@@ -130,14 +130,10 @@ func openShim(path, torchLib string) (*shim, error) {
 	// Load the chosen libtorch first: the shim's dependencies then resolve
 	// to these (already-loaded) libraries rather than to whatever its
 	// build-time rpath names.
-	for _, name := range []string{"libc10", "libtorch_cpu"} {
-		m, _ := filepath.Glob(filepath.Join(torchLib, name+".so*"))
-		if len(m) == 0 {
-			return nil, fmt.Errorf("%w: no %s.so in %s", backend.ErrNoRuntime, name, torchLib)
-		}
-		if _, err := dlopen.Open(m[0]); err != nil {
-			return nil, err
-		}
+	if missing, err := openEach(torchLib, "libc10", "libtorch_cpu"); missing != "" {
+		return nil, fmt.Errorf("%w: no %s.so in %s", backend.ErrNoRuntime, missing, torchLib)
+	} else if err != nil {
+		return nil, err
 	}
 	lib, err := dlopen.Open(path)
 	if err != nil {
@@ -164,20 +160,29 @@ func openShim(path, torchLib string) (*shim, error) {
 // on a cuda device needs, and a CPU-only process never pays for them.
 func (s *shim) enableCUDA() error {
 	s.cudaOnce.Do(func() {
-		for _, name := range []string{"libc10_cuda", "libtorch_cuda"} {
-			m, _ := filepath.Glob(filepath.Join(s.torchLib, name+".so*"))
-			if len(m) == 0 {
-				s.cudaErr = fmt.Errorf("%w: a cuda device needs libtorch's CUDA libraries, and %s has no %s.so (a CPU-only libtorch, or one unpacked without them)",
-					backend.ErrNoRuntime, s.torchLib, name)
-				return
-			}
-			if _, err := dlopen.Open(m[0]); err != nil {
-				s.cudaErr = fmt.Errorf("%w: a cuda device needs %s: %v", backend.ErrNoRuntime, m[0], err)
-				return
-			}
+		if missing, err := openEach(s.torchLib, "libc10_cuda", "libtorch_cuda"); missing != "" {
+			s.cudaErr = fmt.Errorf("%w: a cuda device needs libtorch's CUDA libraries, and %s has no %s.so (a CPU-only libtorch, or one unpacked without them)",
+				backend.ErrNoRuntime, s.torchLib, missing)
+		} else if err != nil {
+			s.cudaErr = fmt.Errorf("%w: a cuda device needs libtorch's CUDA libraries: %v", backend.ErrNoRuntime, err)
 		}
 	})
 	return s.cudaErr
+}
+
+// openEach loads dir/<name>.so* for each name, in order, and stops at the
+// first that has no file (missing names it) or fails to load.
+func openEach(dir string, names ...string) (missing string, err error) {
+	for _, name := range names {
+		m, _ := filepath.Glob(filepath.Join(dir, name+".so*"))
+		if len(m) == 0 {
+			return name, nil
+		}
+		if _, err := dlopen.Open(m[0]); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
 // check turns a shim status and error string into a Go error.
