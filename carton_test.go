@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"unsafe"
@@ -388,4 +389,54 @@ func TestPackDirectoryWithSymlinks(t *testing.T) {
 	m, err := carton.Load(ctx, out, carton.WithCacheDir(t.TempDir()))
 	require.NoError(t, err)
 	defer m.Close()
+}
+
+// Each Infer call's output map is the caller's alone, whatever the caller
+// does with the ones before, after errors, and from many goroutines at
+// once: a guard for any reuse or pooling of maps inside Infer (one was
+// tried, RATIONALE.md "InferInto beside Infer").
+func TestInferMapsAreTheCallers(t *testing.T) {
+	ctx := context.Background()
+	m := loadNoop(t)
+	defer m.Close()
+	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{9, 8, 7})
+	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
+	in := map[string]tensor.Tensor{"x": x, "ids": ids}
+	check := func(out map[string]tensor.Tensor) {
+		t.Helper()
+		require.Len(t, out, 2)
+		assert.Equal(t, x.Pointer(), out["x"].Pointer())
+		assert.Equal(t, ids.Pointer(), out["ids"].Pointer())
+	}
+	seen := map[unsafe.Pointer]bool{}
+	for i := range 300 {
+		if i%97 == 0 {
+			out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+			assert.ErrorIs(t, err, carton.ErrInvalidInput)
+			assert.Nil(t, out)
+		}
+		out, err := m.Infer(ctx, in)
+		require.NoError(t, err)
+		check(out)
+		id := reflect.ValueOf(out).UnsafePointer()
+		require.False(t, seen[id], "call %d got a map an earlier call returned", i)
+		seen[id] = true
+		delete(out, "ids") // the caller's to change
+		out["mine"] = x
+	}
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				out, err := m.Infer(ctx, in)
+				if !assert.NoError(t, err) {
+					return
+				}
+				check(out)
+				out["mine"] = x // under -race, a map shared between calls shows here
+			}
+		})
+	}
+	wg.Wait()
 }

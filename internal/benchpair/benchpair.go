@@ -76,11 +76,16 @@ type Result struct {
 	// Diff is the median over rounds of B-A per op; DiffLow and DiffHigh
 	// bound it with 95% confidence.
 	Diff, DiffLow, DiffHigh float64
+	// MeanDiff is the mean over rounds of B-A per op: unlike the median
+	// it charges a side for costs it pays in some rounds only (a batch
+	// of work done every k calls, a collection), at the price of also
+	// counting the machine's hiccups.
+	MeanDiff float64
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("A %.0f ns/op, B %.0f ns/op, B-A %+.0f ns/op (95%% CI %+.0f..%+.0f, %d rounds)",
-		r.A, r.B, r.Diff, r.DiffLow, r.DiffHigh, r.Rounds)
+	return fmt.Sprintf("A %.0f ns/op, B %.0f ns/op, B-A %+.0f ns/op (95%% CI %+.0f..%+.0f, mean %+.0f, %d rounds)",
+		r.A, r.B, r.Diff, r.DiffLow, r.DiffHigh, r.MeanDiff, r.Rounds)
 }
 
 // pairing collects the rounds of one comparison.
@@ -134,7 +139,8 @@ func (p *pairing) round() error {
 
 func (p *pairing) result() Result {
 	lo, hi := MedianCI(p.ds)
-	return Result{Rounds: len(p.ds), A: Median(p.as), B: Median(p.bs), Diff: Median(p.ds), DiffLow: lo, DiffHigh: hi}
+	return Result{Rounds: len(p.ds), A: Median(p.as), B: Median(p.bs), Diff: Median(p.ds), DiffLow: lo, DiffHigh: hi,
+		MeanDiff: mean(p.ds)}
 }
 
 // Run times rounds rounds of batch operations of a and of b, alternating
@@ -163,6 +169,17 @@ func Median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	sum := 0.0
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }
 
 // MedianCI returns a distribution-free 95% confidence interval for the
@@ -201,13 +218,15 @@ func binomialLowerIndex(n int) int {
 
 // Report adds r to a benchmark's output as metrics benchstat reads:
 // <aName>-ns/op, <bName>-ns/op, and the difference as added-ns/op with
-// its interval as added-low-ns/op and added-high-ns/op.
+// its interval as added-low-ns/op and added-high-ns/op, and the mean
+// difference as added-mean-ns/op.
 func Report(b *testing.B, r Result, aName, bName string) {
 	b.ReportMetric(r.A, aName+"-ns/op")
 	b.ReportMetric(r.B, bName+"-ns/op")
 	b.ReportMetric(r.Diff, "added-ns/op")
 	b.ReportMetric(r.DiffLow, "added-low-ns/op")
 	b.ReportMetric(r.DiffHigh, "added-high-ns/op")
+	b.ReportMetric(r.MeanDiff, "added-mean-ns/op")
 	b.Logf("%s vs %s: %v", bName, aName, r)
 }
 
