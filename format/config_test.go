@@ -96,8 +96,22 @@ func TestParseShapeSpec(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, s.String(), in)
 	}
-	for _, bad := range []string{"1,-2", "a b", "1,,2"} {
+	for _, bad := range []string{"1,-2", "a b", "1,,2", "\xf1", "[1,\xff]"} {
 		_, err := ParseShapeSpec(bad)
 		assert.ErrorIs(t, err, ErrMalformed, bad)
+	}
+}
+
+func TestShapeSpecJSON(t *testing.T) {
+	for _, in := range []string{`"*"`, `"n"`, `[]`, `[9007199254740993,"n","*"]`} {
+		var s ShapeSpec
+		require.NoError(t, s.UnmarshalJSON([]byte(in)), in)
+		out, err := s.MarshalJSON()
+		require.NoError(t, err)
+		assert.Equal(t, in, string(out), "above 2^53 a dimension must not round")
+	}
+	for _, bad := range []string{`[1.5]`, `[1e3]`, `[1] [2]`, `[-1]`, `{}`, `"a b"`} {
+		var s ShapeSpec
+		assert.Error(t, s.UnmarshalJSON([]byte(bad)), bad)
 	}
 }

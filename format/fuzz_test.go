@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -88,5 +89,47 @@ func FuzzZipReader(f *testing.F) {
 		c.Links = nil // never reach the network from a fuzzer
 		_ = c.verifyAll(context.Background(), "")
 		_, _ = c.TensorData()
+	})
+}
+
+func FuzzParseShapeSpec(f *testing.F) {
+	for _, s := range []string{"*", "batch", "", "[]", "batch,3,224,224", "[1, *, 'n']", "5", "[a,b]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		spec, err := ParseShapeSpec(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseShapeSpec(spec.String())
+		if err != nil {
+			t.Fatalf("%q parsed, its String %q does not: %v", s, spec, err)
+		}
+		if again.String() != spec.String() || again.Kind != spec.Kind || len(again.Dims) != len(spec.Dims) {
+			t.Fatalf("%q parsed to %q, its String to %q", s, spec, again)
+		}
+		b, err := spec.MarshalJSON()
+		if err != nil {
+			t.Fatalf("%q: MarshalJSON: %v", spec, err)
+		}
+		var back ShapeSpec
+		if err := back.UnmarshalJSON(b); err != nil || back.String() != spec.String() {
+			t.Fatalf("%q: JSON %s reads back as %q (%v)", spec, b, back, err)
+		}
+	})
+}
+
+func FuzzParseLinks(f *testing.F) {
+	f.Add([]byte("version = 1\n[urls]\n\"" + strings.Repeat("ab", 32) + "\" = [\"https://example.invalid/x\"]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := ParseLinks(data)
+		if err != nil {
+			return
+		}
+		for h, urls := range l.URLs {
+			if !isSHA256Hex(h) || len(urls) == 0 {
+				t.Fatalf("accepted %q with %d URLs", h, len(urls))
+			}
+		}
 	})
 }

@@ -1,10 +1,13 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DimKind says what one dimension of a declared shape allows.
@@ -97,7 +100,7 @@ func parseDim(p string) (Dim, error) {
 func ValidSymbol(s string) bool { return checkSymbol(s) == nil && s != "*" && !isNumber(s) }
 
 func checkSymbol(s string) error {
-	if s == "" || strings.ContainsAny(s, ",[]\"' \t\n") {
+	if s == "" || strings.ContainsAny(s, ",[]\"' \t\n") || !utf8.ValidString(s) {
 		return fmt.Errorf("%w: %q is not a valid shape symbol", ErrMalformed, s)
 	}
 	return nil
@@ -184,13 +187,22 @@ func (s ShapeSpec) MarshalJSON() ([]byte, error) { return json.Marshal(s.toTOML(
 // UnmarshalJSON reads what MarshalJSON writes.
 func (s *ShapeSpec) UnmarshalJSON(b []byte) error {
 	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // a float64 would round dimensions above 2^53
+	if err := dec.Decode(&v); err != nil {
 		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the shape in %q", ErrMalformed, b)
 	}
 	if list, ok := v.([]any); ok {
 		for i, e := range list {
-			if f, ok := e.(float64); ok {
-				list[i] = int64(f)
+			if n, ok := e.(json.Number); ok {
+				d, err := n.Int64()
+				if err != nil {
+					return fmt.Errorf("%w: dimension %s is not an integer", ErrMalformed, n)
+				}
+				list[i] = d
 			}
 		}
 	}

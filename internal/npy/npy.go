@@ -3,11 +3,14 @@
 package npy
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -21,29 +24,70 @@ import (
 // records, complex numbers, Fortran order) or the tensor has no .npy dtype.
 var ErrUnsupported = errors.New("unsupported .npy content")
 
+// ErrMalformed: the file is not a well-formed .npy file.
+var ErrMalformed = errors.New("malformed .npy file")
+
+// maxHeaderBytes is numpy's own limit on the header it reads
+// (numpy.lib.format's max_header_size). npyio allocates whatever length a
+// header claims, up to 4 GiB from six bytes of input.
+const maxHeaderBytes = 10000
+
+// checkHeaderLength reads the preamble (magic, version, header length)
+// from br without consuming it.
+func checkHeaderLength(br *bufio.Reader) error {
+	pre, err := br.Peek(12)
+	if len(pre) < 10 || string(pre[:6]) != "\x93NUMPY" {
+		return fmt.Errorf("%w: no .npy magic (%v)", ErrMalformed, err)
+	}
+	var n int
+	switch pre[6] {
+	case 1:
+		n = int(binary.LittleEndian.Uint16(pre[8:10]))
+	case 2:
+		if len(pre) < 12 {
+			return fmt.Errorf("%w: truncated preamble", ErrMalformed)
+		}
+		n = int(binary.LittleEndian.Uint32(pre[8:12]))
+	default:
+		return fmt.Errorf("%w: format version %d.%d", ErrUnsupported, pre[6], pre[7])
+	}
+	if n > maxHeaderBytes {
+		return fmt.Errorf("%w: header of %d bytes (numpy reads at most %d)", ErrMalformed, n, maxHeaderBytes)
+	}
+	return nil
+}
+
 // Read decodes one .npy array into a tensor.
 func Read(r io.Reader) (t tensor.Tensor, err error) {
 	defer func() {
 		// npyio panics on some malformed headers; a bad file must be an error.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v", ErrUnsupported, p)
+			err = fmt.Errorf("%w: %v", ErrMalformed, p)
 		}
 	}()
-	rd, err := npy.NewReader(r)
+	br := bufio.NewReader(r)
+	if err := checkHeaderLength(br); err != nil {
+		return tensor.Tensor{}, err
+	}
+	rd, err := npy.NewReader(br)
 	if err != nil {
-		return tensor.Tensor{}, fmt.Errorf("not a .npy file: %w", err)
+		return tensor.Tensor{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	descr := rd.Header.Descr.Type
 	if strings.ContainsAny(descr, "OV[{(") || strings.Contains(descr, "c") {
 		return tensor.Tensor{}, fmt.Errorf("%w: dtype %s", ErrUnsupported, descr)
 	}
+	if d := strings.TrimLeft(strings.Trim(descr, `'"`), "<>|="); d == "U0" || d == "S0" {
+		// zero-length strings: npyio divides by the item size
+		if !slices.Contains(rd.Header.Descr.Shape, 0) {
+			return tensor.Tensor{}, fmt.Errorf("%w: dtype %s with elements", ErrUnsupported, descr)
+		}
+		return tensor.FromStrings(shapeOf(rd.Header.Descr.Shape), nil)
+	}
 	if rd.Header.Descr.Fortran {
 		return tensor.Tensor{}, fmt.Errorf("%w: Fortran-ordered array (save it with numpy.ascontiguousarray)", ErrUnsupported)
 	}
-	shape := make(tensor.Shape, len(rd.Header.Descr.Shape))
-	for i, d := range rd.Header.Descr.Shape {
-		shape[i] = int64(d)
-	}
+	shape := shapeOf(rd.Header.Descr.Shape)
 	var arr npy.Array
 	if err := rd.Read(&arr); err != nil {
 		return tensor.Tensor{}, fmt.Errorf("reading .npy data: %w", err)
@@ -86,6 +130,14 @@ func Read(r io.Reader) (t tensor.Tensor, err error) {
 	}
 }
 
+func shapeOf(dims []int) tensor.Shape {
+	shape := make(tensor.Shape, len(dims))
+	for i, d := range dims {
+		shape[i] = int64(d)
+	}
+	return shape
+}
+
 // Write encodes t as a .npy array with its shape.
 func Write(w io.Writer, t tensor.Tensor) error {
 	if !t.Valid() {
@@ -95,6 +147,12 @@ func Write(w io.Writer, t tensor.Tensor) error {
 	switch t.DType() {
 	case tensor.String:
 		s, _ := t.Strings()
+		if len(s) > 0 && !slices.ContainsFunc(s, func(e string) bool { return e != "" }) {
+			// npyio gives all-empty strings item size 0 ('<U0'), which it
+			// cannot read back; a NUL is '<U1', and readers strip it, as numpy
+			// does, so it reads back as "".
+			s = slices.Repeat([]string{"\x00"}, len(s))
+		}
 		elems = s
 	case tensor.Float16:
 		// npyio reads float16 but cannot write it: write the bits as uint16
@@ -180,6 +238,8 @@ func writeEmpty(w io.Writer, elems any, shape tensor.Shape) error {
 	default:
 		return fmt.Errorf("npy: unexpected header")
 	}
+	// npyio gives an empty []string item size 0; numpy writes '<U1'
+	old = strings.Replace(old, "'<U0'", "'<U1'", 1)
 	start := strings.Index(old, "'shape': (")
 	if start < 0 {
 		return fmt.Errorf("npy: unexpected header %q", old)

@@ -41,6 +41,10 @@ func TestRoundTrip(t *testing.T) {
 	add(tensor.FromStrings(tensor.Shape{}, []string{"a scalar string"}))
 	cases = append(cases, tensor.Scalar(float32(3.25)), tensor.Scalar(int64(-9)))
 	add(tensor.From(tensor.Shape{2, 0}, []float32{}))
+	add(tensor.FromStrings(tensor.Shape{0}, nil))
+	add(tensor.FromStrings(tensor.Shape{}, []string{""}))
+	add(tensor.FromStrings(tensor.Shape{2}, []string{"", ""}))
+	add(tensor.FromStrings(tensor.Shape{3, 0, 2}, nil))
 	for _, in := range cases {
 		out := roundTrip(t, in)
 		assert.Nil(t, tensor.Compare(out, in, tensor.Tolerance{}), "%s -> %s", in, out)
@@ -52,7 +56,7 @@ func TestUnsupported(t *testing.T) {
 	err := Write(&buf, tensor.Scalar(tensor.BF16(0x3f80)))
 	require.ErrorIs(t, err, ErrUnsupported)
 	_, err = Read(bytes.NewReader([]byte("not numpy at all")))
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrMalformed)
 	hdr := "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
 	for len(hdr)%16 != 5 {
 		hdr += " "
@@ -67,4 +71,39 @@ func TestUnsupported(t *testing.T) {
 	raw = append(raw, make([]byte, 16)...)
 	_, err = Read(bytes.NewReader(raw))
 	require.ErrorIs(t, err, ErrUnsupported)
+}
+
+func TestMalformedPreamble(t *testing.T) {
+	for name, c := range map[string]struct {
+		raw  string
+		want error
+	}{
+		"empty":     {"", ErrMalformed},
+		"truncated": {"\x93NUMPY\x01", ErrMalformed},
+		// six bytes claiming a 2 GiB header: npyio alone allocates it
+		"huge v2 header": {"\x93NUMPY\x02<\x00\x00\x00{", ErrMalformed},
+		"huge v1 header": {"\x93NUMPY\x01\x00\xff\xff{", ErrMalformed},
+		"v2 truncated":   {"\x93NUMPY\x02\x00\x10\x00", ErrMalformed},
+		"version 3":      {"\x93NUMPY\x03\x00\x10\x00\x00\x00", ErrUnsupported},
+		"no header":      {"\x93NUMPY\x01\x00\x10\x00", ErrMalformed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Read(bytes.NewReader([]byte(c.raw)))
+			require.ErrorIs(t, err, c.want)
+		})
+	}
+}
+
+func TestZeroLengthStrings(t *testing.T) {
+	header := func(shape string) []byte {
+		hdr := "{'descr': '<U0', 'fortran_order': False, 'shape': " + shape + ", }"
+		raw := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)+1), 0)
+		return append(append(raw, hdr...), '\n')
+	}
+	x, err := Read(bytes.NewReader(header("(2, 0)")))
+	require.NoError(t, err)
+	assert.Equal(t, tensor.String, x.DType())
+	assert.Equal(t, tensor.Shape{2, 0}, x.Shape())
+	_, err = Read(bytes.NewReader(header("(2,)")))
+	assert.ErrorIs(t, err, ErrUnsupported)
 }
