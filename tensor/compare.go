@@ -122,16 +122,23 @@ func Compare(got, want Tensor, tol Tolerance) *Mismatch {
 // converting each (rounding toward zero for integers, non-zero as true for
 // bool). It copies: for data arriving as text, such as JSON.
 func FromFloat64s(dtype DType, shape Shape, vals []float64) (Tensor, error) {
+	if dtype == String {
+		return Tensor{}, fmt.Errorf("%w: FromFloat64s needs a numeric dtype", ErrInvalid)
+	}
+	// Count before allocating: the shape may come from a request that
+	// claims far more elements than it carries.
+	n, err := shape.NumElements()
+	if err != nil {
+		return Tensor{}, err
+	}
+	if n != len(vals) {
+		return Tensor{}, fmt.Errorf("%w: %d values do not fill shape %v (%d elements)", ErrInvalid, len(vals), shape, n)
+	}
 	t, err := New(dtype, shape)
 	if err != nil {
 		return Tensor{}, err
 	}
-	if t.Len() != len(vals) {
-		return Tensor{}, fmt.Errorf("%w: %d values do not fill shape %v (%d elements)", ErrInvalid, len(vals), shape, t.Len())
-	}
 	switch dtype {
-	case String:
-		return Tensor{}, fmt.Errorf("%w: FromFloat64s needs a numeric dtype", ErrInvalid)
 	case Float32:
 		fill(MustView[float32](t), vals, func(v float64) float32 { return float32(v) })
 	case Float64:

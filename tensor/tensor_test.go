@@ -264,3 +264,31 @@ func TestStringTensorsHaveNoNumericBuffer(t *testing.T) {
 	assert.Empty(t, strs)
 	assert.Equal(t, 0, empty.Len())
 }
+
+func TestFromFloat64s(t *testing.T) {
+	x, err := tensor.FromFloat64s(tensor.Int32, tensor.Shape{2}, []float64{7.9, -3.9})
+	require.NoError(t, err)
+	assert.Equal(t, []int32{7, -3}, tensor.MustView[int32](x), "integers round toward zero")
+	b, err := tensor.FromFloat64s(tensor.Bool, tensor.Shape{3}, []float64{0, 2, -0.5})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true, true}, tensor.MustView[bool](b))
+	h, err := tensor.FromFloat64s(tensor.Float16, tensor.Shape{}, []float64{1.5})
+	require.NoError(t, err)
+	assert.Equal(t, tensor.NewF16(1.5), tensor.MustView[tensor.F16](h)[0])
+
+	for name, c := range map[string]struct {
+		dtype tensor.DType
+		shape tensor.Shape
+		vals  []float64
+	}{
+		// a request may claim 2^42 elements and carry none: refuse before allocating
+		"claims more than it carries": {tensor.Int32, tensor.Shape{1 << 40, 4}, nil},
+		"overflowing shape":           {tensor.Float64, tensor.Shape{1 << 62, 1 << 62}, nil},
+		"negative dimension":          {tensor.Float32, tensor.Shape{-1, 2}, []float64{1, 2}},
+		"too many values":             {tensor.Float32, tensor.Shape{1}, []float64{1, 2}},
+		"string":                      {tensor.String, tensor.Shape{1}, []float64{1}},
+	} {
+		_, err := tensor.FromFloat64s(c.dtype, c.shape, c.vals)
+		assert.ErrorIs(t, err, tensor.ErrInvalid, name)
+	}
+}
