@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/carton-run/carton/format"
@@ -157,6 +158,20 @@ func ReleaseStored(outputs map[string]tensor.Tensor, stored []string) {
 // finalizer and a native free; above it, the framework's allocator reuses
 // its memory while Go's collector would churn through new buffers.
 const SmallOutputBytes = 16 << 10
+
+// MaxThreads bounds thread-count options: frameworks take a C int, and a
+// pool of more threads than this is a typo, not a configuration.
+const MaxThreads = 1 << 16
+
+// ThreadCount checks a thread-count option's value: an integer from 0
+// (the framework decides) to MaxThreads.
+func ThreadCount(name string, v any) (int64, error) {
+	n, ok := v.(int64)
+	if !ok || n < 0 || n > MaxThreads {
+		return 0, fmt.Errorf("%w: option %s = %v: want an integer from 0 to %d", ErrInvalidOption, name, v, MaxThreads)
+	}
+	return n, nil
+}
 
 // ReverseDTypes inverts a runner's table from carton dtypes to its
 // framework's codes.

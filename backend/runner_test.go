@@ -51,3 +51,16 @@ func TestReleaseStored(t *testing.T) {
 	backend.ReleaseStored(out, nil)
 	assert.Len(t, out, 1)
 }
+
+func TestThreadCount(t *testing.T) {
+	for _, ok := range []int64{0, 1, 64, backend.MaxThreads} {
+		n, err := backend.ThreadCount("threads", ok)
+		require.NoError(t, err)
+		assert.Equal(t, ok, n)
+	}
+	// 1<<32+1 would reach a framework's C int as 1
+	for _, bad := range []any{int64(-1), int64(backend.MaxThreads + 1), int64(1<<32 + 1), "4", 2.0, nil} {
+		_, err := backend.ThreadCount("threads", bad)
+		assert.ErrorIs(t, err, backend.ErrInvalidOption, "%v", bad)
+	}
+}

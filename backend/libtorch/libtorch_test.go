@@ -253,6 +253,8 @@ func TestOnErrors(t *testing.T) {
 
 	_, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithRunnerOpt("warp", 1))
 	require.ErrorIs(t, err, carton.ErrInvalidOption)
+	_, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithRunnerOpt("num_threads", 1<<32+1))
+	require.ErrorIs(t, err, carton.ErrInvalidOption, "the shim takes an int32: 1<<32+1 would be 1")
 
 	bad := filepath.Join(t.TempDir(), "model.pt")
 	require.NoError(t, os.WriteFile(bad, []byte("not a torchscript archive"), 0o644))

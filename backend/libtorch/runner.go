@@ -41,15 +41,16 @@ type options struct {
 func parseOptions(opts map[string]any) (options, error) {
 	var o options
 	for k, v := range opts {
-		n, ok := v.(int64)
-		switch {
-		case k != "num_threads" && k != "num_interop_threads":
+		if k != "num_threads" && k != "num_interop_threads" {
 			return o, fmt.Errorf("%w: unknown option %q (known: num_threads, num_interop_threads)", backend.ErrInvalidOption, k)
-		case !ok || n < 0:
-			return o, fmt.Errorf("%w: option %s = %v: want a non-negative integer", backend.ErrInvalidOption, k, v)
-		case k == "num_threads":
+		}
+		n, err := backend.ThreadCount(k, v)
+		if err != nil {
+			return o, err
+		}
+		if k == "num_threads" {
 			o.threads = n
-		default:
+		} else {
 			o.interop = n
 		}
 	}

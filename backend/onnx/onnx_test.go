@@ -240,6 +240,8 @@ func TestOptionsAndLoadErrors(t *testing.T) {
 
 	_, err = carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithRunnerOpt("intra_op_threads", "many"))
 	require.ErrorIs(t, err, carton.ErrInvalidOption)
+	_, err = carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithRunnerOpt("intra_op_threads", 1<<32+1))
+	require.ErrorIs(t, err, carton.ErrInvalidOption, "ORT takes a C int: 1<<32+1 would be 1")
 	_, err = carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithRunnerOpt("warp_speed", true))
 	require.ErrorIs(t, err, carton.ErrInvalidOption)
 	assert.Contains(t, err.Error(), "warp_speed")

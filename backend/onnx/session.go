@@ -117,9 +117,9 @@ func parseOptions(opts map[string]any) (sessionOptions, error) {
 	for k, v := range opts {
 		switch k {
 		case "intra_op_threads", "inter_op_threads":
-			n, ok := v.(int64)
-			if !ok || n < 0 {
-				return o, fmt.Errorf("%w: option %s = %v: want a non-negative integer", backend.ErrInvalidOption, k, v)
+			n, err := backend.ThreadCount(k, v)
+			if err != nil {
+				return o, err
 			}
 			if k == "intra_op_threads" {
 				o.intraOp = n

@@ -41,13 +41,13 @@ func parseOptions(opts map[string]any) (sessionOptions, error) {
 				}
 			}
 		case "intra_op_threads", "inter_op_threads":
-			n, ok := v.(int64)
-			if k == "inter_op_threads" && n == -1 && ok {
+			if n, ok := v.(int64); k == "inter_op_threads" && n == -1 && ok {
 				o.interOp = -1 // TensorFlow's "run every op on the caller's thread"
 				continue
 			}
-			if !ok || n < 0 || n > 1<<16 {
-				return o, fmt.Errorf("%w: option %s = %v: want a non-negative integer (inter_op_threads also takes -1)", backend.ErrInvalidOption, k, v)
+			n, err := backend.ThreadCount(k, v)
+			if err != nil {
+				return o, fmt.Errorf("%w (inter_op_threads also takes -1)", err)
 			}
 			if k == "intra_op_threads" {
 				o.intraOp = n

@@ -172,6 +172,8 @@ func TestLoadErrors(t *testing.T) {
 	require.ErrorIs(t, err, backend.ErrInvalidOption)
 	err = try(path, carton.WithRunnerOpt("inter_op_threads", int64(-2)))
 	require.ErrorIs(t, err, backend.ErrInvalidOption)
+	err = try(path, carton.WithRunnerOpt("intra_op_threads", int64(backend.MaxThreads+1)))
+	require.ErrorIs(t, err, backend.ErrInvalidOption)
 	err = try(path, carton.WithDevice("cuda:0"))
 	require.ErrorIs(t, err, backend.ErrInvalidOption)
 
