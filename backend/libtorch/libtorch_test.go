@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -361,5 +362,27 @@ func TestOnDroppedModel(t *testing.T) {
 	for range 5 {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A carton that declares no inputs leaves their checks to the runner: an
+// invalid or released tensor must be refused, not read (a released foreign
+// tensor's memory may be gone).
+func TestOnInvalidInputTensors(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	v := []float32{1, 2, 3, 4}
+	released, err := tensor.Foreign(tensor.Float32, tensor.Shape{1, 4}, unsafe.Pointer(&v[0]), 16, func() {})
+	require.NoError(t, err)
+	released.Release()
+	for _, model := range []string{"dict_io", "first"} {
+		m, err := carton.Load(ctx, pack(t, model, "*", nil, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err)
+		for name, x := range map[string]tensor.Tensor{"zero value": {}, "released": released} {
+			_, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+			require.ErrorIs(t, err, carton.ErrInvalidInput, "%s, %s", model, name)
+			assert.Contains(t, err.Error(), `input "x"`)
+		}
+		require.NoError(t, m.Close())
 	}
 }

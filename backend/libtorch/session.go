@@ -209,6 +209,9 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 		} else { // the carton declares no inputs: name them from the map
 			name = cs.cnames[i]
 		}
+		if !t.Valid() { // declared inputs were checked by carton; these were not
+			return fmt.Errorf("%w: input %q is an invalid or released tensor", backend.ErrInvalidInput, m.inputName(cs, i))
+		}
 		ct, err := m.describe(cs, i, name, t)
 		if err != nil {
 			return err
@@ -232,6 +235,14 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 		return err
 	}
 	return m.outputsOf(cs, out)
+}
+
+// inputName is the name of the call's input i, for errors.
+func (m *module) inputName(cs *callState, i int) string {
+	if len(m.inputs) > 0 {
+		return m.inputs[i].name
+	}
+	return cs.keys[i]
 }
 
 // putCallState returns cs to the pool, dropping its references to the
