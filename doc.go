@@ -38,6 +38,11 @@
 //
 // Errors wrap a sentinel to branch on with errors.Is: ErrMalformed,
 // ErrChecksum, ErrUnsafePath, ErrLimit (the carton), ErrUnknownRunner,
-// ErrNoRuntime, ErrPlatform (runner selection), ErrInvalidInput (Infer
-// inputs that do not match the specs), ErrInvalidTensor and ErrClosed.
+// ErrNoRuntime, ErrPlatform (runner selection), ErrInvalidOption and
+// ErrModel (Load), ErrInvalidInput (Infer inputs that do not match the
+// specs), ErrFramework (the framework itself reported the error, at Load or
+// Infer; each runner's own sentinel, such as libtorch.ErrTorch, matches
+// it), ErrInvalidTensor, ErrClosed and ErrSelfTest. An error can match more
+// than one: ONNX Runtime refusing a model file is both ErrModel and
+// ErrFramework.
 package carton

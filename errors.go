@@ -23,6 +23,7 @@ var (
 	ErrInvalidInput  = backend.ErrInvalidInput
 	ErrInvalidOption = backend.ErrInvalidOption
 	ErrModel         = backend.ErrModel
+	ErrFramework     = backend.ErrFramework
 
 	// ErrClosed: the model was closed.
 	ErrClosed = errors.New("model closed")

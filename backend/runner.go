@@ -27,7 +27,22 @@ var (
 	// ErrModel: the runner cannot load the model (missing file, a model
 	// the framework rejects).
 	ErrModel = errors.New("cannot load model")
+	// ErrFramework: the framework itself reported an error (at load or
+	// while running the model, such as a shape its operators reject).
+	// Each runner's own sentinel (libtorch.ErrTorch, onnx.ErrRuntime,
+	// tensorflow.ErrTensorFlow) matches it.
+	ErrFramework = errors.New("framework error")
 )
+
+// FrameworkSentinel returns a runner's sentinel for errors its framework
+// reports, named after the framework: errors.Is matches it both by
+// identity and as ErrFramework.
+func FrameworkSentinel(framework string) error { return &frameworkSentinel{framework} }
+
+type frameworkSentinel struct{ framework string }
+
+func (e *frameworkSentinel) Error() string        { return e.framework }
+func (e *frameworkSentinel) Is(target error) bool { return target == ErrFramework }
 
 // Runtime is one installation of a framework that a runner can use.
 type Runtime struct {

@@ -1,6 +1,8 @@
 package backend_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -63,4 +65,14 @@ func TestThreadCount(t *testing.T) {
 		_, err := backend.ThreadCount("threads", bad)
 		assert.ErrorIs(t, err, backend.ErrInvalidOption, "%v", bad)
 	}
+}
+
+func TestFrameworkSentinel(t *testing.T) {
+	torch, ort := backend.FrameworkSentinel("libtorch"), backend.FrameworkSentinel("onnxruntime")
+	err := fmt.Errorf("loading: %w", fmt.Errorf("%w: bad shape", torch))
+	assert.ErrorIs(t, err, torch)
+	assert.ErrorIs(t, err, backend.ErrFramework)
+	assert.NotErrorIs(t, err, ort)
+	assert.NotErrorIs(t, fmt.Errorf("%w: x", backend.ErrModel), backend.ErrFramework)
+	assert.Equal(t, "libtorch: bad shape", errors.Unwrap(err).Error())
 }

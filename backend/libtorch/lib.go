@@ -200,7 +200,7 @@ func (s *shim) check(c *dlopen.Caller, status uintptr, errp *uintptr) error {
 }
 
 // ErrTorch wraps errors libtorch reported.
-var ErrTorch = errors.New("libtorch")
+var ErrTorch = backend.FrameworkSentinel("libtorch")
 
 // setThreads applies thread options once per library (they are global).
 func (s *shim) setThreads(intra, inter int64) error {

@@ -250,6 +250,8 @@ func TestOnErrors(t *testing.T) {
 	b, _ := tensor.From(tensor.Shape{3, 2}, make([]float32, 6))
 	_, err = m.Infer(ctx, map[string]tensor.Tensor{"a": a, "b": b})
 	require.Error(t, err, "libtorch's own shape error comes back as an error, not a crash")
+	require.ErrorIs(t, err, libtorch.ErrTorch)
+	require.ErrorIs(t, err, carton.ErrFramework)
 	assert.Contains(t, err.Error(), "libtorch")
 
 	_, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithRunnerOpt("warp", 1))
@@ -264,6 +266,7 @@ func TestOnErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = carton.Load(ctx, out, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
 	require.ErrorIs(t, err, carton.ErrModel)
+	require.ErrorIs(t, err, carton.ErrFramework, "libtorch's own error, still wrapped")
 }
 
 // A libtorch outside carton's cache (here an installed Python torch) gets

@@ -92,7 +92,7 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 		}
 		b, err := req.Carton.ReadFile("model/model.pt")
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+			return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
 		}
 		return newModule(s, "", b, device, cfg)
 	}

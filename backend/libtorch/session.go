@@ -132,7 +132,7 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 	runtime.KeepAlive(model)
 	runtime.KeepAlive(dev)
 	if err := s.check(&c, status, &out[1]); err != nil {
-		return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+		return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
 	}
 	m.handle = out[0]
 	info := dlopen.New[[2]int32]()

@@ -1,10 +1,10 @@
 package onnx
 
 import (
-	"errors"
 	"fmt"
 	"unsafe"
 
+	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/dlopen"
 )
 
@@ -59,7 +59,7 @@ const (
 )
 
 // ErrRuntime wraps errors reported by ONNX Runtime itself.
-var ErrRuntime = errors.New("onnxruntime")
+var ErrRuntime = backend.FrameworkSentinel("onnxruntime")
 
 // api is a bound OrtApi table.
 type api struct {

@@ -261,6 +261,8 @@ func TestOptionsAndLoadErrors(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "broken.carton")
 	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
 	require.ErrorIs(t, err, carton.ErrModel)
+	require.ErrorIs(t, err, carton.ErrFramework, "ONNX Runtime's own error")
+	require.ErrorIs(t, err, onnx.ErrRuntime)
 }
 
 func TestLoadFromBytesSkipsExtraction(t *testing.T) {

@@ -44,7 +44,7 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 		}
 		b, err := req.Carton.ReadFile("model/model.onnx")
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+			return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
 		}
 		return newSession(lib, "", b, o)
 	}
@@ -86,7 +86,7 @@ func (r Runner) InspectSpecs(ctx context.Context, modelDir string, hints backend
 	}
 	s, err := newSession(lib, p, nil, sessionOptions{optLevel: 0})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %v", backend.ErrModel, filepath.Base(p), err)
+		return nil, nil, fmt.Errorf("%w: %s: %w", backend.ErrModel, filepath.Base(p), err)
 	}
 	defer s.Close()
 	return toSpecs(s.inputs), toSpecs(s.outputs), nil

@@ -15,7 +15,7 @@ import (
 )
 
 // ErrTensorFlow wraps errors TensorFlow itself reported (a TF_Status).
-var ErrTensorFlow = errors.New("tensorflow")
+var ErrTensorFlow = backend.FrameworkSentinel("tensorflow")
 
 // ErrOtherTensorFlow: a different TensorFlow is already loaded in this
 // process. Every TensorFlow release names its core library

@@ -99,7 +99,7 @@ func newSession(lib *library, dir string, o sessionOptions) (*session, error) {
 		if err == nil {
 			err = errors.New("TF_LoadSessionFromSavedModel returned no session")
 		}
-		return nil, fmt.Errorf("%w: %s (tags %v): %v", backend.ErrModel, dir, o.tags, err)
+		return nil, fmt.Errorf("%w: %s (tags %v): %w", backend.ErrModel, dir, o.tags, err)
 	}
 	s := &session{lib: lib, handle: handle, graph: graph, dealloc: noopDeallocator()}
 	if err := s.bindSignature(&c, metaBuf, o.signature); err != nil {
@@ -127,7 +127,7 @@ func (s *session) bindSignature(c *dlopen.Caller, metaBuf uintptr, name string) 
 	}
 	var mg pb.MetaGraphDef
 	if err := proto.Unmarshal(unsafe.Slice((*byte)(dlopen.Pointer(buf.data)), buf.length), &mg); err != nil {
-		return fmt.Errorf("%w: MetaGraphDef: %v", backend.ErrModel, err)
+		return fmt.Errorf("%w: MetaGraphDef: %w", backend.ErrModel, err)
 	}
 	sig, err := resolveSignature(&mg, name)
 	if err != nil {

@@ -63,11 +63,11 @@ func readSavedModel(dir string) (*pb.SavedModel, error) {
 		if _, e := os.Stat(filepath.Join(dir, "saved_model.pbtxt")); e == nil {
 			return nil, fmt.Errorf("%w: %s holds saved_model.pbtxt; reading specs from the text form is not supported, declare them with --input/--output", backend.ErrModel, dir)
 		}
-		return nil, fmt.Errorf("%w: %v", backend.ErrModel, err)
+		return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
 	}
 	var sm pb.SavedModel
 	if err := proto.Unmarshal(b, &sm); err != nil {
-		return nil, fmt.Errorf("%w: %s/saved_model.pb: %v", backend.ErrModel, dir, err)
+		return nil, fmt.Errorf("%w: %s/saved_model.pb: %w", backend.ErrModel, dir, err)
 	}
 	return &sm, nil
 }

@@ -244,6 +244,7 @@ func TestTensorFlowRejectsInput(t *testing.T) {
 	require.Error(t, err)
 	require.ErrorIs(t, err, tensorflow.ErrTensorFlow)
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	require.ErrorIs(t, err, backend.ErrFramework)
 }
 
 func TestOptionsAndThreads(t *testing.T) {
