@@ -329,7 +329,7 @@ func TestLoadErrors(t *testing.T) {
 	require.ErrorIs(t, err, carton.ErrMalformed)
 
 	_, err = carton.Load(ctx, pack("noop", "*", nil), carton.WithRunnerOpt("x", []int{1}))
-	require.ErrorIs(t, err, carton.ErrInvalidInput)
+	require.ErrorIs(t, err, carton.ErrInvalidOption)
 }
 
 func TestPackValidation(t *testing.T) {
@@ -439,4 +439,28 @@ func TestInferMapsAreTheCallers(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestLoadOptionErrors(t *testing.T) {
+	ctx := context.Background()
+	path, _ := packNoop(t)
+	load := func(opts ...carton.Option) error {
+		m, err := carton.Load(ctx, path, append(opts, carton.WithCacheDir(t.TempDir()))...)
+		if err == nil {
+			m.Close()
+		}
+		return err
+	}
+	for _, d := range []string{"gpu", "cuda", "cuda:", "cuda:x", "cuda:-1", "cuda:01", "cuda:0 ", "CPU", "cuda:99999999999"} {
+		assert.ErrorIs(t, load(carton.WithDevice(d)), carton.ErrInvalidOption, d)
+	}
+	for _, d := range []string{"cpu", "cuda:0", "cuda:7"} {
+		assert.NoError(t, load(carton.WithDevice(d)), d, "the noop runner runs anywhere")
+	}
+	for _, v := range []any{[]int{1}, nil, uint64(1 << 63), struct{}{}} {
+		assert.ErrorIs(t, load(carton.WithRunnerOpt("k", v)), carton.ErrInvalidOption, "%v", v)
+	}
+	for _, v := range []any{int32(4), uint8(1), float32(0.5), "s", true, int64(-1)} {
+		assert.NoError(t, load(carton.WithRunnerOpt("k", v)), "%T", v)
+	}
 }

@@ -2,6 +2,8 @@ package carton
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/carton-run/carton/format"
@@ -25,8 +27,8 @@ type loadOptions struct {
 // CARTON_CACHE_DIR environment variable, else the user cache dir + "/carton").
 func WithCacheDir(dir string) Option { return func(o *loadOptions) { o.cacheDir = dir } }
 
-// WithRunnerOpt overrides one [runner.opts] value. value must be an int,
-// int64, float64, string or bool.
+// WithRunnerOpt overrides one [runner.opts] value. value must be an integer
+// of any Go integer type (int64 for runners), a float, a string or a bool.
 func WithRunnerOpt(key string, value any) Option {
 	return func(o *loadOptions) {
 		if o.runnerOpts == nil {
@@ -63,21 +65,19 @@ func buildOptions(opts []Option) (loadOptions, error) {
 		opt(&o)
 	}
 	for k, v := range o.runnerOpts {
-		switch x := v.(type) {
-		case int:
-			o.runnerOpts[k] = int64(x)
-		case int64, float64, string, bool:
-		default:
-			return o, fmt.Errorf("%w: runner option %s: %T is not an integer, float, string or bool", ErrInvalidInput, k, v)
+		norm, ok := normalizeOpt(v)
+		if !ok {
+			return o, fmt.Errorf("%w: runner option %s: %v (%T) is not an integer, float, string or bool", ErrInvalidOption, k, v, v)
 		}
+		o.runnerOpts[k] = norm
 	}
-	if o.device != "cpu" && !strings.HasPrefix(o.device, "cuda:") {
-		return o, fmt.Errorf("%w: device %q (want cpu or cuda:N)", ErrInvalidInput, o.device)
+	if !validDevice(o.device) {
+		return o, fmt.Errorf("%w: device %q (want cpu or cuda:N)", ErrInvalidOption, o.device)
 	}
 	if o.fetch == nil {
 		f, err := libfetch.OptionsFromEnv()
 		if err != nil {
-			return o, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+			return o, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 		o.fetch = &f
 	}
@@ -93,3 +93,46 @@ func buildOptions(opts []Option) (loadOptions, error) {
 
 // DefaultCacheDir is $CARTON_CACHE_DIR, else <user cache dir>/carton.
 func DefaultCacheDir() (string, error) { return libfetch.CacheDir() }
+
+// normalizeOpt converts a runner option value to the types carton.toml
+// decodes to (int64, float64, string, bool), as runners expect.
+func normalizeOpt(v any) (any, bool) {
+	switch x := v.(type) {
+	case int64, float64, string, bool:
+		return x, true
+	case int:
+		return int64(x), true
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
+	case uint:
+		return int64(x), x <= math.MaxInt64
+	case uint64:
+		return int64(x), x <= math.MaxInt64
+	case float32:
+		return float64(x), true
+	}
+	return nil, false
+}
+
+// validDevice accepts "cpu" and "cuda:N".
+func validDevice(d string) bool {
+	if d == "cpu" {
+		return true
+	}
+	n, ok := strings.CutPrefix(d, "cuda:")
+	if !ok || n == "" || (len(n) > 1 && n[0] == '0') {
+		return false
+	}
+	_, err := strconv.ParseUint(n, 10, 31)
+	return err == nil
+}
