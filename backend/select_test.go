@@ -34,6 +34,11 @@ func init() {
 		{Version: "2.5.1", Source: "cache", Path: "/e/2.5"},
 		{Version: "not-a-version", Source: "python"},
 	}})
+	Register(versions{name: "test-explicit", rts: []Runtime{
+		{Version: "2.5.1", Source: "python", Path: "/py"},
+		{Version: "1.13.1", Source: "env", Path: "/env"},
+		{Version: "1.12.0", Source: "option", Path: "/opt"},
+	}})
 }
 
 func TestSelectByRequirement(t *testing.T) {
@@ -105,11 +110,6 @@ func TestRegisterTwicePanics(t *testing.T) {
 }
 
 func TestExplicitRuntimeWins(t *testing.T) {
-	Register(versions{name: "test-explicit", rts: []Runtime{
-		{Version: "2.5.1", Source: "python", Path: "/py"},
-		{Version: "1.13.1", Source: "env", Path: "/env"},
-		{Version: "1.12.0", Source: "option", Path: "/opt"},
-	}})
 	sel, err := Select(context.Background(), "test-explicit", "*", nil, Hints{}, "")
 	require.NoError(t, err)
 	assert.Equal(t, "/opt", sel.Runtime.Path)
