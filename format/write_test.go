@@ -216,11 +216,10 @@ func rewriteZip(t *testing.T, p string, edit func(name string, data []byte) []by
 
 // rawZip builds a zip from scratch with arbitrary headers.
 type rawEntry struct {
-	name    string
-	data    []byte
-	mode    fs.FileMode
-	method  uint16
-	declare uint64 // if nonzero, lie about the uncompressed size
+	name   string
+	data   []byte
+	mode   fs.FileMode
+	method uint16
 }
 
 func rawZip(t *testing.T, entries ...rawEntry) string {

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/carton-run/carton/internal/semver"
 )
 
 // The wheel source: a Python package index speaking the JSON simple API
@@ -265,10 +264,4 @@ func wheelMap(fw Framework) mapFunc {
 		}
 		return "", false
 	}
-}
-
-// wheelVersion returns the semver form of a wheel version, or false.
-func wheelVersion(v string) (semver.Version, bool) {
-	sv, err := semver.Parse(v)
-	return sv, err == nil
 }
