@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
 )
 
 // The wheel source: a Python package index speaking the JSON simple API

@@ -1,5 +1,3 @@
-// Package npy converts between numpy .npy files and tensors, on top of the
-// npyio library. It is used by the CLI; tensors it returns own their memory.
 package npy
 
 import (
