@@ -32,6 +32,9 @@ const (
 	fnSessionGetOutputTypeInfo      = 34
 	fnSessionGetInputName           = 36
 	fnSessionGetOutputName          = 37
+	fnCreateRunOptions              = 39
+	fnRunOptionsSetTerminate        = 46
+	fnRunOptionsUnsetTerminate      = 47
 	fnCreateTensorAsOrtValue        = 48
 	fnCreateTensorWithDataAsOrtVal  = 49
 	fnGetTensorMutableData          = 51
@@ -53,6 +56,7 @@ const (
 	fnReleaseMemoryInfo             = 94
 	fnReleaseSession                = 95
 	fnReleaseValue                  = 96
+	fnReleaseRunOptions             = 97
 	fnReleaseTypeInfo               = 98
 	fnReleaseTensorTypeAndShapeInfo = 99
 	fnReleaseSessionOptions         = 100

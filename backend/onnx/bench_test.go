@@ -265,3 +265,20 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCancellableContext prices cancellation: carton.InferInto with a
+// context that can be cancelled (and never is), which arms ORT's terminate
+// flag through context.AfterFunc, against context.Background, paired.
+func BenchmarkCancellableContext(b *testing.B) {
+	path := anyLibrary(b)
+	for _, c := range benchCases(b) {
+		m := loadPackedONNX(b, path, c.model)
+		in := map[string]tensor.Tensor{m.Info().Inputs[0].Name: c.input}
+		ctx, cancel := context.WithCancel(context.Background())
+		b.Run("input="+c.name, func(b *testing.B) {
+			benchpair.Bench(b, 50, "background", benchpair.InfersInto(context.Background(), m, in), "cancellable", benchpair.InfersInto(ctx, m, in))
+		})
+		cancel()
+		m.Close()
+	}
+}

@@ -25,7 +25,11 @@
 // outputs are tensors over ORT's memory that Release frees; string outputs
 // are copied into Go strings.
 //
-// Concurrency: one session serves concurrent Infer calls (ORT's Run is
-// thread-safe). A library, once loaded, stays loaded for the life of the
-// process, shared by every session using it.
+// Concurrency and cancellation: one session serves concurrent Infer calls
+// (ORT's Run is thread-safe). When Infer's context is cancelled during a
+// run, the run's OrtRunOptions get their terminate flag (set from the
+// context.AfterFunc goroutine), ORT stops before its next operator, and
+// Infer returns the context's error wrapped around ORT's; an operator in
+// progress finishes first. A library, once loaded, stays loaded for the
+// life of the process, shared by every session using it.
 package onnx

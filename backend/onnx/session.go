@@ -104,6 +104,12 @@ type callState struct {
 	data     unsafe.Pointer  // written by GetTensorMutableData
 	count    uintptr         // written by GetStringTensorDataLength
 	dims     [8]int64
+	// runOpts is this call state's OrtRunOptions, made by its first call
+	// with a cancellable context and freed when the call state is
+	// collected; cancelling sets its terminate flag (cancel.go).
+	runOpts     uintptr
+	terminate   func()         // sets runOpts' terminate flag, then Done
+	terminating sync.WaitGroup // one while a call may still run terminate
 }
 
 type sessionOptions struct {
@@ -294,7 +300,7 @@ func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
 // for each: as many native calls as the bare C API needs. ORT checks that
 // shape; if a model's outputs do not keep their declared symbols, the call
 // is retried with ORT allocating and the session stops pre-allocating.
-func (s *session) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) error {
+func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tensor) error {
 	a := s.lib.api
 	cs := s.scratch.Get().(*callState)
 	created := 0
@@ -330,12 +336,14 @@ func (s *session) Infer(_ context.Context, inputs, out map[string]tensor.Tensor)
 	} else {
 		clear(cs.outVals) // ORT allocates every output
 	}
-	err := s.run(cs)
-	if err != nil && pre {
+	err := s.run(ctx, cs)
+	if err != nil && pre && ctx.Err() == nil {
 		s.dropPreallocated(cs)
-		if err = s.run(cs); err == nil {
+		if err = s.run(ctx, cs); err == nil {
 			s.prealloc.Store(false)
 		}
+	} else if err != nil && pre {
+		s.dropPreallocated(cs)
 	}
 	if err != nil {
 		return err
@@ -359,8 +367,9 @@ func (s *session) Infer(_ context.Context, inputs, out map[string]tensor.Tensor)
 	return nil
 }
 
-func (s *session) run(cs *callState) error {
-	return s.lib.api.callC(&cs.Caller, fnRun, s.handle, 0,
+// runWith calls Run with runOpts (0 for none).
+func (s *session) runWith(cs *callState, runOpts uintptr) error {
+	return s.lib.api.callC(&cs.Caller, fnRun, s.handle, runOpts,
 		ptr(unsafe.SliceData(s.inNames)), ptr(unsafe.SliceData(cs.inVals)), uintptr(len(cs.inVals)),
 		ptr(unsafe.SliceData(s.outNames)), uintptr(len(s.outNames)), ptr(unsafe.SliceData(cs.outVals)))
 }
