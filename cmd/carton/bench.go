@@ -89,8 +89,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer m.Close()
 	loadTime := time.Since(start)
 	call := caller(m, in, *reuse)
-	for i := 0; i < *warmup; i++ {
-		if err := call(ctx); err != nil {
+	for i := 0; i < *warmup && ctx.Err() == nil; i++ {
+		if err := call(context.WithoutCancel(ctx)); err != nil { // as measure calls
 			return err
 		}
 	}
@@ -157,6 +157,11 @@ func measure(ctx context.Context, newCall func() func(context.Context) error, c,
 		remaining--
 		return true
 	}
+	// Calls get a context that cannot be cancelled, so the figures are
+	// those of a caller that does not arm cancellation (for ONNX Runtime
+	// a cancellable one costs a context.AfterFunc per call); ctx stops
+	// the loop between calls instead.
+	callCtx := context.WithoutCancel(ctx)
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -165,9 +170,9 @@ func measure(ctx context.Context, newCall func() func(context.Context) error, c,
 		call := newCall()
 		go func(g int) {
 			defer wg.Done()
-			for take() && (n > 0 || time.Now().Before(deadline)) {
+			for ctx.Err() == nil && take() && (n > 0 || time.Now().Before(deadline)) {
 				t0 := time.Now()
-				if err := call(ctx); err != nil {
+				if err := call(callCtx); err != nil {
 					errs[g] = err
 					return
 				}
@@ -176,6 +181,9 @@ func measure(ctx context.Context, newCall func() func(context.Context) error, c,
 		}(g)
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return benchResult{}, err
+	}
 	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
 	for _, err := range errs {
