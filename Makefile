@@ -154,6 +154,7 @@ leakcheck: setup
 # 1,000,000 Infer calls with the resident set size sampled (see BENCHMARKS.md).
 soak: setup
 	CARTON_SOAK_CALLS=1000000 CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run TestSoak -v -count=1 -timeout 30m ./backend/onnx/
+	CARTON_SOAK_CALLS=1000000 CARTON_SOAK_CANCELLABLE=1 CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run TestSoak -v -count=1 -timeout 30m ./backend/onnx/
 
 # CGO_ENABLED=0 binaries of the CLI and the example service per platform.
 DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64

@@ -16,7 +16,9 @@ import (
 
 // TestSoak runs CARTON_SOAK_CALLS Infer calls (make soak: 1,000,000) on
 // matmul_add and samples the resident set size: after warm-up it must not
-// keep growing. Closing the model then frees the ORT session.
+// keep growing. Closing the model then frees the ORT session. With
+// CARTON_SOAK_CANCELLABLE=1 each call gets its own cancellable context,
+// cancelled after the call (the run options and context.AfterFunc path).
 func TestSoak(t *testing.T) {
 	calls, _ := strconv.Atoi(os.Getenv("CARTON_SOAK_CALLS"))
 	if calls <= 0 {
@@ -39,8 +41,14 @@ func TestSoak(t *testing.T) {
 	in := map[string]tensor.Tensor{"x": x}
 	step := max(calls/10, 1)
 	var samples []int64
+	cancellable := os.Getenv("CARTON_SOAK_CANCELLABLE") == "1"
 	for i := 1; i <= calls; i++ {
-		out, err := m.Infer(ctx, in)
+		callCtx, cancel := ctx, context.CancelFunc(func() {})
+		if cancellable {
+			callCtx, cancel = context.WithCancel(ctx)
+		}
+		out, err := m.Infer(callCtx, in)
+		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}
