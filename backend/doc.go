@@ -14,5 +14,12 @@
 //
 // Concurrency: the registry is safe for concurrent use. A Session must accept
 // concurrent Infer calls from many goroutines; Close is called once, after
-// every Infer has returned.
+// every Infer has returned. A Session stops a call when its context is done
+// as far as its framework allows, and then returns an error matching the
+// context's.
+//
+// Errors: runners wrap the sentinels here (ErrInvalidInput, ErrInvalidOption,
+// ErrModel, ErrNoRuntime ...); errors their framework reports wrap a
+// sentinel made by FrameworkSentinel, which also matches ErrFramework.
+// ThreadCount checks thread-count options the same way in every runner.
 package backend
