@@ -4,4 +4,11 @@
 //
 //	carton-serve -carton model.carton -addr 127.0.0.1:8080
 //	curl -d '{"inputs":{"x":{"dtype":"float32","shape":[1,4],"data":[1,2,3,4]}}}' 127.0.0.1:8080/v1/infer
+//
+// A tensor is {"dtype", "shape", "data"} with data flat in C order: JSON
+// numbers (integers exact up to int64 and uint64; NaN and the infinities
+// as the strings "NaN", "Inf" and "-Inf"), booleans or strings. Outputs
+// come back the same way under "outputs". A request that does not fit its
+// model's inputs is a 400; cancelling the request (the client going away)
+// stops an ONNX Runtime run.
 package main

@@ -20,13 +20,6 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-// wireTensor is a tensor in JSON: numbers (or strings, or booleans) in C order.
-type wireTensor struct {
-	DType string            `json:"dtype"`
-	Shape []int64           `json:"shape"`
-	Data  []json.RawMessage `json:"data"`
-}
-
 // moreProcsForNativeCalls doubles GOMAXPROCS unless the user set it: each
 // Infer spends its time in one long native call, and when every P is in
 // such a call the Go scheduler hands Ps off and wakes spinning threads that
@@ -98,63 +91,19 @@ func serveInfer(w http.ResponseWriter, r *http.Request, m *carton.Model) {
 		return
 	}
 	resp := map[string]wireTensor{}
+	var encErr error
 	for name, t := range out {
-		resp[name] = toWire(t)
+		wt, err := toWire(t)
+		if err != nil && encErr == nil {
+			encErr = fmt.Errorf("output %s: %w", name, err)
+		}
+		resp[name] = wt
 		t.Release()
+	}
+	if encErr != nil {
+		http.Error(w, encErr.Error(), http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"outputs": resp})
-}
-
-func fromWire(wt wireTensor) (tensor.Tensor, error) {
-	dt, err := tensor.ParseDType(wt.DType)
-	if err != nil {
-		return tensor.Tensor{}, err
-	}
-	if dt == tensor.String {
-		strs := make([]string, len(wt.Data))
-		for i, raw := range wt.Data {
-			if err := json.Unmarshal(raw, &strs[i]); err != nil {
-				return tensor.Tensor{}, err
-			}
-		}
-		return tensor.FromStrings(wt.Shape, strs)
-	}
-	vals := make([]float64, len(wt.Data))
-	for i, raw := range wt.Data {
-		if dt == tensor.Bool {
-			var b bool
-			if err := json.Unmarshal(raw, &b); err != nil {
-				return tensor.Tensor{}, err
-			}
-			if b {
-				vals[i] = 1
-			}
-			continue
-		}
-		if err := json.Unmarshal(raw, &vals[i]); err != nil {
-			return tensor.Tensor{}, err
-		}
-	}
-	return tensor.FromFloat64s(dt, wt.Shape, vals)
-}
-
-func toWire(t tensor.Tensor) wireTensor {
-	wt := wireTensor{DType: t.DType().String(), Shape: t.Shape()}
-	if s, err := t.Strings(); err == nil {
-		for _, x := range s {
-			b, _ := json.Marshal(x)
-			wt.Data = append(wt.Data, b)
-		}
-		return wt
-	}
-	vals, _ := tensor.Float64s(t)
-	for _, v := range vals {
-		b, _ := json.Marshal(v)
-		if t.DType() == tensor.Bool {
-			b, _ = json.Marshal(v != 0)
-		}
-		wt.Data = append(wt.Data, b)
-	}
-	return wt
 }
