@@ -171,6 +171,8 @@ dist-check: dist
 		--self-test x=testdata/onnx/matmul_add.in.x.npy,out:y=testdata/onnx/matmul_add.out.y.npy -o $(BUILD)/dist-check/m.carton
 	$(RUNTIME_ENV) dist/linux-amd64/carton selftest $(BUILD)/dist-check/m.carton
 	$(RUNTIME_ENV) dist/linux-amd64/carton bench $(BUILD)/dist-check/m.carton --random --dim batch=8 -n 2000
+	$(RUNTIME_ENV) $(GO) run ./internal/cmd/servecheck dist/linux-amd64/carton-serve $(BUILD)/dist-check/m.carton \
+		in:x=testdata/onnx/matmul_add.in.x.npy out:y=testdata/onnx/matmul_add.out.y.npy
 
 fuzz: setup
 	for f in FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader; do \
