@@ -175,10 +175,16 @@ dist-check: dist
 		in:x=testdata/onnx/matmul_add.in.x.npy out:y=testdata/onnx/matmul_add.out.y.npy
 
 fuzz: setup
-	for f in FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader; do \
+	for f in FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader FuzzParseShapeSpec FuzzParseLinks; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./format/ || exit 1; \
 	done
+	for f in FuzzParse FuzzParseReq; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./internal/semver/ || exit 1; \
+	done
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./libfetch/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/npy/
+	$(GO) test -run '^$$' -fuzz '^FuzzServeInfer$$' -fuzztime $(FUZZTIME) ./cmd/carton-serve/
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -fuzz '^FuzzSignature$$' -fuzztime $(FUZZTIME) ./backend/tensorflow/
 
 # Overhead benchmarks, side by side in one run per comparison, summarised by
 # benchstat (from the Go module proxy) into $(BUILD)/bench/*.txt.
