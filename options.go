@@ -3,6 +3,7 @@ package carton
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -97,29 +98,17 @@ func DefaultCacheDir() (string, error) { return libfetch.CacheDir() }
 // normalizeOpt converts a runner option value to the types carton.toml
 // decodes to (int64, float64, string, bool), as runners expect.
 func normalizeOpt(v any) (any, bool) {
-	switch x := v.(type) {
-	case int64, float64, string, bool:
-		return x, true
-	case int:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	case uint8:
-		return int64(x), true
-	case uint16:
-		return int64(x), true
-	case uint32:
-		return int64(x), true
-	case uint:
-		return int64(x), x <= math.MaxInt64
-	case uint64:
-		return int64(x), x <= math.MaxInt64
-	case float32:
-		return float64(x), true
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return int64(rv.Uint()), rv.Uint() <= math.MaxInt64
+	case reflect.Float32, reflect.Float64:
+		return rv.Float(), true
+	case reflect.String:
+		return rv.String(), true
+	case reflect.Bool:
+		return rv.Bool(), true
 	}
 	return nil, false
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"maps"
 
 	"github.com/carton-run/carton/tensor"
 )
@@ -32,11 +33,7 @@ func (noopSession) Infer(_ context.Context, in, out map[string]tensor.Tensor) er
 		out[k] = v
 	}
 	if len(out) != len(in) { // a reused map's other entries
-		for k := range out {
-			if _, ok := in[k]; !ok {
-				delete(out, k)
-			}
-		}
+		maps.DeleteFunc(out, func(k string, _ tensor.Tensor) bool { _, ok := in[k]; return !ok })
 	}
 	return nil
 }

@@ -337,13 +337,13 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 		clear(cs.outVals) // ORT allocates every output
 	}
 	err := s.run(ctx, cs)
-	if err != nil && pre && ctx.Err() == nil {
+	if err != nil && pre {
 		s.dropPreallocated(cs)
-		if err = s.run(ctx, cs); err == nil {
-			s.prealloc.Store(false)
+		if ctx.Err() == nil { // not a cancellation: retry with ORT allocating
+			if err = s.run(ctx, cs); err == nil {
+				s.prealloc.Store(false)
+			}
 		}
-	} else if err != nil && pre {
-		s.dropPreallocated(cs)
 	}
 	if err != nil {
 		return err

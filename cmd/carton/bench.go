@@ -19,6 +19,7 @@ import (
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/tensor"
 )
@@ -231,7 +232,7 @@ func benchInputs(ctx context.Context, path string, files, dims multiFlag, random
 			if !ok || name == "" {
 				return nil, usageErr("--input %q: want NAME=FILE.npy", kv)
 			}
-			t, err := readNpyFile(file)
+			t, err := npy.ReadFile(file)
 			if err != nil {
 				return nil, err
 			}

@@ -15,8 +15,6 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-var npyRead = npy.Read
-
 // loadFlags are the Load options every command that runs a model shares.
 type loadFlags struct {
 	runtimePath, pin, device string
@@ -78,7 +76,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !ok || name == "" {
 			return usageErr("--input %q: want NAME=FILE.npy", kv)
 		}
-		t, err := readNpyFile(file)
+		t, err := npy.ReadFile(file)
 		if err != nil {
 			return err
 		}

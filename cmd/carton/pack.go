@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -131,7 +131,7 @@ func loadTensorSet(spec string) (in, out map[string]tensor.Tensor, err error) {
 		if n, isOut := strings.CutPrefix(name, "out:"); isOut {
 			dst, name = out, n
 		}
-		t, err := readNpyFile(file)
+		t, err := npy.ReadFile(file)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -141,17 +141,4 @@ func loadTensorSet(spec string) (in, out map[string]tensor.Tensor, err error) {
 		out = nil
 	}
 	return in, out, nil
-}
-
-func readNpyFile(path string) (tensor.Tensor, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return tensor.Tensor{}, err
-	}
-	defer f.Close()
-	t, err := npyRead(f)
-	if err != nil {
-		return tensor.Tensor{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
 }

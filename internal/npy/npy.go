@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -53,6 +54,20 @@ func checkHeaderLength(br *bufio.Reader) error {
 		return fmt.Errorf("%w: header of %d bytes (numpy reads at most %d)", ErrMalformed, n, maxHeaderBytes)
 	}
 	return nil
+}
+
+// ReadFile reads the .npy file at path; errors name the file.
+func ReadFile(path string) (tensor.Tensor, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return tensor.Tensor{}, err
+	}
+	defer f.Close()
+	t, err := Read(f)
+	if err != nil {
+		return tensor.Tensor{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 // Read decodes one .npy array into a tensor.

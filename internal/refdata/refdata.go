@@ -1,7 +1,6 @@
 package refdata
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,11 +14,8 @@ import (
 // ReadNpy reads one .npy file, failing the test on error.
 func ReadNpy(t testing.TB, path string) tensor.Tensor {
 	t.Helper()
-	f, err := os.Open(path)
+	x, err := npy.ReadFile(path)
 	require.NoError(t, err)
-	defer f.Close()
-	x, err := npy.Read(f)
-	require.NoError(t, err, path)
 	return x
 }
 

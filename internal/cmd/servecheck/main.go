@@ -124,7 +124,7 @@ func readSpecs(specs []string) (map[string]wireTensor, map[string]tensor.Tensor,
 		if !ok || (kind != "in" && kind != "out") {
 			return nil, nil, fmt.Errorf("%q is not in:NAME=FILE or out:NAME=FILE", s)
 		}
-		t, err := readNpy(file)
+		t, err := npy.ReadFile(file)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -140,19 +140,6 @@ func readSpecs(specs []string) (map[string]wireTensor, map[string]tensor.Tensor,
 		return nil, nil, errors.New("need at least one in: and one out: file")
 	}
 	return inputs, want, nil
-}
-
-func readNpy(path string) (tensor.Tensor, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return tensor.Tensor{}, err
-	}
-	defer f.Close()
-	t, err := npy.Read(f)
-	if err != nil {
-		return tensor.Tensor{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
 }
 
 // freeAddr returns a loopback address no one listens on right now.
