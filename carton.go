@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -71,6 +72,32 @@ func LoadUnpacked(ctx context.Context, dir string, opts ...Option) (*Model, erro
 	return load(ctx, dir, true, opts)
 }
 
+// LoadReader is Load for a packed carton of size bytes read through r,
+// such as one embedded in the program:
+//
+//	//go:embed model.carton
+//	var modelCarton []byte
+//
+//	m, err := carton.LoadReader(ctx, bytes.NewReader(modelCarton), int64(len(modelCarton)))
+//
+// Every file is verified as Load verifies it. A lone model/model.onnx or
+// model/model.pt loads straight from r; anything else (a SavedModel,
+// external data) is extracted into the cache (WithCacheDir), as Load
+// does. The Model reads r until it is closed (TensorData reads
+// tensor_data/ on first use), so r must stay readable until Close, which
+// does not close it. Info().Path is empty.
+func LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts ...Option) (*Model, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	c, err := format.OpenReader(r, size, "", format.OpenOptions{Limits: o.limits})
+	if err != nil {
+		return nil, err
+	}
+	return loadOrClose(ctx, c, o)
+}
+
 func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -89,7 +116,12 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 	if err != nil {
 		return nil, err
 	}
-	m, err := loadOpened(ctx, c, path, o)
+	return loadOrClose(ctx, c, o)
+}
+
+// loadOrClose loads the opened carton c, closing it on failure.
+func loadOrClose(ctx context.Context, c *format.Carton, o loadOptions) (*Model, error) {
+	m, err := loadOpened(ctx, c, o)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -97,11 +129,19 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 	return m, nil
 }
 
-func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOptions) (*Model, error) {
-	cfg := c.Config
+// labelled prefixes err with the carton's path, when it has one.
+func labelled(path string, err error) error {
+	if path == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, error) {
+	cfg, path := c.Config, c.Path
 	sel, err := selectOrFetch(ctx, cfg, o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, labelled(path, err)
 	}
 	runnerOpts := maps.Clone(cfg.Runner.Opts)
 	if runnerOpts == nil {
@@ -119,7 +159,7 @@ func loadOpened(ctx context.Context, c *format.Carton, path string, o loadOption
 	}
 	session, err := sel.Runner.Load(ctx, backend.LoadRequest{Carton: c, ModelDir: modelDir, Runtime: sel.Runtime, Opts: runnerOpts, Device: o.device})
 	if err != nil {
-		return nil, fmt.Errorf("%s: runner %s (%s %s from %s): %w", path, sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err)
+		return nil, labelled(path, fmt.Errorf("runner %s (%s %s from %s): %w", sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err))
 	}
 	rt := sel.Runtime
 	m := &Model{

@@ -138,7 +138,20 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 	path, _ := packNoop(t)
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	// Re-store model/weights.bin with one byte changed, keeping everything else.
+	bad := filepath.Join(t.TempDir(), "bad.carton")
+	require.NoError(t, os.WriteFile(bad, tamperWeights(t, raw), 0o644))
+
+	cache := t.TempDir()
+	_, err = carton.Load(context.Background(), bad, carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, carton.ErrChecksum)
+	assert.Contains(t, err.Error(), "model/weights.bin")
+	left, _ := os.ReadDir(filepath.Join(cache, "models"))
+	assert.Empty(t, left, "nothing is left in the cache")
+}
+
+// tamperWeights re-stores model/weights.bin of a packed noop carton with
+// one byte changed, keeping everything else.
+func tamperWeights(t *testing.T, raw []byte) []byte {
 	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	require.NoError(t, err)
 	var buf bytes.Buffer
@@ -162,15 +175,53 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 		_, _ = w.Write(data)
 	}
 	require.NoError(t, zw.Close())
-	bad := filepath.Join(t.TempDir(), "bad.carton")
-	require.NoError(t, os.WriteFile(bad, buf.Bytes(), 0o644))
+	return buf.Bytes()
+}
+
+// LoadReader loads a carton held in memory as Load loads the file: same
+// verification, model/ extracted into the cache for a runner that does
+// not load from memory, tensor_data/ read through the reader after Load.
+func TestLoadReader(t *testing.T) {
+	ctx := context.Background()
+	path, sha := packNoop(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
 
 	cache := t.TempDir()
-	_, err = carton.Load(context.Background(), bad, carton.WithCacheDir(cache))
+	m, err := carton.LoadReader(ctx, bytes.NewReader(raw), int64(len(raw)), carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Equal(t, sha, m.Info().ManifestSHA256)
+	assert.Equal(t, "", m.Info().Path)
+	assert.Equal(t, "noop", m.Info().Runtime.Framework)
+	weights, err := os.ReadFile(filepath.Join(cache, "models", sha, "model", "weights.bin"))
+	require.NoError(t, err, "noop does not load from memory: model/ is extracted")
+	assert.Len(t, weights, 4096)
+
+	x, _ := tensor.From(tensor.Shape{1, 3}, []float32{9, 8, 7})
+	ids, _ := tensor.From(tensor.Shape{1}, []int64{1})
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{9, 8, 7}, tensor.MustView[float32](out["x"]))
+	results, err := m.SelfTest(ctx, tensor.DefaultTolerance)
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	assert.True(t, results[0].Passed, "%+v", results[0])
+
+	bad := tamperWeights(t, raw)
+	badCache := t.TempDir()
+	_, err = carton.LoadReader(ctx, bytes.NewReader(bad), int64(len(bad)), carton.WithCacheDir(badCache))
 	require.ErrorIs(t, err, carton.ErrChecksum)
 	assert.Contains(t, err.Error(), "model/weights.bin")
-	left, _ := os.ReadDir(filepath.Join(cache, "models"))
+	left, _ := os.ReadDir(filepath.Join(badCache, "models"))
 	assert.Empty(t, left, "nothing is left in the cache")
+
+	_, err = carton.LoadReader(ctx, nil, 0)
+	assert.ErrorIs(t, err, carton.ErrMalformed)
+	_, err = carton.LoadReader(ctx, bytes.NewReader(raw[:100]), 100)
+	assert.ErrorIs(t, err, carton.ErrMalformed)
+	_, err = carton.LoadReader(ctx, bytes.NewReader(raw), int64(len(raw)), carton.WithDevice("gpu"))
+	assert.ErrorIs(t, err, carton.ErrInvalidOption)
 }
 
 // InferInto fills the caller's map with this call's outputs and nothing

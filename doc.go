@@ -14,6 +14,9 @@
 // # Lifetimes
 //
 // A *Model holds its runner session and the carton's file open until Close.
+// A Model from LoadReader reads its io.ReaderAt until Close instead (a
+// carton embedded in the program, or held in memory), so the reader must
+// stay readable, and its bytes unchanged, until then; Close leaves it open.
 // One dropped without Close is closed once the collector finds it
 // unreachable, which may be late: Close frees the framework's memory when
 // the caller is done.

@@ -1,6 +1,7 @@
 package carton_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log"
@@ -77,23 +78,61 @@ func ExampleModel_InferInto() {
 	// Output: 0 1 2
 }
 
+// A carton shipped inside the program: with
+//
+//	//go:embed model.carton
+//	var modelCarton []byte
+//
+// the binary needs no model file next to it. Here the bytes come from a
+// carton packed on the spot.
+func ExampleLoadReader() {
+	ctx := context.Background()
+	dir, path := packEcho(ctx)
+	defer os.RemoveAll(dir)
+	modelCarton, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	m, err := carton.LoadReader(ctx, bytes.NewReader(modelCarton), int64(len(modelCarton)),
+		carton.WithCacheDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close() // modelCarton must stay unchanged until here
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": tensor.Scalar(float32(4))})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, _ := tensor.View[float32](out["x"])
+	fmt.Println(m.Info().ManifestSHA256 != "", v)
+	// Output: true [4]
+}
+
 // loadEcho packs and loads a carton for the noop runner, which echoes its
 // inputs.
 func loadEcho(ctx context.Context) (*carton.Model, func()) {
-	dir, _ := os.MkdirTemp("", "carton-example-")
-	model := filepath.Join(dir, "model.bin")
-	if err := os.WriteFile(model, []byte("weights"), 0o644); err != nil {
-		log.Fatal(err)
-	}
-	path := filepath.Join(dir, "echo.carton")
-	if _, err := carton.Pack(ctx, model, path, carton.PackOptions{Config: format.Config{
-		Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"},
-	}}); err != nil {
-		log.Fatal(err)
-	}
+	dir, path := packEcho(ctx)
 	m, err := carton.Load(ctx, path, carton.WithCacheDir(filepath.Join(dir, "cache")))
 	if err != nil {
 		log.Fatal(err)
 	}
 	return m, func() { m.Close(); os.RemoveAll(dir) }
+}
+
+// packEcho packs a carton for the noop runner into a new temporary
+// directory, and returns the directory and the carton's path.
+func packEcho(ctx context.Context) (dir, path string) {
+	dir, _ = os.MkdirTemp("", "carton-example-")
+	model := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(model, []byte("weights"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	path = filepath.Join(dir, "echo.carton")
+	if _, err := carton.Pack(ctx, model, path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"},
+	}}); err != nil {
+		log.Fatal(err)
+	}
+	return dir, path
 }

@@ -54,12 +54,45 @@ func Open(p string, opts OpenOptions) (*Carton, error) {
 		c.Packed = true
 		c.src, c.tree, err = openZip(p, lim)
 	}
+	return c.finishOpen(err)
+}
+
+// OpenReader is Open for a .carton zip of size bytes read through r: one
+// embedded in the program (//go:embed), held in memory or served by the
+// caller's own storage. name labels it in errors and becomes Path ("" for
+// none). The Carton reads r as long as it is open (file contents are read
+// and hashed when used, not up front), so r must stay readable until
+// Close, which does not close r. r must allow concurrent ReadAt calls, as
+// io.ReaderAt requires.
+func OpenReader(r io.ReaderAt, size int64, name string, opts OpenOptions) (*Carton, error) {
+	if r == nil {
+		return nil, fmt.Errorf("%w: OpenReader: nil reader", ErrMalformed)
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("%w: OpenReader: negative size %d", ErrMalformed, size)
+	}
+	lim := opts.Limits.withDefaults()
+	c := &Carton{Path: name, Packed: true, limits: lim, fetched: map[string][]byte{}}
+	var err error
+	c.src, c.tree, err = openZipReader(r, size, lim)
+	return c.finishOpen(err)
+}
+
+// finishOpen reads the metadata of a carton whose source opened with
+// err, and labels any error with the carton's path.
+func (c *Carton) finishOpen(err error) (*Carton, error) {
+	label := func(err error) error {
+		if c.Path == "" {
+			return err
+		}
+		return fmt.Errorf("%s: %w", c.Path, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, label(err)
 	}
 	if err := c.readMetadata(); err != nil {
 		c.src.close()
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, label(err)
 	}
 	return c, nil
 }

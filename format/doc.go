@@ -20,6 +20,8 @@
 // upstream does; the same input gives the same bytes.
 //
 // Lifetimes and concurrency: a *Carton holds its zip file open until Close.
+// One from OpenReader reads the caller's io.ReaderAt until Close instead,
+// and leaves it open.
 // Its methods may be called from several goroutines at once; Close must not
 // race with them. Parsed values (Config, Manifest, TensorData) are plain data
 // owned by the caller.

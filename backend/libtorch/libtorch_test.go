@@ -1,6 +1,7 @@
 package libtorch_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -388,4 +389,28 @@ func TestOnInvalidInputTensors(t *testing.T) {
 		}
 		require.NoError(t, m.Close())
 	}
+}
+
+// A carton held in memory (as with //go:embed) loads its model.pt from the
+// reader's bytes: nothing is extracted into the cache.
+func TestOnLoadReader(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	raw, err := os.ReadFile(pack(t, "dict_io", "*", nil, nil))
+	require.NoError(t, err)
+	cache := t.TempDir()
+	m, err := carton.LoadReader(ctx, bytes.NewReader(raw), int64(len(raw)), carton.WithFrameworkVersion(rt.Version),
+		carton.WithCacheDir(cache), carton.WithDevice(testDevice()))
+	require.NoError(t, err)
+	defer m.Close()
+	in, want := refdata.Load(t, models, "dict_io")
+	got, err := m.Infer(ctx, in)
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for name, w := range want {
+		assert.Nil(t, tensor.Compare(got[name], w, tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}), name)
+		got[name].Release()
+	}
+	extracted, _ := os.ReadDir(filepath.Join(cache, "models"))
+	assert.Empty(t, extracted, "model.pt is read from memory")
 }

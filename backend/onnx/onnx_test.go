@@ -1,6 +1,7 @@
 package onnx_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -284,6 +285,26 @@ func TestLoadFromBytesSkipsExtraction(t *testing.T) {
 	defer m2.Close()
 	entries, _ = os.ReadDir(filepath.Join(cache, "models"))
 	assert.Len(t, entries, 1, "external data needs the files on disk")
+}
+
+// A carton held in memory (as with //go:embed) loads a lone model.onnx
+// from the reader's bytes: nothing is written to disk.
+func TestLoadReader(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	raw, err := os.ReadFile(pack(t, filepath.Join(models, "matmul_add.onnx"), nil))
+	require.NoError(t, err)
+	cache := t.TempDir()
+	m, err := carton.LoadReader(ctx, bytes.NewReader(raw), int64(len(raw)), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	defer m.Close()
+	entries, _ := os.ReadDir(cache)
+	assert.Empty(t, entries, "nothing written to the cache")
+	in, want := refdata.Load(t, models, "matmul_add")
+	got, err := m.Infer(ctx, in)
+	require.NoError(t, err)
+	assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+	got["y"].Release()
 }
 
 // A model dropped without Close must not bring the process down when the

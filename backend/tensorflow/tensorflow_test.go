@@ -1,6 +1,7 @@
 package tensorflow_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -98,6 +99,29 @@ func TestModels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A SavedModel carton held in memory (as with //go:embed) is extracted
+// into the cache, as Load extracts a file, and runs from there.
+func TestLoadReader(t *testing.T) {
+	rt := runtime(t)
+	ctx := context.Background()
+	raw, err := os.ReadFile(pack(t, "dense", nil))
+	require.NoError(t, err)
+	cache := t.TempDir()
+	m, err := carton.LoadReader(ctx, bytes.NewReader(raw), int64(len(raw)), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = os.Stat(filepath.Join(cache, "models", m.Info().ManifestSHA256, "model", "saved_model.pb"))
+	assert.NoError(t, err, "the SavedModel is extracted")
+	in, want := refdata.Load(t, models, "dense")
+	got, err := m.Infer(ctx, in)
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for name, w := range want {
+		assert.Nil(t, tensor.Compare(got[name], w, tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}), name)
+		got[name].Release()
 	}
 }
 
