@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -81,8 +82,8 @@ func LoadUnpacked(ctx context.Context, dir string, opts ...Option) (*Model, erro
 //	m, err := carton.LoadReader(ctx, bytes.NewReader(modelCarton), int64(len(modelCarton)))
 //
 // Every file is verified as Load verifies it. A lone model/model.onnx or
-// model/model.pt loads straight from r; anything else (a SavedModel,
-// external data) is extracted into the cache (WithCacheDir), as Load
+// model/model.pt of up to backend.MemoryLoadMaxBytes loads straight from
+// r; anything else is extracted into the cache (WithCacheDir), as Load
 // does. The Model reads r until it is closed (TensorData reads
 // tensor_data/ on first use), so r must stay readable until Close, which
 // does not close it. Info().Path is empty.
@@ -149,15 +150,38 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	}
 	maps.Copy(runnerOpts, o.runnerOpts)
 	var modelDir string
-	if ml, ok := sel.Runner.(backend.MemoryLoader); ok && c.Packed && ml.LoadsFromMemory(c.Files("model/"), runnerOpts) {
-		err = c.Verify(ctx) // the runner reads model/ from the zip itself
+	var verified chan error // the zip's check, running while the runner loads
+	cacheRoot := filepath.Join(o.cacheDir, "models")
+	modelFiles := c.Files("model/")
+	if ml, ok := sel.Runner.(backend.MemoryLoader); ok && c.Packed && ml.LoadsFromMemory(modelFiles, totalSize(c, modelFiles), runnerOpts) {
+		// The runner reads model/ from the zip itself; a lone model file
+		// it reads through ReadFile, which checks it.
+		var skip []string
+		if len(modelFiles) == 1 {
+			skip = modelFiles
+		}
+		err = c.VerifyExcept(ctx, skip...)
+	} else if dir, ok := c.Extracted(cacheRoot); ok {
+		// The runner reads a copy verified when it was extracted, so the
+		// zip's own check need not come first: both take time in
+		// proportion to the model, and on two cores they overlap.
+		modelDir, verified = dir, make(chan error, 1)
+		go func() { verified <- c.Verify(ctx) }()
 	} else {
-		modelDir, err = c.Materialize(ctx, filepath.Join(o.cacheDir, "models"))
+		modelDir, err = c.Materialize(ctx, cacheRoot)
 	}
 	if err != nil {
 		return nil, err
 	}
 	session, err := sel.Runner.Load(ctx, backend.LoadRequest{Carton: c, ModelDir: modelDir, Runtime: sel.Runtime, Opts: runnerOpts, Device: o.device})
+	if verified != nil {
+		if verr := <-verified; verr != nil {
+			if err == nil {
+				session.Close()
+			}
+			return nil, verr
+		}
+	}
 	if err != nil {
 		return nil, labelled(path, fmt.Errorf("runner %s (%s %s from %s): %w", sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err))
 	}
@@ -173,6 +197,20 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	// (a runtime.Pinner collected while pinning is a fatal error).
 	m.dropped = runtime.AddCleanup(m, func(r resources) { r.close() }, resources{session, c})
 	return m, nil
+}
+
+// totalSize is the size of files in c, math.MaxInt64 when one is not in
+// the zip (reachable only through LINKS).
+func totalSize(c *format.Carton, files []string) int64 {
+	var total int64
+	for _, f := range files {
+		n, ok := c.FileSize(f)
+		if !ok {
+			return math.MaxInt64
+		}
+		total += n
+	}
+	return total
 }
 
 // resources is what a Model closes, apart from the Model itself, which

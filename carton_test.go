@@ -149,6 +149,32 @@ func TestTamperedModelFailsLoad(t *testing.T) {
 	assert.Empty(t, left, "nothing is left in the cache")
 }
 
+// A carton whose model/ was extracted by an earlier Load is verified while
+// the runner loads the extracted copy: a zip tampered since (same
+// MANIFEST, so the same cache entry) still fails with ErrChecksum.
+func TestTamperedZipOverExtractedCopyFailsLoad(t *testing.T) {
+	ctx := context.Background()
+	path, sha := packNoop(t)
+	cache := t.TempDir()
+	m, err := carton.Load(ctx, path, carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	_, err = os.Stat(filepath.Join(cache, "models", sha, "model", "weights.bin"))
+	require.NoError(t, err, "extracted")
+
+	m, err = carton.Load(ctx, path, carton.WithCacheDir(cache))
+	require.NoError(t, err, "the second Load reads the extracted copy")
+	require.NoError(t, m.Close())
+
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	bad := filepath.Join(t.TempDir(), "bad.carton")
+	require.NoError(t, os.WriteFile(bad, tamperWeights(t, raw), 0o644))
+	_, err = carton.Load(ctx, bad, carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, carton.ErrChecksum)
+	assert.Contains(t, err.Error(), "model/weights.bin")
+}
+
 // tamperWeights re-stores model/weights.bin of a packed noop carton with
 // one byte changed, keeping everything else.
 func tamperWeights(t *testing.T, raw []byte) []byte {

@@ -115,11 +115,26 @@ type SpecInspector interface {
 }
 
 // MemoryLoader is implemented by runners that can load some models straight
-// from the carton's bytes (LoadRequest.Carton), so a packed carton need not
-// be extracted. modelFiles are the MANIFEST paths under model/.
+// from the carton's bytes (LoadRequest.Carton, through its ReadFile), so a
+// packed carton need not be extracted. modelFiles are the MANIFEST paths
+// under model/, modelBytes their total size (math.MaxInt64 when some are
+// only reachable through LINKS).
+//
+// Loading from memory reads, inflates and hashes the model before the
+// framework sees a byte; from an extracted copy (in the cache, verified
+// when it was written) the framework starts at once and the carton is
+// verified beside it. Unless the options say otherwise, a runner should
+// load from memory only up to MemoryLoadMaxBytes.
 type MemoryLoader interface {
-	LoadsFromMemory(modelFiles []string, opts map[string]any) bool
+	LoadsFromMemory(modelFiles []string, modelBytes int64, opts map[string]any) bool
 }
+
+// MemoryLoadMaxBytes is the largest model MemoryLoader runners load from
+// memory by default. Below it, reading the model from the zip costs less
+// than a file in the cache; above it, the hash that must come before a
+// memory load costs a tenth or more of the framework's own load
+// (BENCHMARKS.md, "Cold load").
+const MemoryLoadMaxBytes = 8 << 20
 
 // DeclaredShape turns a framework's dims into a carton shape: sizes >= 0
 // are fixed; a dynamic dim (< 0) becomes its symbolic name when names has a

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -125,26 +126,123 @@ func (c *Carton) readMetadata() error {
 
 // readRaw reads a file without checking it against MANIFEST.
 func (c *Carton) readRaw(name string, limit int64) ([]byte, error) {
-	resolved, err := c.tree.resolve(name)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, malformed(name, "required file is missing")
-		}
-		return nil, err
-	}
-	rc, err := c.src.open(resolved)
+	rc, hint, err := c.openFile(name)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	b, err := readAll(rc, hint, limit, 0, nil)
+	return b, limitError(name, limit, err)
+}
+
+// readHashed is readRaw that also returns the file's sha256 (hex).
+func (c *Carton) readHashed(name string, limit int64) ([]byte, string, error) {
+	rc, hint, err := c.openFile(name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if int64(len(b)) > limit {
-		return nil, &FileError{Path: name, Err: fmt.Errorf("%w: more than %d bytes", ErrLimit, limit)}
+	defer rc.Close()
+	b, sum, err := readAndHash(rc, hint, limit)
+	return b, sum, limitError(name, limit, err)
+}
+
+// openFile opens a file of the carton by name, following symlinks, and
+// says how many bytes it is expected to hold (-1: unknown).
+func (c *Carton) openFile(name string) (io.ReadCloser, int64, error) {
+	resolved, err := c.tree.resolve(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, 0, malformed(name, "required file is missing")
+		}
+		return nil, 0, err
 	}
-	return b, nil
+	rc, err := c.src.open(resolved)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rc, c.src.sizeHint(resolved), nil
+}
+
+// limitError names the file in readAll's ErrLimit.
+func limitError(name string, limit int64, err error) error {
+	if errors.Is(err, ErrLimit) {
+		return &FileError{Path: name, Err: fmt.Errorf("%w: more than %d bytes", ErrLimit, limit)}
+	}
+	return err
+}
+
+// readAll is io.ReadAll of at most limit bytes into a buffer made for
+// hint bytes up front (-1: unknown). io.ReadAll grows its buffer by
+// doubling: for a model of hundreds of MB that is several copies and
+// up to twice its size in memory. Each stretch of at least span bytes
+// read, and the rest at the end, goes to emit (when not nil) as soon as
+// it is in the buffer; emit must not modify it.
+func readAll(r io.Reader, hint, limit int64, span int, emit func([]byte)) ([]byte, error) {
+	if hint < 0 || hint > limit {
+		hint = 0
+	}
+	b := make([]byte, 0, hint+1) // +1: the read that meets EOF needs no growth
+	emitted := 0
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return nil, ErrLimit
+		}
+		if emit != nil && (len(b)-emitted >= span || err == io.EOF && len(b) > emitted) {
+			emit(b[emitted:len(b):len(b)])
+			emitted = len(b)
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// hashSpan is how much readAndHash reads before the hashing goroutine
+// takes it: large enough that handing it over costs nothing next to
+// hashing it, small enough that hashing trails the reading closely.
+const hashSpan = 1 << 20
+
+// readAndHash is readAll that also returns the data's sha256 (hex). Past
+// the first hashSpan bytes it hashes on another goroutine while the rest
+// is read: inflating and hashing a model of hundreds of MB each take a good
+// part of a second, and on a second core they overlap.
+func readAndHash(r io.Reader, hint, limit int64) ([]byte, string, error) {
+	h := sha256.New()
+	var spans chan []byte
+	var hashed chan struct{}
+	emit := func(s []byte) {
+		if spans == nil {
+			if len(s) < hashSpan { // the whole of a small file
+				h.Write(s)
+				return
+			}
+			spans, hashed = make(chan []byte, 16), make(chan struct{})
+			go func() {
+				for s := range spans {
+					h.Write(s)
+				}
+				close(hashed)
+			}()
+		}
+		spans <- s
+	}
+	b, err := readAll(r, hint, limit, hashSpan, emit)
+	if spans != nil {
+		close(spans)
+		<-hashed
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return b, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Has reports whether name is in the carton (as a file or through symlinks)
@@ -164,17 +262,14 @@ func (c *Carton) ReadFile(name string) ([]byte, error) {
 	if !listed {
 		return nil, &FileError{Path: name, Err: fmt.Errorf("%w: not listed in MANIFEST", ErrChecksum)}
 	}
-	var b []byte
-	var err error
-	if c.tree.has(name) {
-		b, err = c.readRaw(name, c.limits.MaxFileBytes)
-	} else {
-		b, err = c.fetchToMemory(context.Background(), name, want)
+	if !c.tree.has(name) {
+		return c.fetchToMemory(context.Background(), name, want) // fetch checks the digest
 	}
+	b, got, err := c.readHashed(name, c.limits.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	if got := SHA256(b); got != want {
+	if got != want {
 		return nil, &ChecksumError{Path: name, Want: want, Got: got}
 	}
 	return b, nil
@@ -223,10 +318,10 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 		}
 		return filepath.Join(c.Path, "model"), nil
 	}
-	final := filepath.Join(cacheRoot, c.ManifestSHA256)
-	if _, err := os.Stat(final); err == nil {
-		return filepath.Join(final, "model"), c.verifyAll(ctx, "")
+	if dir, ok := c.Extracted(cacheRoot); ok {
+		return dir, c.verifyAll(ctx, "")
 	}
+	final := filepath.Join(cacheRoot, c.ManifestSHA256)
 	if err := os.MkdirAll(cacheRoot, 0o755); err != nil {
 		return "", err
 	}
@@ -252,12 +347,46 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 	return filepath.Join(final, "model"), nil
 }
 
+// Extracted returns the model/ directory an earlier Materialize of a
+// packed carton with the same MANIFEST extracted under cacheRoot, if there
+// is one. Its files were verified as they were written; this carton's
+// own bytes are not checked (Verify does that), so a caller can run
+// Verify while it reads the extracted copy.
+func (c *Carton) Extracted(cacheRoot string) (string, bool) {
+	if !c.Packed {
+		return "", false
+	}
+	final := filepath.Join(cacheRoot, c.ManifestSHA256)
+	if st, err := os.Stat(final); err != nil || !st.IsDir() {
+		return "", false
+	}
+	return filepath.Join(final, "model"), true
+}
+
 // Verify hashes every file against MANIFEST without extracting anything.
 func (c *Carton) Verify(ctx context.Context) error {
+	return c.VerifyExcept(ctx)
+}
+
+// VerifyExcept is Verify leaving out the files named in skip, which the
+// caller reads through ReadFile (that checks them): a runner loading its
+// model from memory would otherwise inflate and hash it twice.
+func (c *Carton) VerifyExcept(ctx context.Context, skip ...string) error {
 	if err := c.checkAllListed(); err != nil {
 		return err
 	}
-	return c.verifyAll(ctx, "")
+	return c.verifyAll(ctx, "", skip...)
+}
+
+// FileSize is the size of a file in the carton (following symlinks), as
+// the zip declares it or the directory holds it; false for a file that is
+// not in the carton (absent, or only reachable through LINKS).
+func (c *Carton) FileSize(name string) (int64, bool) {
+	resolved, err := c.tree.resolve(name)
+	if err != nil {
+		return 0, false
+	}
+	return c.tree.files[resolved], true
 }
 
 // Files returns the MANIFEST paths under prefix (e.g. "model/"), sorted.
@@ -298,10 +427,13 @@ func (c *Carton) checkListed(name string) error {
 
 // verifyAll hashes every MANIFEST entry; with extractTo set, model/ files are
 // written beneath it as they are hashed.
-func (c *Carton) verifyAll(ctx context.Context, extractTo string) error {
+func (c *Carton) verifyAll(ctx context.Context, extractTo string, skip ...string) error {
 	for _, name := range c.Manifest.Paths() {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if slices.Contains(skip, name) {
+			continue
 		}
 		want, _ := c.Manifest.Hash(name)
 		var dst *os.File

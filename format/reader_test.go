@@ -3,10 +3,13 @@ package format
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +83,50 @@ func TestOpenReaderCloseLeavesReader(t *testing.T) {
 	_, err = f.ReadAt(b, 0)
 	require.NoError(t, err, "the file is still open")
 	assert.Equal(t, "PK\x03\x04", string(b))
+}
+
+// readAndHash returns the bytes and their sha256 whatever the size hint
+// says, hashing on another goroutine for large files.
+func TestReadAndHash(t *testing.T) {
+	data := make([]byte, 9<<20+123)
+	for i := range data {
+		data[i] = byte(i*7 + i>>13)
+	}
+	for _, size := range []int{0, 1, hashSpan, 4 * hashSpan, len(data)} {
+		want := data[:size]
+		for _, hint := range []int64{-1, 0, int64(size) / 2, int64(size), int64(size) + 4096} {
+			got, sum, err := readAndHash(iotest.HalfReader(bytes.NewReader(want)), hint, int64(len(data)))
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(want, got), "size %d hint %d", size, hint)
+			assert.Equal(t, SHA256(want), sum, "size %d hint %d", size, hint)
+		}
+	}
+	_, _, err := readAndHash(bytes.NewReader(data), int64(len(data)), int64(len(data))-1)
+	assert.ErrorIs(t, err, ErrLimit)
+	broken := io.MultiReader(bytes.NewReader(data[:5<<20]), iotest.ErrReader(errors.New("disk on fire")))
+	_, _, err = readAndHash(broken, int64(len(data)), int64(len(data)))
+	assert.ErrorContains(t, err, "disk on fire")
+}
+
+// A large file read through ReadFile is checked like a small one.
+func TestReadFileLargeChecksum(t *testing.T) {
+	big := bytes.Repeat([]byte("weights!"), 1<<20) // 8 MiB: hashed while read
+	entries := []Entry{{Name: "model/model.bin", Data: big}}
+	var buf bytes.Buffer
+	_, err := Write(&buf, testConfig(), append(entries, testEntries(t)[3:]...), nil)
+	require.NoError(t, err)
+	c, err := OpenReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "", OpenOptions{})
+	require.NoError(t, err)
+	got, err := c.ReadFile("model/model.bin")
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(big, got))
+	n, ok := c.FileSize("model/model.bin")
+	assert.True(t, ok)
+	assert.Equal(t, int64(len(big)), n)
+
+	c.Manifest.entries["model/model.bin"] = SHA256([]byte("something else"))
+	_, err = c.ReadFile("model/model.bin")
+	var ce *ChecksumError
+	require.ErrorAs(t, err, &ce)
+	assert.ErrorIs(t, err, ErrChecksum)
 }

@@ -20,6 +20,9 @@ const zipMethodZstd = 93
 type source interface {
 	// open returns the regular file at a resolved (symlink-free) path.
 	open(name string) (io.ReadCloser, error)
+	// sizeHint is how many bytes open's reader is expected to yield, to
+	// size a buffer; -1 when that is not worth trusting.
+	sizeHint(name string) int64
 	close() error
 }
 
@@ -227,6 +230,22 @@ func (s *zipSource) open(name string) (io.ReadCloser, error) {
 	return &zipFileReader{rc: rc, name: name}, nil
 }
 
+// sizeHint is the entry's declared size, unless that is more than
+// maxHintRatio times what it occupies in the zip: below Limits.RatioFloor
+// a header may claim any size, and a buffer made for it is memory that no
+// byte of the zip backs.
+func (s *zipSource) sizeHint(name string) int64 {
+	zf, ok := s.index[name]
+	if !ok || zf.UncompressedSize64/max(zf.CompressedSize64, 1) > maxHintRatio {
+		return -1
+	}
+	return int64(zf.UncompressedSize64)
+}
+
+// maxHintRatio: real files rarely compress past it; beyond it the buffer
+// grows as the data arrives.
+const maxHintRatio = 64
+
 // zipFileReader turns archive/zip's bare errors into ones naming the entry.
 // archive/zip already fails when an entry inflates past its declared size or
 // its CRC differs, which is what stops a bomb that lies in its header.
@@ -328,3 +347,11 @@ func (s *dirSource) open(name string) (io.ReadCloser, error) {
 }
 
 func (s *dirSource) close() error { return nil }
+
+func (s *dirSource) sizeHint(name string) int64 {
+	st, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(name)))
+	if err != nil {
+		return -1
+	}
+	return st.Size()
+}

@@ -106,7 +106,8 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 	return newModule(s, path, nil, device, cfg)
 }
 
-// LoadsFromMemory: a lone model.pt loads from the zip's bytes.
-func (Runner) LoadsFromMemory(modelFiles []string, _ map[string]any) bool {
-	return len(modelFiles) == 1 && modelFiles[0] == "model/model.pt"
+// LoadsFromMemory: a lone model.pt of up to backend.MemoryLoadMaxBytes
+// loads from the zip's bytes.
+func (Runner) LoadsFromMemory(modelFiles []string, modelBytes int64, _ map[string]any) bool {
+	return len(modelFiles) == 1 && modelFiles[0] == "model/model.pt" && modelBytes <= backend.MemoryLoadMaxBytes
 }

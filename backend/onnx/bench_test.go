@@ -2,6 +2,8 @@ package onnx
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -227,43 +229,74 @@ var _ backend.Session = (*session)(nil)
 
 // BenchmarkLoad compares opening a model: ORT creating a session from the
 // .onnx file through this binding (direct), and carton.Load of the packed
-// carton (open the zip, verify every file's sha256, select the runtime,
-// create the session from the zip's bytes) plus Close.
+// carton plus Close, for matmul_add (tiny) and a model with a 128 MiB
+// float32 initializer (large, written by largeModel). carton.Load opens the
+// zip, verifies every file's sha256, selects the runtime and creates the
+// session: the tiny model from the zip's bytes, the large one from the
+// copy extracted into the cache on the first Load (impl=carton, later
+// Loads; impl=carton-first extracts afresh each time; impl=carton-bytes
+// reads it from the zip's bytes, load_from = "bytes").
 func BenchmarkLoad(b *testing.B) {
 	path := anyLibrary(b)
 	lib, err := loadLibrary(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	model := filepath.Join("..", "..", "testdata", "onnx", "matmul_add.onnx")
-	opts := sessionOptions{intraOp: 1, interOp: 1, optLevel: 99}
-	b.Run("impl=direct", func(b *testing.B) {
-		for b.Loop() {
-			s, err := newSession(lib, model, nil, opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.Close()
-		}
-	})
 	ctx := context.Background()
 	dir := b.TempDir()
-	packed := filepath.Join(dir, "m.carton")
-	if _, err := carton.Pack(ctx, model, packed, carton.PackOptions{Config: format.Config{
-		Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*",
-			Opts: map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}},
-	}}); err != nil {
+	large := filepath.Join(dir, "large.onnx")
+	if err := os.WriteFile(large, largeModel(32<<20), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("impl=carton", func(b *testing.B) {
-		for b.Loop() {
-			m, err := carton.Load(ctx, packed, carton.WithRuntimePath(path), carton.WithCacheDir(dir))
+	opts := sessionOptions{intraOp: 1, interOp: 1, optLevel: 99}
+	for _, c := range []struct{ name, model string }{
+		{"tiny", filepath.Join("..", "..", "testdata", "onnx", "matmul_add.onnx")},
+		{"large", large},
+	} {
+		b.Run("model="+c.name+"/impl=direct", func(b *testing.B) {
+			for b.Loop() {
+				s, err := newSession(lib, c.model, nil, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+		packed := filepath.Join(dir, c.name+".carton")
+		if _, err := carton.Pack(ctx, c.model, packed, carton.PackOptions{Config: format.Config{
+			Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*",
+				Opts: map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}},
+		}}); err != nil {
+			b.Fatal(err)
+		}
+		cache := filepath.Join(dir, c.name+"-cache")
+		load := func(b *testing.B, cache string, opts ...carton.Option) {
+			m, err := carton.Load(ctx, packed, append(opts, carton.WithRuntimePath(path), carton.WithCacheDir(cache))...)
 			if err != nil {
 				b.Fatal(err)
 			}
 			m.Close()
 		}
-	})
+		load(b, cache) // extracts the large model
+		b.Run("model="+c.name+"/impl=carton", func(b *testing.B) {
+			for b.Loop() {
+				load(b, cache)
+			}
+		})
+		if c.name != "large" {
+			continue
+		}
+		b.Run("model="+c.name+"/impl=carton-first", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				load(b, filepath.Join(dir, fmt.Sprintf("first-%d", i)))
+			}
+		})
+		b.Run("model="+c.name+"/impl=carton-bytes", func(b *testing.B) {
+			for b.Loop() {
+				load(b, cache, carton.WithRunnerOpt("load_from", "bytes"))
+			}
+		})
+	}
 }
 
 // BenchmarkCancellableContext prices cancellation: carton.InferInto with a

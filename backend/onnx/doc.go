@@ -17,7 +17,9 @@
 // ("disable", "basic", "extended", "all"), and load_from ("auto", "file",
 // "bytes": bytes creates the session from model.onnx's bytes read from the
 // carton, without extracting it; auto does that when model/ holds only
-// model.onnx).
+// model.onnx, of up to backend.MemoryLoadMaxBytes (8 MiB): a larger one is
+// extracted into the cache once, and later loads read that copy while the
+// carton is verified beside them, which is faster than hashing it first).
 //
 // Memory: inputs made from Go memory are handed to ORT without a copy
 // (CreateTensorWithDataAsOrtValue over memory pinned for the call only);

@@ -1,8 +1,11 @@
 package onnx_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -285,6 +288,86 @@ func TestLoadFromBytesSkipsExtraction(t *testing.T) {
 	defer m2.Close()
 	entries, _ = os.ReadDir(filepath.Join(cache, "models"))
 	assert.Len(t, entries, 1, "external data needs the files on disk")
+}
+
+// A model.onnx above backend.MemoryLoadMaxBytes is extracted into the
+// cache on its first Load, and later Loads read that copy while the zip is
+// verified beside them (a zip tampered since fails); load_from = "bytes"
+// still loads it from memory.
+func TestLargeModelLoadsFromTheCache(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	model, err := os.ReadFile(filepath.Join(models, "matmul_add.onnx"))
+	require.NoError(t, err)
+	// A second doc_string (ModelProto field 6, the last one wins) makes it
+	// large without changing what it computes.
+	pad := bytes.Repeat([]byte("carton "), (backend.MemoryLoadMaxBytes+7)/7)
+	model = append(model, 6<<3|2)
+	model = binary.AppendUvarint(model, uint64(len(pad)))
+	model = append(model, pad...)
+	large := filepath.Join(t.TempDir(), "model.onnx")
+	require.NoError(t, os.WriteFile(large, model, 0o644))
+	path := pack(t, large, nil)
+	in, want := refdata.Load(t, models, "matmul_add")
+	check := func(m *carton.Model) {
+		t.Helper()
+		got, err := m.Infer(ctx, in)
+		require.NoError(t, err)
+		assert.Nil(t, tensor.Compare(got["y"], want["y"], tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}))
+		got["y"].Release()
+		require.NoError(t, m.Close())
+	}
+
+	cache := t.TempDir()
+	for range 2 {
+		m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
+		require.NoError(t, err)
+		_, err = os.Stat(filepath.Join(cache, "models", m.Info().ManifestSHA256, "model", "model.onnx"))
+		require.NoError(t, err, "extracted")
+		check(m)
+	}
+
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	bad := filepath.Join(t.TempDir(), "bad.carton")
+	require.NoError(t, os.WriteFile(bad, restore(t, raw, "model/model.onnx", append(bytes.Clone(model[:len(model)-1]), 'X')), 0o644))
+	_, err = carton.Load(ctx, bad, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, carton.ErrChecksum, "the zip is verified beside the extracted copy")
+
+	memCache := t.TempDir()
+	m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(memCache),
+		carton.WithRunnerOpt("load_from", "bytes"))
+	require.NoError(t, err)
+	entries, _ := os.ReadDir(memCache)
+	assert.Empty(t, entries, "load_from = bytes extracts nothing")
+	check(m)
+}
+
+// restore re-writes the zip raw with the entry name holding data instead,
+// everything else (MANIFEST included) as it was.
+func restore(t *testing.T, raw []byte, name string, data []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		if f.Name == name {
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate})
+			require.NoError(t, err)
+			_, err = w.Write(data)
+			require.NoError(t, err)
+			continue
+		}
+		rc, err := f.OpenRaw()
+		require.NoError(t, err)
+		w, err := zw.CreateRaw(&f.FileHeader)
+		require.NoError(t, err)
+		_, err = io.Copy(w, rc)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
 }
 
 // A carton held in memory (as with //go:embed) loads a lone model.onnx

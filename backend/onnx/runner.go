@@ -55,10 +55,11 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 	return newSession(lib, p, nil, o)
 }
 
-// LoadsFromMemory reports whether a carton with these model/ files can be
-// loaded from bytes without extracting: only a lone model.onnx can, as
-// external data must sit beside the model on disk.
-func (Runner) LoadsFromMemory(modelFiles []string, opts map[string]any) bool {
+// LoadsFromMemory reports whether a carton with these model/ files is
+// loaded from bytes without extracting: load_from decides, and by default
+// a lone model.onnx (external data must sit beside the model on disk) of
+// up to backend.MemoryLoadMaxBytes.
+func (Runner) LoadsFromMemory(modelFiles []string, modelBytes int64, opts map[string]any) bool {
 	mode, _ := opts["load_from"].(string)
 	switch mode {
 	case "bytes":
@@ -66,7 +67,7 @@ func (Runner) LoadsFromMemory(modelFiles []string, opts map[string]any) bool {
 	case "file":
 		return false
 	}
-	return len(modelFiles) == 1 && modelFiles[0] == "model/model.onnx"
+	return len(modelFiles) == 1 && modelFiles[0] == "model/model.onnx" && modelBytes <= backend.MemoryLoadMaxBytes
 }
 
 // InspectSpecs reads input and output names, dtypes and shapes from the
