@@ -1,6 +1,7 @@
 package format
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -129,4 +130,24 @@ func TestReadFileLargeChecksum(t *testing.T) {
 	var ce *ChecksumError
 	require.ErrorAs(t, err, &ce)
 	assert.ErrorIs(t, err, ErrChecksum)
+}
+
+// An entry whose header claims 4 GiB while the zip holds a few bytes is
+// read as far as the bytes go, not given a buffer of the claimed size.
+func TestLyingSizeIsNotAllocated(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "model/model.bin", Method: zip.Store,
+		CompressedSize64: 4 << 30, UncompressedSize64: 4 << 30})
+	require.NoError(t, err)
+	_, err = w.Write([]byte("tiny"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	s, _, err := openZipReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), DefaultLimits)
+	require.NoError(t, err)
+	assert.Equal(t, int64(-1), s.sizeHint("model/model.bin"))
+	rc, err := s.open("model/model.bin")
+	require.NoError(t, err)
+	_, _, err = readAndHash(rc, s.sizeHint("model/model.bin"), DefaultLimits.MaxFileBytes)
+	assert.Error(t, err, "the entry ends early")
 }

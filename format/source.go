@@ -65,6 +65,7 @@ func (t *tree) has(name string) bool {
 type zipSource struct {
 	f     *os.File
 	zr    *zip.Reader
+	size  int64 // of the whole zip
 	index map[string]*zip.File
 }
 
@@ -94,7 +95,7 @@ func openZipReader(r io.ReaderAt, size int64, lim Limits) (*zipSource, *tree, er
 		return nil, nil, fmt.Errorf("%w: not a zip file: %v", ErrMalformed, err)
 	}
 	zr.RegisterDecompressor(zipMethodZstd, zstdDecompressor)
-	s := &zipSource{zr: zr, index: map[string]*zip.File{}}
+	s := &zipSource{zr: zr, size: size, index: map[string]*zip.File{}}
 	t, err := s.check(lim)
 	if err != nil {
 		return nil, nil, err
@@ -231,12 +232,13 @@ func (s *zipSource) open(name string) (io.ReadCloser, error) {
 }
 
 // sizeHint is the entry's declared size, unless that is more than
-// maxHintRatio times what it occupies in the zip: below Limits.RatioFloor
-// a header may claim any size, and a buffer made for it is memory that no
-// byte of the zip backs.
+// maxHintRatio times what it claims to occupy in the zip, or that claim is
+// more than the whole zip: headers may lie (below Limits.RatioFloor
+// about any ratio), and a buffer made for a lie is memory that no byte of
+// the zip backs.
 func (s *zipSource) sizeHint(name string) int64 {
 	zf, ok := s.index[name]
-	if !ok || zf.UncompressedSize64/max(zf.CompressedSize64, 1) > maxHintRatio {
+	if !ok || zf.CompressedSize64 > uint64(s.size) || zf.UncompressedSize64/max(zf.CompressedSize64, 1) > maxHintRatio {
 		return -1
 	}
 	return int64(zf.UncompressedSize64)
