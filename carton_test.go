@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/ziptest"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -178,30 +178,9 @@ func TestTamperedZipOverExtractedCopyFailsLoad(t *testing.T) {
 // tamperWeights re-stores model/weights.bin of a packed noop carton with
 // one byte changed, keeping everything else.
 func tamperWeights(t *testing.T, raw []byte) []byte {
-	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range zr.File {
-		var data []byte
-		if f.Name == "model/weights.bin" {
-			data = bytes.Repeat([]byte{0xab}, 4096)
-			data[100] = 0
-		} else {
-			rc, err := f.OpenRaw()
-			require.NoError(t, err)
-			data, _ = io.ReadAll(rc)
-			w, err := zw.CreateRaw(&f.FileHeader)
-			require.NoError(t, err)
-			_, _ = w.Write(data)
-			continue
-		}
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate})
-		require.NoError(t, err)
-		_, _ = w.Write(data)
-	}
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
+	data := bytes.Repeat([]byte{0xab}, 4096)
+	data[100] = 0
+	return ziptest.ReplaceEntry(t, raw, "model/weights.bin", data)
 }
 
 // LoadReader loads a carton held in memory as Load loads the file: same

@@ -55,10 +55,7 @@ func inferAndCompare(t *testing.T, m *carton.Model, dir, name string) {
 	in, want := refdata.Load(t, dir, name)
 	got, err := m.Infer(context.Background(), in)
 	require.NoError(t, err)
-	for k, w := range want {
-		assert.Nil(t, tensor.Compare(got[k], w, tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}), k)
-		got[k].Release()
-	}
+	refdata.Check(t, got, want)
 }
 
 // Load finds no ONNX Runtime, downloads the vendor-laid-out archive from

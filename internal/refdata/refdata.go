@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/carton-run/carton/internal/npy"
@@ -35,4 +36,18 @@ func Load(t testing.TB, dir, name string) (in, out map[string]tensor.Tensor) {
 		}
 	}
 	return in, out
+}
+
+// Tolerance is how closely Check wants outputs to match: float32 round-off
+// between frameworks and releases.
+var Tolerance = tensor.Tolerance{Rtol: 1e-5, Atol: 1e-6}
+
+// Check asserts that every reference output in want matches the output of
+// the same name in got within Tolerance, and releases those outputs.
+func Check(t testing.TB, got, want map[string]tensor.Tensor) {
+	t.Helper()
+	for name, w := range want {
+		assert.Nil(t, tensor.Compare(got[name], w, Tolerance), "%s: got %v", name, got[name])
+		got[name].Release()
+	}
 }
