@@ -44,9 +44,11 @@ type PackExample struct {
 // carton at out and returns its manifest hash. A single file is stored as
 // model/<the runner's model file name> when the runner has one, else under
 // its own name. Symlinks inside the model directory stay symlinks; ones
-// pointing outside are stored as copies. When the carton declares no inputs
-// and outputs and the runner can read them from the model, they are filled
-// in. out is written through a temporary file renamed into place, so a
+// pointing outside are stored as copies. The runner, when it can, looks at
+// the model first: a file it could not load at all (an ONNX file packed
+// for torchscript, a torch.save pickle instead of TorchScript) fails with
+// ErrModel. When the carton declares no inputs and outputs and the runner
+// can read them from the model, they are filled in. out is written through a temporary file renamed into place, so a
 // failure never leaves a partial carton.
 func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string, error) {
 	cfg := opts.Config
@@ -64,17 +66,9 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	if err != nil {
 		return "", err
 	}
-	if len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 && known {
-		if insp, ok := runner.(backend.SpecInspector); ok {
-			dir, cleanup, err := stageModel(modelPath, entries)
-			if err != nil {
-				return "", err
-			}
-			cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
-			cleanup()
-			if err != nil {
-				return "", fmt.Errorf("reading input/output specs from the model: %w", err)
-			}
+	if known {
+		if err := checkModel(ctx, runner, modelPath, entries, &cfg); err != nil {
+			return "", err
 		}
 	}
 	tensors := map[string]tensor.Tensor{}
@@ -227,7 +221,36 @@ func modelEntries(modelPath string, runner backend.Runner, known bool) ([]format
 	return entries, nil
 }
 
-// stageModel gives a SpecInspector a directory laid out as model/ will be.
+// checkModel has the runner look at the model (backend.ModelChecker) and,
+// when the carton declares no inputs and outputs, read them from it
+// (backend.SpecInspector).
+func checkModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config) error {
+	checker, check := runner.(backend.ModelChecker)
+	insp, inspect := runner.(backend.SpecInspector)
+	inspect = inspect && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0
+	if !check && !inspect {
+		return nil
+	}
+	dir, cleanup, err := stageModel(modelPath, entries)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if check {
+		if err := checker.CheckModel(dir); err != nil {
+			return fmt.Errorf("%s runner: %w", cfg.Runner.RunnerName, err)
+		}
+	}
+	if inspect {
+		cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
+		if err != nil {
+			return fmt.Errorf("reading input/output specs from the model: %w", err)
+		}
+	}
+	return nil
+}
+
+// stageModel gives a ModelChecker or SpecInspector a directory laid out as model/ will be.
 func stageModel(modelPath string, entries []format.Entry) (string, func(), error) {
 	if st, err := os.Stat(modelPath); err == nil && st.IsDir() {
 		return modelPath, func() {}, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/carton-run/carton/format"
@@ -106,6 +107,30 @@ type Session interface {
 // name under model/ (e.g. model.onnx); Pack uses it for single-file models.
 type ModelFileNamer interface {
 	ModelFileName() string
+}
+
+// ModelChecker is implemented by runners that can tell, without the
+// framework, whether a model directory (laid out as model/) holds a model
+// they could load at all: the file they open, in the framework's format.
+// Pack calls it, so a wrong file fails when it is packed instead of at its
+// first Load. A nil error does not promise the model loads.
+type ModelChecker interface {
+	CheckModel(modelDir string) error
+}
+
+// OpenModelFile opens a model file for a ModelChecker and returns it with
+// its size; its errors wrap ErrModel (and fs.ErrNotExist when missing).
+func OpenModelFile(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrModel, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%w: %w", ErrModel, err)
+	}
+	return f, st.Size(), nil
 }
 
 // SpecInspector is implemented by runners that can read input and output

@@ -1,6 +1,7 @@
 package libtorch_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -260,8 +261,19 @@ func TestOnErrors(t *testing.T) {
 	_, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithRunnerOpt("num_threads", 1<<32+1))
 	require.ErrorIs(t, err, carton.ErrInvalidOption, "the shim takes an int32: 1<<32+1 would be 1")
 
+	// A zip laid out as TorchScript passes pack's look at the file; only
+	// libtorch finds its pickles are garbage.
 	bad := filepath.Join(t.TempDir(), "model.pt")
-	require.NoError(t, os.WriteFile(bad, []byte("not a torchscript archive"), 0o644))
+	var archive bytes.Buffer
+	zw := zip.NewWriter(&archive)
+	for _, name := range []string{"bad/data.pkl", "bad/constants.pkl", "bad/version"} {
+		w, err := zw.Create(name)
+		require.NoError(t, err)
+		_, err = w.Write([]byte("not a pickle"))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(bad, archive.Bytes(), 0o644))
 	out := filepath.Join(t.TempDir(), "bad.carton")
 	_, err = carton.Pack(ctx, bad, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "torchscript", RequiredFrameworkVersion: "*"}}})
 	require.NoError(t, err)

@@ -264,8 +264,15 @@ func TestOptionsAndLoadErrors(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "broken.carton")
 	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
 	require.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "is not an ONNX model", "pack's own look at the file")
+	// Well-formed at the top level, so only ONNX Runtime finds the graph
+	// is garbage when pack asks it for the specs.
+	require.NoError(t, os.WriteFile(broken, []byte("\x3a\x03bad"), 0o644))
+	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
+	require.ErrorIs(t, err, carton.ErrModel)
 	require.ErrorIs(t, err, carton.ErrFramework, "ONNX Runtime's own error")
 	require.ErrorIs(t, err, onnx.ErrRuntime)
+	assert.NoFileExists(t, out)
 }
 
 func TestLoadFromBytesSkipsExtraction(t *testing.T) {

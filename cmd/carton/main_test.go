@@ -124,10 +124,13 @@ func TestErrorsAndHelp(t *testing.T) {
 	code, _, stderr := cli(t)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "Commands:")
-	for _, cmd := range []string{"pack", "info", "infer", "selftest"} {
-		code, _, stderr := cli(t, cmd, "--help")
-		assert.Equal(t, 0, code, cmd)
-		assert.Contains(t, stderr, "Usage: carton "+cmd, cmd)
+	for _, c := range commands {
+		code, _, stderr := cli(t, c.name, "--help")
+		assert.Equal(t, 0, code, c.name)
+		assert.Contains(t, stderr, "Usage: carton "+c.name, c.name)
+		code, _, stderr = cli(t, "help", c.name)
+		assert.Equal(t, 0, code, c.name)
+		assert.Contains(t, stderr, "Usage: carton "+c.name, c.name)
 	}
 	code, _, stderr = cli(t, "frobnicate")
 	assert.Equal(t, 2, code)
@@ -145,6 +148,12 @@ func TestErrorsAndHelp(t *testing.T) {
 	code, _, stderr = cli(t, "pack", dir, "--runner", "noop", "--framework-version", "*", "-o", filepath.Join(dir, "o.carton"), "--input", "x:complex:*")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "unknown dtype")
+
+	wrong := filepath.Join(dir, "wrong.carton") // an ONNX file packed for libtorch
+	code, _, stderr = cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "--runner", "torchscript", "--framework-version", "*", "-o", wrong)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "model.pt is not TorchScript")
+	assert.NoFileExists(t, wrong)
 
 	code, _, stderr = cli(t, "infer", "../../testdata/upstream/test.carton", "--input", "a=/nonexistent.npy")
 	assert.Equal(t, 1, code)

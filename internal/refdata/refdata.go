@@ -1,6 +1,7 @@
 package refdata
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,4 +51,12 @@ func Check(t testing.TB, got, want map[string]tensor.Tensor) {
 		assert.Nil(t, tensor.Compare(got[name], w, Tolerance), "%s: got %v", name, got[name])
 		got[name].Release()
 	}
+}
+
+// ModelDir lays out a model directory holding data as file.
+func ModelDir(t testing.TB, file string, data []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, file), data, 0o644))
+	return dir
 }

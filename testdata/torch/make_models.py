@@ -135,3 +135,8 @@ m = Many().eval()
 shapes = [(), (3,), (2, 3), (1, 2, 3)]
 many = {f"a{k:02d}": torch.randn(shapes[k % 4]) for k in range(12)}
 save("many", m, {k: arr(v) for k, v in many.items()}, {k: arr(v) for k, v in m(many).items()})
+
+# Not TorchScript: what torch.save writes for a state dict (an eager
+# module's file looks the same), which carton pack must refuse.
+torch.save(torch.nn.Linear(4, 2).state_dict(), os.path.join(HERE, "state_dict.pt"))
+print("state_dict")
