@@ -9,10 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -89,13 +87,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer m.Close()
 	loadTime := time.Since(start)
-	call := caller(m, in, *reuse)
-	for i := 0; i < *warmup && ctx.Err() == nil; i++ {
-		if err := call(context.WithoutCancel(ctx)); err != nil { // as measure calls
-			return err
-		}
-	}
-	res, err := measure(ctx, func() func(context.Context) error { return caller(m, in, *reuse) }, *concurrency, *n, *duration)
+	res, err := measure(ctx, func() func(context.Context) error { return caller(m, in, *reuse) }, *concurrency, *warmup, *n, *duration)
 	if err != nil {
 		return err
 	}
@@ -134,81 +126,6 @@ func caller(m *carton.Model, in map[string]tensor.Tensor, reuse bool) func(conte
 		}
 		return err
 	}
-}
-
-// measure calls from c goroutines (each with a call from newCall) until n
-// calls or d elapsed.
-func measure(ctx context.Context, newCall func() func(context.Context) error, c, n int, d time.Duration) (benchResult, error) {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	lat := make([][]time.Duration, c)
-	errs := make([]error, c)
-	var remaining = int64(n)
-	var mu sync.Mutex
-	take := func() bool {
-		if n == 0 {
-			return true
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if remaining == 0 {
-			return false
-		}
-		remaining--
-		return true
-	}
-	// Calls get a context that cannot be cancelled, so the figures are
-	// those of a caller that does not arm cancellation (for ONNX Runtime
-	// a cancellable one costs a context.AfterFunc per call); ctx stops
-	// the loop between calls instead.
-	callCtx := context.WithoutCancel(ctx)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for g := 0; g < c; g++ {
-		wg.Add(1)
-		call := newCall()
-		go func(g int) {
-			defer wg.Done()
-			for ctx.Err() == nil && take() && (n > 0 || time.Now().Before(deadline)) {
-				t0 := time.Now()
-				if err := call(callCtx); err != nil {
-					errs[g] = err
-					return
-				}
-				lat[g] = append(lat[g], time.Since(t0))
-			}
-		}(g)
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return benchResult{}, err
-	}
-	elapsed := time.Since(start)
-	runtime.ReadMemStats(&after)
-	for _, err := range errs {
-		if err != nil {
-			return benchResult{}, err
-		}
-	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	if len(all) == 0 {
-		return benchResult{}, fmt.Errorf("no call completed")
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	pct := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))].Nanoseconds()) / 1000 }
-	calls := float64(len(all))
-	return benchResult{
-		Concurrency: c, Calls: len(all), Seconds: elapsed.Seconds(), Throughput: calls / elapsed.Seconds(),
-		P50: pct(0.50), P90: pct(0.90), P99: pct(0.99), Max: float64(all[len(all)-1].Nanoseconds()) / 1000,
-		AllocsPerCall: float64(after.Mallocs-before.Mallocs) / calls,
-		BytesPerCall:  float64(after.TotalAlloc-before.TotalAlloc) / calls,
-		PeakRSSKiB:    peakRSSKiB(),
-	}, nil
 }
 
 // peakRSSKiB is the process's maximum resident set size.
