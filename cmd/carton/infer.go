@@ -91,15 +91,24 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	names := format.SortedKeys(out)
+	files := map[string]string{} // file name -> output name
+	for _, name := range names {
+		file := outputFileName(name)
+		if other, dup := files[file]; dup {
+			return fmt.Errorf("outputs %q and %q would both be written to %s", other, name, file)
+		}
+		files[file] = name
+	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
 	}
 	if rt := m.Info().Runtime; rt != nil {
 		fmt.Fprintf(stdout, "ran on %s %s (%s%s)\n", rt.Framework, rt.Version, rt.Source, prefixed(" ", rt.Path))
 	}
-	for _, name := range format.SortedKeys(out) {
+	for _, name := range names {
 		t := out[name]
-		path := filepath.Join(*outDir, name+".npy")
+		path := filepath.Join(*outDir, outputFileName(name))
 		if err := writeNpyFile(path, t); err != nil {
 			return fmt.Errorf("output %s: %w", name, err)
 		}
@@ -109,11 +118,21 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// outputFileName is the file an output is written to: its name, which
+// the carton chooses and may hold path separators (ONNX names such as
+// "dense/BiasAdd:0"), with each separator made an underscore, so every
+// output lands in the output directory, plus ".npy".
+func outputFileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, name) + ".npy"
+}
+
 // writeNpyFile writes through a temporary file so a failure leaves nothing.
 func writeNpyFile(path string, t tensor.Tensor) error {
-	if strings.ContainsAny(filepath.Base(path), `/\`) || strings.HasPrefix(filepath.Base(path), "..") {
-		return fmt.Errorf("unsafe output name %q", filepath.Base(path))
-	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".carton-out-*")
 	if err != nil {
 		return err

@@ -302,3 +302,31 @@ func TestFetchAndRuntimesCommands(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "not in the cache")
 }
+
+// Output names are the carton's to choose and may hold path separators:
+// infer keeps every file inside --output-dir, and refuses two outputs
+// that would share one.
+func TestInferOutputNamesStayInOutputDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	echo := filepath.Join(dir, "echo.carton") // noop: each input comes back as an output of its name
+	code, _, stderr := cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", echo)
+	require.Equal(t, 0, code, stderr)
+	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	xp := writeNpy(t, dir, "x.npy", x)
+
+	outDir := filepath.Join(dir, "a", "out")
+	code, stdout, stderr := cli(t, "infer", echo, "--input", "../../escape="+xp, "--input", `dense/BiasAdd\0=`+xp, "--output-dir", outDir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, ".._.._escape.npy")
+	assert.Nil(t, tensor.Compare(refdata.ReadNpy(t, filepath.Join(outDir, ".._.._escape.npy")), x, tensor.Tolerance{}))
+	assert.FileExists(t, filepath.Join(outDir, `dense_BiasAdd_0.npy`))
+	assert.NoFileExists(t, filepath.Join(dir, "escape.npy"))
+
+	code, _, stderr = cli(t, "infer", echo, "--input", "a/b="+xp, "--input", "a_b="+xp, "--output-dir", filepath.Join(dir, "clash"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "would both be written to a_b.npy")
+	assert.NoFileExists(t, filepath.Join(dir, "clash", "a_b.npy"), "checked before writing")
+}
