@@ -34,6 +34,21 @@ func RuntimeDir(cache string, fw Framework, version, platform string) string {
 	return filepath.Join(cache, "runtimes", string(fw), platformDir(platform), version)
 }
 
+// checkVersion accepts a version that can be a cache entry's directory
+// name: letters, digits and . + - _, not starting with a dot ("2.15.0+cu132"
+// passes; "..", "../x" and "" do not). Fetch and Remove call it before
+// RuntimeDir, so no version a caller passes reaches outside the cache.
+func checkVersion(version string) error {
+	ok := version != "" && version[0] != '.'
+	for _, r := range version {
+		ok = ok && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".+-_", r))
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q (want letters, digits and . + - _, like 2.15.0+cu132)", ErrInvalidVersion, version)
+	}
+	return nil
+}
+
 // Installed describes one runtime in the cache.
 type Installed struct {
 	Framework Framework `json:"framework"`

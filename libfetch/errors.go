@@ -19,4 +19,7 @@ var (
 	// ErrArchive: the archive is malformed or has members that would land
 	// outside the install directory.
 	ErrArchive = errors.New("bad runtime archive")
+	// ErrInvalidVersion: a version string that cannot name a cache entry
+	// (it would be a path outside the cache, or is empty).
+	ErrInvalidVersion = errors.New("invalid runtime version")
 )

@@ -338,3 +338,25 @@ func TestProgressBar(t *testing.T) {
 	assert.Contains(t, bar.String(), "onnxruntime-linux-x64-"+version+".tgz")
 	assert.Contains(t, bar.String(), "100%")
 }
+
+// A version names one directory in the cache: one that would reach
+// outside it is refused before anything is created, looked up or removed.
+func TestVersionCannotLeaveTheCache(t *testing.T) {
+	fetchEnv(t, "good")
+	cache, err := CacheDir()
+	require.NoError(t, err)
+	victim := filepath.Join(cache, "runtimes", "keep") // what "rm onnx ../../keep" would have reached
+	require.NoError(t, os.MkdirAll(victim, 0o755))
+	for _, v := range []string{"", ".", "..", "../../keep", "1.0.0/../../../keep", `1.0.0\x`, ".hidden", "1.0.0+a/b"} {
+		_, err := Fetch(context.Background(), ONNXRuntime, v, FetchOptions{})
+		require.ErrorIs(t, err, ErrInvalidVersion, "%q", v)
+		require.ErrorIs(t, Remove(ONNXRuntime, v), ErrInvalidVersion, "%q", v)
+	}
+	assert.DirExists(t, victim)
+	entries, err := os.ReadDir(filepath.Join(cache, "runtimes"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "nothing created beside it")
+	for _, v := range []string{"1.20.1", "2.15.0+cu132", "1.0.0-rc.1", "2_1"} {
+		assert.NoError(t, checkVersion(v), v)
+	}
+}

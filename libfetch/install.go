@@ -85,6 +85,9 @@ func Fetch(ctx context.Context, fw Framework, version string, o FetchOptions) (C
 }
 
 func fetch(ctx context.Context, fw Framework, version, platform string, o FetchOptions) (Candidate, error) {
+	if err := checkVersion(version); err != nil {
+		return Candidate{}, err
+	}
 	cache, err := CacheDir()
 	if err != nil {
 		return Candidate{}, err
@@ -293,6 +296,9 @@ func FetchMatching(ctx context.Context, fw Framework, requirement, pin string, o
 
 // Remove deletes fw version (this platform) from the cache.
 func Remove(fw Framework, version string) error {
+	if err := checkVersion(version); err != nil {
+		return err
+	}
 	cache, err := CacheDir()
 	if err != nil {
 		return err
