@@ -10,8 +10,9 @@ import (
 	"github.com/carton-run/carton/backend"
 )
 
-// CheckModel says whether the model file is an ONNX ModelProto: its
-// top-level protobuf fields are well formed and one of them is the graph.
+// CheckModel says whether the model file is an ONNX ModelProto (its
+// top-level protobuf fields are well formed and one of them is the graph)
+// or an ORT-format model.
 // It reads the field headers only, skipping their contents, so a model of
 // any size costs a few reads; ONNX Runtime judges the rest at Load.
 func (Runner) CheckModel(modelDir string) error {
@@ -24,6 +25,10 @@ func (Runner) CheckModel(modelDir string) error {
 		return err
 	}
 	defer f.Close()
+	var head [8]byte
+	if n, _ := f.ReadAt(head[:], 0); n == len(head) && string(head[4:]) == "ORTM" {
+		return nil // an ORT-format (flatbuffer) model, which ONNX Runtime reads from bytes
+	}
 	if err := checkModelProto(f, size); err != nil {
 		return fmt.Errorf("%w: %s is not an ONNX model: %w", backend.ErrModel, filepath.Base(p), err)
 	}

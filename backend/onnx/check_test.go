@@ -44,6 +44,8 @@ func TestCheckModel(t *testing.T) {
 		err := Runner{}.CheckModel(refdata.ModelDir(t, "model.onnx", data))
 		require.ErrorIs(t, err, backend.ErrModel, "%d bytes", len(data))
 	}
+	ortFormat := append([]byte{0x1c, 0, 0, 0}, "ORTM"...)
+	assert.NoError(t, Runner{}.CheckModel(refdata.ModelDir(t, "model.onnx", append(ortFormat, make([]byte, 64)...))))
 	err := Runner{}.CheckModel(t.TempDir())
 	require.ErrorIs(t, err, backend.ErrModel)
 	assert.Contains(t, err.Error(), "no model/model.onnx")
