@@ -1,7 +1,6 @@
 package onnx
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,15 +48,4 @@ func TestCheckModel(t *testing.T) {
 	err := Runner{}.CheckModel(t.TempDir())
 	require.ErrorIs(t, err, backend.ErrModel)
 	assert.Contains(t, err.Error(), "no model/model.onnx")
-}
-
-func FuzzCheckModelProto(f *testing.F) {
-	for _, p := range []string{"../../testdata/onnx/matmul_add.onnx", "../../testdata/torch/first.pt"} {
-		b, err := os.ReadFile(p)
-		require.NoError(f, err)
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = checkModelProto(bytes.NewReader(data), int64(len(data))) // must not panic or loop
-	})
 }
