@@ -27,9 +27,13 @@ func (Runner) CheckModel(modelDir string) error {
 		return err
 	}
 	defer f.Close()
-	return checkTorchScript(f, size)
+	if err := checkTorchScript(f, size); err != nil {
+		return fmt.Errorf("%w: %w", backend.ErrModel, err)
+	}
+	return nil
 }
 
+// checkTorchScript says why model.pt, size bytes in r, is not TorchScript.
 func checkTorchScript(r io.ReaderAt, size int64) error {
 	var head [8]byte
 	if n, _ := r.ReadAt(head[:], 0); n == len(head) && string(head[4:]) == "PTMF" {
@@ -37,7 +41,7 @@ func checkTorchScript(r io.ReaderAt, size int64) error {
 	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return fmt.Errorf("%w: model.pt is not TorchScript (neither a zip archive nor a flatbuffer module): %v", backend.ErrModel, err)
+		return fmt.Errorf("model.pt is not TorchScript (neither a zip archive nor a flatbuffer module): %v", err)
 	}
 	pickled := false
 	for _, e := range zr.File {
@@ -53,8 +57,19 @@ func checkTorchScript(r io.ReaderAt, size int64) error {
 		}
 	}
 	if pickled {
-		return fmt.Errorf("%w: model.pt was written by torch.save (an eager module or a state dict), which libtorch cannot run: "+
-			"make it TorchScript with torch.jit.script or torch.jit.trace and save it with torch.jit.save", backend.ErrModel)
+		return errors.New("model.pt was written by torch.save (an eager module or a state dict), which libtorch cannot run: " +
+			"make it TorchScript with torch.jit.script or torch.jit.trace and save it with torch.jit.save")
 	}
-	return fmt.Errorf("%w: model.pt is a zip archive but not TorchScript (no constants.pkl)", backend.ErrModel)
+	return errors.New("model.pt is a zip archive but not TorchScript (no constants.pkl)")
+}
+
+// explainLoadFailure adds to libtorch's error for a model it could not
+// load what checkTorchScript finds wrong with the file, if anything: for
+// a torch.save pickle libtorch says only that constants.pkl is missing.
+// (Pack refuses such files; cartons from elsewhere may hold them.)
+func explainLoadFailure(err error, r io.ReaderAt, size int64) error {
+	if why := checkTorchScript(r, size); why != nil {
+		return fmt.Errorf("%w (%v)", err, why)
+	}
+	return err
 }

@@ -423,3 +423,40 @@ func TestOnLoadReader(t *testing.T) {
 	extracted, _ := os.ReadDir(filepath.Join(cache, "models"))
 	assert.Empty(t, extracted, "model.pt is read from memory")
 }
+
+// A carton packed elsewhere may hold a torch.save pickle (carton pack
+// refuses one): libtorch's own error, which names only a missing
+// constants.pkl, comes back with the reason, from memory and from a file.
+func TestOnTorchSavePickleIsExplained(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	pickle, err := os.ReadFile(filepath.Join(models, "state_dict.pt"))
+	require.NoError(t, err)
+	cfg := &format.Config{SpecVersion: format.SpecVersion, Runner: format.Runner{RunnerName: "torchscript", RequiredFrameworkVersion: "*", RunnerCompatVersion: 1}}
+	path := filepath.Join(dir, "pickle.carton")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	_, err = format.Write(f, cfg, []format.Entry{{Name: "model/model.pt", Data: pickle}}, nil)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	_, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrModel)
+	require.ErrorIs(t, err, carton.ErrFramework, "libtorch's error stays in the chain")
+	assert.Contains(t, err.Error(), "written by torch.save")
+
+	unpacked := filepath.Join(dir, "unpacked") // the same carton unzipped: libtorch opens the file
+	c, err := format.Open(path, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	for _, name := range c.Files("") {
+		b, err := c.ReadFile(name)
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Join(unpacked, filepath.Dir(name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(unpacked, name), b, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(unpacked, "MANIFEST"), c.Manifest.Bytes(), 0o644))
+	_, err = carton.LoadUnpacked(ctx, unpacked, carton.WithFrameworkVersion(rt.Version))
+	require.ErrorIs(t, err, carton.ErrFramework)
+	assert.Contains(t, err.Error(), "written by torch.save")
+}

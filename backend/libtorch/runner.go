@@ -1,6 +1,7 @@
 package libtorch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,7 +95,11 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
 		}
-		return newModule(s, "", b, device, cfg)
+		m, err := newModule(s, "", b, device, cfg)
+		if err != nil {
+			return nil, explainLoadFailure(err, bytes.NewReader(b), int64(len(b)))
+		}
+		return m, nil
 	}
 	path := filepath.Join(req.ModelDir, "model.pt")
 	if _, err := os.Stat(path); err != nil {
@@ -103,7 +108,15 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 		}
 		return nil, err
 	}
-	return newModule(s, path, nil, device, cfg)
+	m, err := newModule(s, path, nil, device, cfg)
+	if err != nil {
+		if f, size, ferr := backend.OpenModelFile(path); ferr == nil {
+			err = explainLoadFailure(err, f, size)
+			f.Close()
+		}
+		return nil, err
+	}
+	return m, nil
 }
 
 // LoadsFromMemory: a lone model.pt of up to backend.MemoryLoadMaxBytes
