@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"codeberg.org/sbinet/npyio/npy"
@@ -166,7 +167,11 @@ func Write(w io.Writer, t tensor.Tensor) error {
 			// does, so it reads back as "".
 			s = slices.Repeat([]string{"\x00"}, len(s))
 		}
-		elems = s
+		if !slices.ContainsFunc(s, func(e string) bool { return !utf8.ValidString(e) }) {
+			elems = s
+			break
+		}
+		return writeBytes(w, t.Shape(), s)
 	case tensor.Float16:
 		// npyio reads float16 but cannot write it: write the bits as uint16
 		// and relabel the header's descr ('<u2' -> '<f2', same length).
@@ -261,6 +266,11 @@ func writeEmpty(w io.Writer, elems any, shape tensor.Shape) error {
 	if end < 0 {
 		return fmt.Errorf("npy: unexpected header %q", old)
 	}
+	return writeHeader(w, old[:start]+"'shape': "+shapeTuple(shape)+old[start+end+1:])
+}
+
+// shapeTuple is shape as the header's Python tuple.
+func shapeTuple(shape tensor.Shape) string {
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = fmt.Sprint(d)
@@ -269,12 +279,51 @@ func writeEmpty(w io.Writer, elems any, shape tensor.Shape) error {
 	if len(shape) == 1 {
 		tuple += ","
 	}
-	hdr := strings.TrimRight(old[:start]+"'shape': ("+tuple+old[start+end:], " \n")
-	for (10+len(hdr)+1)%64 != 0 {
+	return "(" + tuple + ")"
+}
+
+// writeHeader writes the magic, version and dict, padded with spaces so
+// the data starts on a 64-byte boundary; version 2.0 when the padded dict
+// exceeds version 1.0's 16-bit length.
+func writeHeader(w io.Writer, dict string) error {
+	hdr := strings.TrimRight(dict, " \n")
+	prefix := 10
+	if 10+len(hdr)+1+63 > 10+0xffff {
+		prefix = 12
+	}
+	for (prefix+len(hdr)+1)%64 != 0 {
 		hdr += " "
 	}
 	hdr += "\n"
-	out := append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)), byte(len(hdr)>>8))
+	out := []byte("\x93NUMPY\x01\x00")
+	if prefix == 10 {
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(hdr)))
+	} else {
+		out[6] = 2
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(hdr)))
+	}
 	_, err := w.Write(append(out, hdr...))
 	return err
+}
+
+// writeBytes writes strings as numpy bytes ('|S<n>', each padded with NULs
+// to the longest): Write's choice when some are not valid UTF-8, which
+// the unicode dtype ('<U', code points) cannot hold. Trailing NULs are
+// lost, as numpy strips them from both dtypes.
+func writeBytes(w io.Writer, shape tensor.Shape, strs []string) error {
+	item := 1
+	for _, s := range strs {
+		item = max(item, len(s))
+	}
+	dict := fmt.Sprintf("{'descr': '|S%d', 'fortran_order': False, 'shape': %s, }", item, shapeTuple(shape))
+	if err := writeHeader(w, dict); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	pad := make([]byte, item)
+	for _, s := range strs {
+		bw.WriteString(s)
+		bw.Write(pad[len(s):])
+	}
+	return bw.Flush()
 }

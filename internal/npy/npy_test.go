@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,6 +46,9 @@ func TestRoundTrip(t *testing.T) {
 	add(tensor.FromStrings(tensor.Shape{}, []string{""}))
 	add(tensor.FromStrings(tensor.Shape{2}, []string{"", ""}))
 	add(tensor.FromStrings(tensor.Shape{3, 0, 2}, nil))
+	// Not UTF-8: written as numpy bytes ('|S'), not unicode.
+	add(tensor.FromStrings(tensor.Shape{2, 2}, []string{"\xac", "ok", "", "\xff\xfe\x00x"}))
+	add(tensor.FromStrings(tensor.Shape{}, []string{"\xac"}))
 	for _, in := range cases {
 		out := roundTrip(t, in)
 		assert.Nil(t, tensor.Compare(out, in, tensor.Tolerance{}), "%s -> %s", in, out)
@@ -106,4 +110,18 @@ func TestZeroLengthStrings(t *testing.T) {
 	assert.Equal(t, tensor.Shape{2, 0}, x.Shape())
 	_, err = Read(bytes.NewReader(header("(2,)")))
 	assert.ErrorIs(t, err, ErrUnsupported)
+}
+
+// Strings that are not UTF-8 go out as numpy bytes, in a header numpy
+// itself reads: 64-byte aligned, items padded with NULs.
+func TestBytesStrings(t *testing.T) {
+	x, err := tensor.FromStrings(tensor.Shape{3}, []string{"\xac", "abc", ""})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, x))
+	b := buf.Bytes()
+	hlen := int(b[8]) | int(b[9])<<8
+	require.Equal(t, 0, (10+hlen)%64)
+	assert.Equal(t, "{'descr': '|S3', 'fortran_order': False, 'shape': (3,), }", strings.TrimRight(string(b[10:10+hlen]), " \n"))
+	assert.Equal(t, "\xac\x00\x00abc\x00\x00\x00", string(b[10+hlen:]))
 }
