@@ -3,8 +3,10 @@ package format
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -165,6 +167,10 @@ func EncodeTensorData(tensors map[string]tensor.Tensor) (map[string][]byte, erro
 		if t.DType() == tensor.String {
 			e.File = fmt.Sprintf("tensor_%d.toml", i)
 			s, _ := t.Strings()
+			if i := slices.IndexFunc(s, func(e string) bool { return !utf8.ValidString(e) }); i >= 0 {
+				return nil, fmt.Errorf("%w: string tensor %q: element %d is not valid UTF-8, and tensor_data/ keeps strings in TOML, which holds only UTF-8",
+					tensor.ErrInvalid, name, i)
+			}
 			var buf bytes.Buffer
 			if err := toml.NewEncoder(&buf).Encode(rawStrings{Data: append([]string{}, s...)}); err != nil {
 				return nil, err

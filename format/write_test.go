@@ -110,6 +110,23 @@ func TestEmptyTensorDataStillHasIndex(t *testing.T) {
 	assert.Empty(t, td.Tensors)
 }
 
+// tensor_data/ holds strings as TOML, which cannot hold every byte
+// string: one that is not UTF-8 is refused when encoding, not found
+// unreadable when the carton is loaded.
+func TestTensorDataStringsMustBeUTF8(t *testing.T) {
+	ok, _ := tensor.FromStrings(tensor.Shape{2}, []string{"é", "ok\x00"})
+	files, err := EncodeTensorData(map[string]tensor.Tensor{"s": ok})
+	require.NoError(t, err)
+	td, err := ReadTensorData(func(name string) ([]byte, error) { return files[name], nil }, func(string) bool { return true })
+	require.NoError(t, err)
+	assert.Nil(t, tensor.Compare(td.Tensors["s"], ok, tensor.Tolerance{}))
+
+	bad, _ := tensor.FromStrings(tensor.Shape{2}, []string{"ok", "\xac"})
+	_, err = EncodeTensorData(map[string]tensor.Tensor{"s": bad})
+	require.ErrorIs(t, err, tensor.ErrInvalid)
+	assert.Contains(t, err.Error(), "element 1 is not valid UTF-8")
+}
+
 func writeBytes(t *testing.T, b []byte) string {
 	p := filepath.Join(t.TempDir(), "x.carton")
 	require.NoError(t, os.WriteFile(p, b, 0o644))
