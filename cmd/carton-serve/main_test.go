@@ -117,3 +117,13 @@ func TestServeWireExact(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, code, name)
 	}
 }
+
+// A model's string output that is not UTF-8 is an error, not a JSON string
+// with U+FFFD in place of its bytes.
+func TestServeWireRefusesBytesStrings(t *testing.T) {
+	x, err := tensor.FromStrings(tensor.Shape{2}, []string{"ok", "\xac"})
+	require.NoError(t, err)
+	_, err = toWire(x)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "element 1 is not valid UTF-8")
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"unicode/utf8"
 
 	"github.com/carton-run/carton/tensor"
 )
@@ -144,6 +146,12 @@ func view[T tensor.Elem](t tensor.Tensor) any { v, _ := tensor.View[T](t); retur
 // toWire encodes t; integers exactly, floats as wireFloat.
 func toWire(t tensor.Tensor) (wireTensor, error) {
 	wt := wireTensor{DType: t.DType().String(), Shape: t.Shape()}
+	if strs, err := t.Strings(); err == nil {
+		// encoding/json would put U+FFFD in place of each bad byte
+		if i := slices.IndexFunc(strs, func(s string) bool { return !utf8.ValidString(s) }); i >= 0 {
+			return wt, fmt.Errorf("string element %d is not valid UTF-8, which a JSON string cannot carry unchanged", i)
+		}
+	}
 	var data any
 	if v, ok := exactViews[t.DType()]; ok {
 		data = v(t)
