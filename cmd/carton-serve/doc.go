@@ -7,7 +7,8 @@
 //
 // A tensor is {"dtype", "shape", "data"} with data flat in C order: JSON
 // numbers (integers exact up to int64 and uint64; NaN and the infinities
-// as the strings "NaN", "Inf" and "-Inf"), booleans or strings. Outputs
+// as the strings "NaN", "Inf" and "-Inf"), booleans or strings (UTF-8: a
+// string output holding other bytes is an error, not silently altered). Outputs
 // come back the same way under "outputs". A request that does not fit its
 // model's inputs is a 400; cancelling the request (the client going away)
 // stops an ONNX Runtime run.
