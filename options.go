@@ -43,8 +43,12 @@ func WithRunnerOpt(key string, value any) Option {
 // any discovery.
 func WithRuntimePath(path string) Option { return func(o *loadOptions) { o.runtimePath = path } }
 
-// WithFrameworkVersion pins the runtime to one exact version (which must
-// still satisfy the carton's requirement).
+// WithFrameworkVersion narrows the runtimes Load may choose: an exact
+// version ("2.15.0") pins one, a shorter one ("1.13") any of its patch
+// releases, a requirement with an operator
+// ("^2", ">=1.13, <2") must hold beside the carton's own. Either way the
+// carton's requirement still applies, and the newest runtime that
+// matches both is chosen (or downloaded).
 func WithFrameworkVersion(version string) Option { return func(o *loadOptions) { o.pin = version } }
 
 // WithDevice selects "cpu" (default) or "cuda:N" for runners that support it.

@@ -36,13 +36,9 @@ func Select(ctx context.Context, runnerName, requirement string, platforms []str
 	if err != nil {
 		return Selection{}, fmt.Errorf("%w: required_framework_version: %v", format.ErrMalformed, err)
 	}
-	var pinned *semver.Version
-	if pin != "" {
-		v, err := semver.Parse(pin)
-		if err != nil {
-			return Selection{}, fmt.Errorf("pinned runtime version: %w", err)
-		}
-		pinned = &v
+	pinned, err := semver.ParsePin(pin)
+	if err != nil {
+		return Selection{}, fmt.Errorf("pinned runtime version: %w", err)
 	}
 	found, err := r.Runtimes(ctx, hints)
 	if err != nil {
@@ -80,7 +76,7 @@ func Select(ctx context.Context, runnerName, requirement string, platforms []str
 		}
 	}
 	for _, c := range cands {
-		if req.Matches(c.v) && (pinned == nil || c.v.Compare(*pinned) == 0) {
+		if req.Matches(c.v) && pinned.Matches(c.v) {
 			sel.Runtime = c.rt
 			return sel, nil
 		}

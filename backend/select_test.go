@@ -50,6 +50,11 @@ func TestSelectByRequirement(t *testing.T) {
 		{"~2.1", "", "2.1.0"},
 		{"2", "2.1.0", "2.1.0"},
 		{"1.13.1", "", "1.13.1"},
+		{"*", "^2", "2.5.1"}, // a requirement as the pin: the newest of both
+		{"*", "<2.5", "2.1.0"},
+		{"*", ">=1, <2", "1.13.1"},
+		{"*", "1.13", "1.13.1"}, // fewer than three numbers: every 1.13.x
+		{"*", "2", "2.5.1"},
 	}
 	for _, c := range cases {
 		sel, err := Select(context.Background(), "test-multi", c.req, nil, Hints{}, c.pin)

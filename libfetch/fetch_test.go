@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carton-run/carton/internal/semver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -216,6 +217,16 @@ func TestFetchMatchingPicksNewest(t *testing.T) {
 	_, err = FetchMatching(context.Background(), ONNXRuntime, ">=99", "", FetchOptions{})
 	require.ErrorIs(t, err, ErrNoRelease)
 	assert.Contains(t, err.Error(), version, "the error lists what is offered")
+
+	// The pin narrows the requirement: a version, or a requirement of its own.
+	c, err = FetchMatching(context.Background(), ONNXRuntime, "*", "<="+version, FetchOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, version, c.Version)
+	_, err = FetchMatching(context.Background(), ONNXRuntime, "="+version, ">"+version, FetchOptions{})
+	require.ErrorIs(t, err, ErrNoRelease)
+	assert.Contains(t, err.Error(), "satisfies ="+version+" and >"+version)
+	_, err = FetchMatching(context.Background(), ONNXRuntime, "*", "latest", FetchOptions{})
+	require.ErrorIs(t, err, semver.ErrInvalid)
 }
 
 // childEnv marks a re-executed test binary that fetches and exits.

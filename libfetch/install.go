@@ -267,7 +267,7 @@ func Available(ctx context.Context, fw Framework, o FetchOptions) ([]string, err
 
 // FetchMatching fetches the newest downloadable version of fw that
 // satisfies requirement (a Cargo-style requirement) and, when pin is set,
-// equals it.
+// matches it too (an exact version, or a further requirement).
 func FetchMatching(ctx context.Context, fw Framework, requirement, pin string, o FetchOptions) (Candidate, error) {
 	if o.Offline {
 		what := requirement
@@ -281,17 +281,25 @@ func FetchMatching(ctx context.Context, fw Framework, requirement, pin string, o
 	if err != nil {
 		return Candidate{}, err
 	}
+	pinned, err := semver.ParsePin(pin)
+	if err != nil {
+		return Candidate{}, err
+	}
 	versions, err := Available(ctx, fw, o)
 	if err != nil {
 		return Candidate{}, err
 	}
 	for _, v := range versions {
 		sv, _ := semver.Parse(v)
-		if req.Matches(sv) && (pin == "" || strings.TrimSpace(pin) == v) {
+		if req.Matches(sv) && pinned.Matches(sv) {
 			return Fetch(ctx, fw, v, o)
 		}
 	}
-	return Candidate{}, fmt.Errorf("%w: no downloadable %s for %s satisfies %s (offered: %s)", ErrNoRelease, fw, Platform(), requirement, strings.Join(versions, ", "))
+	what := requirement
+	if pin != "" {
+		what += " and " + pin
+	}
+	return Candidate{}, fmt.Errorf("%w: no downloadable %s for %s satisfies %s (offered: %s)", ErrNoRelease, fw, Platform(), what, strings.Join(versions, ", "))
 }
 
 // Remove deletes fw version (this platform) from the cache.

@@ -74,7 +74,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runtime.GOMAXPROCS(*gomaxprocs)
 	}
 	if *compare {
-		return benchCompare(ctx, path, args, stdout, *asJSON)
+		if lf.runtimePath != "" {
+			return usageErr("--compare runs every local runtime; --runtime names one")
+		}
+		return benchCompare(ctx, path, args, lf.pin, stdout, *asJSON)
 	}
 	in, err := benchInputs(ctx, path, inputs, dims, *random)
 	if err != nil {
@@ -264,9 +267,14 @@ func randomTensor(rng *rand.Rand, dt tensor.DType, shape tensor.Shape) (tensor.T
 	return t, nil
 }
 
-// benchCompare re-runs this command once per matching runtime version, each
-// in its own process (some frameworks cannot load two versions in one).
-func benchCompare(ctx context.Context, path string, args []string, stdout io.Writer, asJSON bool) error {
+// benchCompare re-runs this command once per runtime version that matches
+// the carton's requirement and pin (--framework-version), each in its own
+// process (some frameworks cannot load two versions in one).
+func benchCompare(ctx context.Context, path string, args []string, pin string, stdout io.Writer, asJSON bool) error {
+	pinned, err := semver.ParsePin(pin)
+	if err != nil {
+		return usageErr("--framework-version: %v", err)
+	}
 	info, err := carton.ModelInfo(ctx, path)
 	if err != nil {
 		return err
@@ -291,7 +299,7 @@ func benchCompare(ctx context.Context, path string, args []string, stdout io.Wri
 	seen := map[string]bool{}
 	for _, rt := range rts {
 		v, err := semver.Parse(rt.Version)
-		if err != nil || !req.Matches(v) || seen[rt.Version] {
+		if err != nil || !req.Matches(v) || !pinned.Matches(v) || seen[rt.Version] {
 			continue
 		}
 		seen[rt.Version] = true
@@ -301,7 +309,7 @@ func benchCompare(ctx context.Context, path string, args []string, stdout io.Wri
 				childArgs = append(childArgs, a)
 			}
 		}
-		childArgs = append(childArgs, "--json", "--framework-version", rt.Version)
+		childArgs = append(childArgs, "--json", "--framework-version", rt.Version) // the last one counts
 		out, err := exec.CommandContext(ctx, self, childArgs...).Output()
 		if err != nil {
 			return fmt.Errorf("bench on %s %s: %w", rt.Framework, rt.Version, childError(err))
@@ -313,7 +321,11 @@ func benchCompare(ctx context.Context, path string, args []string, stdout io.Wri
 		results = append(results, res)
 	}
 	if len(results) == 0 {
-		return fmt.Errorf("%w: no local %s runtime satisfies %s", carton.ErrNoRuntime, r.Framework(), req)
+		what := req.String()
+		if pin != "" {
+			what += " and " + pin
+		}
+		return fmt.Errorf("%w: no local %s runtime satisfies %s", carton.ErrNoRuntime, r.Framework(), what)
 	}
 	if asJSON {
 		return json.NewEncoder(stdout).Encode(results)

@@ -23,7 +23,7 @@ type loadFlags struct {
 
 func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.runtimePath, "runtime", "", "framework library or directory to use")
-	fs.StringVar(&l.pin, "framework-version", "", "pin the runtime to this exact version")
+	fs.StringVar(&l.pin, "framework-version", "", "use a runtime of this version (2.15.0) or requirement (^2, >=1.13), besides the carton's own")
 	fs.StringVar(&l.device, "device", "cpu", "cpu or cuda:N")
 	fs.Var(&l.opts, "opt", "override a runner option KEY=VALUE, repeatable")
 }

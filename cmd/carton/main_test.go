@@ -237,6 +237,29 @@ func TestBench(t *testing.T) {
 	require.Len(t, all, 1, "noop has one version")
 	assert.Equal(t, 20, all[0].Calls)
 
+	// --framework-version narrows the runtimes, with --compare too: the
+	// noop runner's one version is 1.0.0.
+	for req, want := range map[string]int{"^1": 1, "1.0": 1, "1.0.0": 1, "^2": 0, "<1": 0} {
+		code, stdout, stderr = cli(t, "bench", out, "--random", "-n", "5", "--compare", "--framework-version", req, "--json")
+		if want == 0 {
+			assert.Equal(t, 1, code, req)
+			assert.Contains(t, stderr, "satisfies * and "+req, req)
+			code, _, stderr = cli(t, "bench", out, "--random", "-n", "5", "--framework-version", req)
+			assert.Equal(t, 1, code, req)
+			assert.Contains(t, stderr, "pinned to "+req, req)
+			continue
+		}
+		require.Equal(t, 0, code, "%s: %s", req, stderr)
+		require.NoError(t, json.Unmarshal([]byte(stdout), &all))
+		assert.Len(t, all, want, req)
+		code, _, stderr = cli(t, "bench", out, "--random", "-n", "5", "--framework-version", req)
+		assert.Equal(t, 0, code, "%s: %s", req, stderr)
+	}
+	code, _, stderr = cli(t, "bench", out, "--random", "-n", "5", "--compare", "--framework-version", "latest")
+	assert.Equal(t, 2, code, stderr)
+	code, _, stderr = cli(t, "bench", out, "--random", "-n", "5", "--compare", "--runtime", "/x")
+	assert.Equal(t, 2, code, stderr)
+
 	code, _, stderr = cli(t, "bench", out)
 	assert.Equal(t, 2, code, "needs --input or --random")
 	assert.Contains(t, stderr, "--random")

@@ -3,6 +3,9 @@ package semver
 import (
 	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestReqMatches(t *testing.T) {
@@ -100,5 +103,38 @@ func TestParseVersion(t *testing.T) {
 		if MustParse(order[i-1]).Compare(MustParse(order[i])) != -1 || MustParse(order[i]).Compare(MustParse(order[i-1])) != 1 {
 			t.Errorf("%s should sort before %s", order[i-1], order[i])
 		}
+	}
+}
+
+func TestParsePin(t *testing.T) {
+	v := MustParse
+	cases := []struct {
+		pin     string
+		yes, no []string
+		exact   bool
+	}{
+		{"", []string{"0.1.0", "2.15.0"}, nil, false},
+		{"2.15.0", []string{"2.15.0", "2.15.0+cu132"}, []string{"2.15.1", "2.14.0"}, true},
+		{"1.13", []string{"1.13.0", "1.13.1"}, []string{"1.14.0", "1.12.9"}, false},
+		{"2", []string{"2.0.0", "2.15.0"}, []string{"3.0.0", "1.13.1"}, false},
+		{"^2", []string{"2.1.0"}, []string{"1.13.1", "3.0.0"}, false},
+		{">=1.13, <2", []string{"1.13.1"}, []string{"2.1.0", "1.12.0"}, false},
+		{"=1.13", []string{"1.13.1"}, []string{"1.14.0"}, false},
+	}
+	for _, c := range cases {
+		p, err := ParsePin(c.pin)
+		require.NoError(t, err, c.pin)
+		assert.Equal(t, c.exact, p.Exact(), c.pin)
+		assert.Equal(t, c.pin, p.String())
+		for _, s := range c.yes {
+			assert.True(t, p.Matches(v(s)), "%q should match %s", c.pin, s)
+		}
+		for _, s := range c.no {
+			assert.False(t, p.Matches(v(s)), "%q should not match %s", c.pin, s)
+		}
+	}
+	for _, bad := range []string{"latest", "^", "1.x.y", ">= two"} {
+		_, err := ParsePin(bad)
+		assert.ErrorIs(t, err, ErrInvalid, bad)
 	}
 }
