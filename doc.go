@@ -49,7 +49,8 @@
 // Errors wrap a sentinel to branch on with errors.Is: ErrMalformed,
 // ErrChecksum, ErrUnsafePath, ErrLimit (the carton), ErrUnknownRunner,
 // ErrNoRuntime, ErrPlatform (runner selection), ErrInvalidOption and
-// ErrModel (Load), ErrInvalidInput (Infer inputs that do not match the
+// ErrModel (Load; Pack too, for a model file its runner could not load),
+// ErrInvalidInput (Infer inputs that do not match the
 // specs), ErrFramework (the framework itself reported the error, at Load or
 // Infer; each runner's own sentinel, such as libtorch.ErrTorch, matches
 // it), ErrInvalidTensor, ErrClosed and ErrSelfTest. An error can match more
