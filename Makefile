@@ -33,17 +33,23 @@ TORCH_DIR             = $(CACHE)/runtimes/libtorch/$(GOPLATFORM)/$(TORCH_VERSION
 # builds the TensorFlow test models.
 TF_VERSION := 2.21.0
 
+# Upstream Carton's Python package, in a venv of its own: the interop test
+# has it read the cartons carton packs (its runners come from the network,
+# so it only reads metadata and tensor_data here).
+UPSTREAM_CARTON_VERSION := 0.0.1.dev20231020
+
 # What tests and the demo need to find the runtimes make setup installed.
 RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_PYTHON=$(ABS_BUILD)/venv/bin/python:/usr/bin/python3 \
 	CARTON_CACHE_DIR=$(CACHE) \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB) \
 	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl)) \
-	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda
+	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda \
+	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python
 
-.PHONY: arm64-check leakcheck soak setup setup-onnx setup-tensorflow setup-torch torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check leakcheck soak setup setup-onnx setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
-setup: setup-onnx setup-torch setup-tensorflow
+setup: setup-onnx setup-torch setup-tensorflow setup-upstream
 	$(GO) mod download
 
 setup-torch: torch-apt $(TORCH_DIR)/build-version shims
@@ -87,6 +93,13 @@ $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION):
 	touch $@
 
 setup-tensorflow: $(BUILD)/venv/.tensorflow-$(TF_VERSION)
+
+setup-upstream: $(BUILD)/upstream-venv/.cartonml-$(UPSTREAM_CARTON_VERSION)
+
+$(BUILD)/upstream-venv/.cartonml-$(UPSTREAM_CARTON_VERSION):
+	$(PYTHON) -m venv $(BUILD)/upstream-venv
+	$(BUILD)/upstream-venv/bin/pip install --quiet --disable-pip-version-check numpy cartonml-nightly==$(UPSTREAM_CARTON_VERSION)
+	touch $@
 
 # pip uses its configured index (PIP_INDEX_URL, pip.conf).
 $(BUILD)/venv/.tensorflow-$(TF_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)

@@ -108,7 +108,7 @@ type rawExample struct {
 	Name        string            `toml:"name,omitempty"`
 	Description string            `toml:"description,omitempty"`
 	Inputs      map[string]string `toml:"inputs"`
-	SampleOut   map[string]string `toml:"sample_out,omitempty"`
+	SampleOut   map[string]string `toml:"sample_out"` // upstream requires it, empty or not
 }
 
 type rawRunner struct {
@@ -302,7 +302,11 @@ func (c *Config) Marshal() ([]byte, error) {
 		raw.SelfTest = append(raw.SelfTest, rawSelfTest(s))
 	}
 	for _, e := range c.Examples {
-		raw.Example = append(raw.Example, rawExample(e))
+		re := rawExample(e)
+		if re.SampleOut == nil {
+			re.SampleOut = map[string]string{}
+		}
+		raw.Example = append(raw.Example, re)
 	}
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)
