@@ -520,3 +520,62 @@ func TestLoadOptionErrors(t *testing.T) {
 		assert.NoError(t, load(carton.WithRunnerOpt("k", v)), "%T", v)
 	}
 }
+
+// An example's inputs and outputs may be files (an image, a sound), stored
+// under misc/ as upstream names them.
+func TestPackExampleFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	img := filepath.Join(dir, "cat.png")
+	require.NoError(t, os.WriteFile(img, []byte("png bytes"), 0o644))
+	out := filepath.Join(dir, "ex.carton")
+	opts := noopOptions(t)
+	x := opts.SelfTests[0].Inputs["x"]
+	opts.Examples = []carton.PackExample{
+		{Name: "photo", MiscInputs: map[string]string{"x": img}, SampleOut: map[string]tensor.Tensor{"x": x}},
+		{Inputs: map[string]tensor.Tensor{"x": x}, MiscSampleOut: map[string]string{"x": img}},
+	}
+	_, err := carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+	info, err := carton.ModelInfo(ctx, out)
+	require.NoError(t, err)
+	require.Len(t, info.Examples, 2)
+	assert.Equal(t, "@misc/_example_misc_file_0", info.Examples[0].Inputs["x"])
+	assert.Equal(t, "@tensor_data/example_0_out_x", info.Examples[0].SampleOut["x"])
+	assert.Equal(t, "@misc/_example_misc_file_1", info.Examples[1].SampleOut["x"])
+	c, err := format.Open(out, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	for _, name := range []string{"misc/_example_misc_file_0", "misc/_example_misc_file_1"} {
+		b, err := c.ReadFile(name)
+		require.NoError(t, err)
+		assert.Equal(t, "png bytes", string(b))
+	}
+
+	for what, ex := range map[string]carton.PackExample{
+		"both a tensor and a file": {Inputs: map[string]tensor.Tensor{"x": x}, MiscInputs: map[string]string{"x": img}},
+		"not declared":             {MiscInputs: map[string]string{"nope": img}},
+		"not declared output":      {MiscSampleOut: map[string]string{"ids": img}},
+	} {
+		opts.Examples = []carton.PackExample{ex}
+		_, err := carton.Pack(ctx, model, out+"2", opts)
+		require.ErrorIs(t, err, carton.ErrInvalidInput, what)
+		assert.NoFileExists(t, out+"2")
+	}
+	opts.Examples = []carton.PackExample{{MiscInputs: map[string]string{"x": dir}}}
+	_, err = carton.Pack(ctx, model, out+"2", opts)
+	require.ErrorIs(t, err, carton.ErrMalformed, "a directory is no misc file")
+	opts.Examples = []carton.PackExample{{MiscInputs: map[string]string{"x": filepath.Join(dir, "absent.png")}}}
+	_, err = carton.Pack(ctx, model, out+"2", opts)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	clash := filepath.Join(dir, "_example_misc_file_0")
+	require.NoError(t, os.WriteFile(clash, []byte("mine"), 0o644))
+	opts.Examples = []carton.PackExample{{MiscInputs: map[string]string{"x": img}}}
+	opts.Misc = []string{clash}
+	_, err = carton.Pack(ctx, model, out+"2", opts)
+	require.ErrorIs(t, err, carton.ErrMalformed)
+	assert.Contains(t, err.Error(), "misc/_example_misc_file_0")
+}

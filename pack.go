@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/carton-run/carton/backend"
@@ -33,11 +34,16 @@ type PackSelfTest struct {
 	ExpectedOut       map[string]tensor.Tensor // optional
 }
 
-// PackExample is an example with its tensors.
+// PackExample is an example with its tensors, and files (an image, a
+// sound) for inputs or outputs better shown than given as tensors.
 type PackExample struct {
 	Name, Description string
 	Inputs            map[string]tensor.Tensor
 	SampleOut         map[string]tensor.Tensor // optional
+	// MiscInputs and MiscSampleOut map names to files on disk, stored as
+	// misc/_example_misc_file_N (upstream's naming) and referenced as
+	// "@misc/..." in place of a tensor. A name may not be both.
+	MiscInputs, MiscSampleOut map[string]string
 }
 
 // Pack wraps the model file or directory at modelPath, unchanged, into a
@@ -81,10 +87,18 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		cfg.SelfTests = append(cfg.SelfTests, format.SelfTest{Name: st.Name, Description: st.Description, Inputs: in, ExpectedOut: exp})
 	}
 	cfg.Examples = nil
+	var exampleMisc []format.Entry
 	for i, ex := range opts.Examples {
-		in, sample, err := addTensorPair(tensors, &cfg, fmt.Sprintf("example %d", i), fmt.Sprintf("example_%d", i), "out", ex.Inputs, ex.SampleOut)
+		what := fmt.Sprintf("example %d", i)
+		in, sample, err := addTensorPair(tensors, &cfg, what, fmt.Sprintf("example_%d", i), "out", ex.Inputs, ex.SampleOut)
 		if err != nil {
 			return "", err
+		}
+		if in, exampleMisc, err = addMiscRefs(in, exampleMisc, ex.MiscInputs, cfg.Inputs); err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		if sample, exampleMisc, err = addMiscRefs(sample, exampleMisc, ex.MiscSampleOut, cfg.Outputs); err != nil {
+			return "", fmt.Errorf("%s output: %w", what, err)
 		}
 		cfg.Examples = append(cfg.Examples, format.Example{Name: ex.Name, Description: ex.Description, Inputs: in, SampleOut: sample})
 	}
@@ -95,16 +109,22 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	for _, name := range format.SortedKeys(tdFiles) {
 		entries = append(entries, format.Entry{Name: name, Data: tdFiles[name]})
 	}
+	miscNames := map[string]bool{}
+	for _, e := range exampleMisc {
+		miscNames[e.Name] = true
+	}
 	for _, p := range opts.Misc {
-		st, err := os.Stat(p)
-		if err != nil {
+		if err := checkRegular(p); err != nil {
 			return "", err
 		}
-		if !st.Mode().IsRegular() {
-			return "", fmt.Errorf("%w: misc file %s is not a regular file", ErrMalformed, p)
+		name := "misc/" + filepath.Base(p)
+		if miscNames[name] {
+			return "", fmt.Errorf("%w: two misc files would be stored as %s", ErrMalformed, name)
 		}
-		entries = append(entries, format.Entry{Name: "misc/" + filepath.Base(p), File: p})
+		miscNames[name] = true
+		entries = append(entries, format.Entry{Name: name, File: p})
 	}
+	entries = append(entries, exampleMisc...)
 	return writeAtomically(ctx, out, &cfg, entries)
 }
 
@@ -119,6 +139,43 @@ func addTensorPair(all map[string]tensor.Tensor, cfg *format.Config, what, prefi
 		return nil, nil, fmt.Errorf("%s %s output: %w", what, outTag, err)
 	}
 	return inRefs, outRefs, nil
+}
+
+// addMiscRefs adds to refs a "@misc/_example_misc_file_N" reference for
+// each of files (name -> path on disk), numbered after those in entries,
+// and returns both. A name must be declared when specs are, and must not
+// already have a tensor.
+func addMiscRefs(refs map[string]string, entries []format.Entry, files map[string]string, specs []format.TensorSpec) (map[string]string, []format.Entry, error) {
+	for _, name := range format.SortedKeys(files) {
+		if _, dup := refs[name]; dup {
+			return nil, nil, fmt.Errorf("%w: %q is given both as a tensor and as a file", ErrInvalidInput, name)
+		}
+		if len(specs) > 0 && !slices.ContainsFunc(specs, func(s format.TensorSpec) bool { return s.Name == name }) {
+			return nil, nil, fmt.Errorf("%w: %q is not declared", ErrInvalidInput, name)
+		}
+		if err := checkRegular(files[name]); err != nil {
+			return nil, nil, err
+		}
+		misc := fmt.Sprintf("_example_misc_file_%d", len(entries))
+		entries = append(entries, format.Entry{Name: "misc/" + misc, File: files[name]})
+		if refs == nil {
+			refs = map[string]string{}
+		}
+		refs[name] = format.MiscRef + misc
+	}
+	return refs, entries, nil
+}
+
+// checkRegular makes sure a file to store under misc/ is a regular file.
+func checkRegular(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: misc file %s is not a regular file", ErrMalformed, path)
+	}
+	return nil
 }
 
 // addTensors records tensors under prefix_<name> and returns the references.

@@ -238,6 +238,7 @@ func TestUpstreamReadsOurCartons(t *testing.T) {
 		Examples: []carton.PackExample{
 			{Name: "with output", Inputs: map[string]tensor.Tensor{"f32": inputs["f32"]}, SampleOut: map[string]tensor.Tensor{"f32": inputs["f32"]}},
 			{Inputs: map[string]tensor.Tensor{"u8": inputs["u8"]}}, // no sample_out: upstream still needs the (empty) table
+			{MiscInputs: map[string]string{"f32": misc}, MiscSampleOut: map[string]string{"f32": misc}},
 		},
 	})
 	require.NoError(t, err)
@@ -287,14 +288,17 @@ func TestUpstreamReadsOurCartons(t *testing.T) {
 	assert.Empty(t, v.SelfTests[1].ExpectedOut)
 	sameTensor(t, "self-test 1 input one", v.SelfTests[1].Inputs["one"], inputs["one"])
 
-	require.Len(t, v.Examples, 2)
+	require.Len(t, v.Examples, 3)
 	assert.Equal(t, "with output", str(v.Examples[0].Name))
 	sameTensor(t, "example sample_out", v.Examples[0].SampleOut["f32"], inputs["f32"])
 	sameTensor(t, "example 1 input", v.Examples[1].Inputs["u8"], inputs["u8"])
 	assert.Empty(t, v.Examples[1].SampleOut)
-
 	sum := sha256.Sum256([]byte("a diagram"))
-	assert.Equal(t, map[string]string{"diagram.txt": hex.EncodeToString(sum[:])}, v.MiscFiles)
+	diagram := hex.EncodeToString(sum[:])
+	assert.Equal(t, diagram, v.Examples[2].Inputs["f32"].MiscSHA256, "an example input given as a file")
+	assert.Equal(t, diagram, v.Examples[2].SampleOut["f32"].MiscSHA256)
+
+	assert.Equal(t, map[string]string{"diagram.txt": diagram, "_example_misc_file_0": diagram, "_example_misc_file_1": diagram}, v.MiscFiles)
 }
 
 // The carton upstream packed reads the same through both: specs,

@@ -107,6 +107,15 @@ func TestPackInferSelfTestEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "1 of 1 self-tests passed")
 
+	// An example may show an input as a file (@FILE).
+	withFile := filepath.Join(dir, "example.carton")
+	code, _, stderr = cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", withFile,
+		"--example", "x=@"+xp+",out:x="+xp)
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr = cli(t, "info", withFile)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "inputs x=@misc/_example_misc_file_0; sample_out x=@tensor_data/example_0_out_x")
+
 	// A self-test whose expectation is wrong fails with exit 1.
 	y, _ := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 60})
 	yp := writeNpy(t, dir, "y.npy", y)
@@ -148,6 +157,11 @@ func TestErrorsAndHelp(t *testing.T) {
 	code, _, stderr = cli(t, "pack", dir, "--runner", "noop", "--framework-version", "*", "-o", filepath.Join(dir, "o.carton"), "--input", "x:complex:*")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "unknown dtype")
+
+	code, _, stderr = cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "--runner", "noop", "--framework-version", "*", "-o", filepath.Join(dir, "st.carton"),
+		"--self-test", "x=@../../testdata/README.md")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "only examples take files")
 
 	wrong := filepath.Join(dir, "wrong.carton") // an ONNX file packed for libtorch
 	code, _, stderr = cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "--runner", "torchscript", "--framework-version", "*", "-o", wrong)

@@ -31,7 +31,7 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&misc, "misc", "file to store under misc/, repeatable")
 	fs.Var(&platforms, "platform", "required platform target triple, repeatable (default: any)")
 	fs.Var(&selfTests, "self-test", "self-test tensors NAME=FILE.npy[,NAME=FILE.npy...]; expected outputs as out:NAME=FILE.npy; repeatable, one flag per test")
-	fs.Var(&examples, "example", "example tensors, like --self-test (outputs as out:NAME=FILE.npy); repeatable")
+	fs.Var(&examples, "example", "example tensors, like --self-test (outputs as out:NAME=FILE.npy), or files shown as inputs or outputs as NAME=@FILE (an image, a sound); repeatable")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -65,18 +65,18 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	po := carton.PackOptions{Config: cfg, Misc: misc}
 	for _, spec := range selfTests {
-		in, exp, err := loadTensorSet(spec)
+		set, err := loadTensorSet(spec, false)
 		if err != nil {
 			return fmt.Errorf("--self-test: %w", err)
 		}
-		po.SelfTests = append(po.SelfTests, carton.PackSelfTest{Inputs: in, ExpectedOut: exp})
+		po.SelfTests = append(po.SelfTests, carton.PackSelfTest{Inputs: set.in, ExpectedOut: set.out})
 	}
 	for _, spec := range examples {
-		in, sample, err := loadTensorSet(spec)
+		set, err := loadTensorSet(spec, true)
 		if err != nil {
 			return fmt.Errorf("--example: %w", err)
 		}
-		po.Examples = append(po.Examples, carton.PackExample{Inputs: in, SampleOut: sample})
+		po.Examples = append(po.Examples, carton.PackExample{Inputs: set.in, SampleOut: set.out, MiscInputs: set.miscIn, MiscSampleOut: set.miscOut})
 	}
 	sha, err := carton.Pack(ctx, pos[0], *out, po)
 	if err != nil {
@@ -119,26 +119,42 @@ func parseOptValue(v string) any {
 	return v
 }
 
-// loadTensorSet reads "a=x.npy,out:y=y.npy" into inputs and outputs.
-func loadTensorSet(spec string) (in, out map[string]tensor.Tensor, err error) {
-	in, out = map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+// tensorSet is one --self-test or --example: tensors in and out, and for
+// examples files in and out.
+type tensorSet struct {
+	in, out         map[string]tensor.Tensor
+	miscIn, miscOut map[string]string
+}
+
+// loadTensorSet reads "a=x.npy,out:y=y.npy" into inputs and outputs; with
+// allowMisc, "NAME=@FILE" names a file (an image, a sound) instead of a
+// tensor.
+func loadTensorSet(spec string, allowMisc bool) (tensorSet, error) {
+	set := tensorSet{in: map[string]tensor.Tensor{}, out: map[string]tensor.Tensor{}, miscIn: map[string]string{}, miscOut: map[string]string{}}
 	for _, item := range strings.Split(spec, ",") {
 		name, file, ok := strings.Cut(item, "=")
 		if !ok || name == "" || file == "" {
-			return nil, nil, usageErr("%q: want NAME=FILE.npy", item)
+			return tensorSet{}, usageErr("%q: want NAME=FILE.npy", item)
 		}
-		dst := in
+		tensors, files := set.in, set.miscIn
 		if n, isOut := strings.CutPrefix(name, "out:"); isOut {
-			dst, name = out, n
+			tensors, files, name = set.out, set.miscOut, n
+		}
+		if path, isMisc := strings.CutPrefix(file, "@"); isMisc {
+			if !allowMisc {
+				return tensorSet{}, usageErr("%q: only examples take files (@FILE); self-tests take .npy tensors", item)
+			}
+			files[name] = path
+			continue
 		}
 		t, err := npy.ReadFile(file)
 		if err != nil {
-			return nil, nil, err
+			return tensorSet{}, err
 		}
-		dst[name] = t
+		tensors[name] = t
 	}
-	if len(out) == 0 {
-		out = nil
+	if len(set.out) == 0 {
+		set.out = nil
 	}
-	return in, out, nil
+	return set, nil
 }
