@@ -2,6 +2,7 @@ package carton
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -300,6 +301,9 @@ func checkModel(ctx context.Context, runner backend.Runner, modelPath string, en
 	}
 	if inspect {
 		cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
+		if errors.Is(err, backend.ErrNoRuntime) {
+			return fmt.Errorf("reading input/output specs from the model: %w (or declare the inputs and outputs, which needs no runtime)", err)
+		}
 		if err != nil {
 			return fmt.Errorf("reading input/output specs from the model: %w", err)
 		}

@@ -367,3 +367,21 @@ func TestInferOutputNamesStayInOutputDir(t *testing.T) {
 	assert.Contains(t, stderr, "would both be written to a_b.npy")
 	assert.NoFileExists(t, filepath.Join(dir, "clash", "a_b.npy"), "checked before writing")
 }
+
+// Packing an ONNX model without specs asks ONNX Runtime for them; with no
+// runtime installed the error says how to do without.
+func TestPackWithoutRuntimeNamesTheWayOut(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("CARTON_NODE_MODULES", filepath.Join(dir, "none"))
+	t.Setenv("CARTON_PYTHON", filepath.Join(dir, "no-python"))
+	t.Setenv("CARTON_ONNXRUNTIME_LIB", "")
+	t.Setenv("PATH", "")
+	out := filepath.Join(dir, "m.carton")
+	code, _, stderr := cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "--runner", "onnx", "--framework-version", "*", "-o", out)
+	require.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "declare the inputs and outputs")
+	code, _, stderr = cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "--runner", "onnx", "--framework-version", "*", "-o", out,
+		"--input", "x:float32:batch,4", "--output", "y:float32:batch,3")
+	require.Equal(t, 0, code, stderr)
+}
