@@ -25,9 +25,10 @@ type Carton struct {
 	Links          *Links // nil when there is no LINKS file
 	Packed         bool   // a zip, as opposed to an unpacked directory
 
-	src    source
-	tree   *tree
-	limits Limits
+	src     source
+	tree    *tree
+	limits  Limits
+	fetcher Fetcher
 
 	mu      sync.Mutex
 	fetched map[string][]byte // linked non-model files, by path
@@ -48,7 +49,7 @@ func Open(p string, opts OpenOptions) (*Carton, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Carton{Path: p, limits: lim, fetched: map[string][]byte{}}
+	c := &Carton{Path: p, limits: lim, fetcher: opts.Fetcher, fetched: map[string][]byte{}}
 	if st.IsDir() {
 		c.src, c.tree, err = openDir(p, lim)
 	} else {
@@ -73,7 +74,7 @@ func OpenReader(r io.ReaderAt, size int64, name string, opts OpenOptions) (*Cart
 		return nil, fmt.Errorf("%w: OpenReader: negative size %d", ErrMalformed, size)
 	}
 	lim := opts.Limits.withDefaults()
-	c := &Carton{Path: name, Packed: true, limits: lim, fetched: map[string][]byte{}}
+	c := &Carton{Path: name, Packed: true, limits: lim, fetcher: opts.Fetcher, fetched: map[string][]byte{}}
 	var err error
 	c.src, c.tree, err = openZipReader(r, size, lim)
 	return c.finishOpen(err)
@@ -293,7 +294,7 @@ func (c *Carton) fetch(ctx context.Context, name, want string, w io.Writer) erro
 	if c.Links == nil || len(c.Links.URLs[want]) == 0 {
 		return &FileError{Path: name, Err: fmt.Errorf("%w: listed in MANIFEST but missing from the carton, and LINKS has no URL for it", ErrMalformed)}
 	}
-	if err := (Fetcher{}).Fetch(ctx, c.Links.URLs[want], want, c.limits.MaxFileBytes, w); err != nil {
+	if err := c.fetcher.Fetch(ctx, c.Links.URLs[want], want, c.limits.MaxFileBytes, w); err != nil {
 		return &FileError{Path: name, Err: fmt.Errorf("fetching linked file: %w", err)}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -418,6 +419,20 @@ func TestLinksFetch(t *testing.T) {
 	assert.Equal(t, weights, got)
 	c.Close()
 
+	// The Fetcher in OpenOptions is the one used.
+	var through atomic.Int32
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		through.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	c, err = Open(mk("/good"), OpenOptions{Fetcher: Fetcher{Client: client}})
+	require.NoError(t, err)
+	got, err = c.ReadFile("model/w.bin")
+	require.NoError(t, err)
+	assert.Equal(t, weights, got)
+	assert.Equal(t, int32(1), through.Load(), "fetched through the caller's client")
+	c.Close()
+
 	c, err = Open(mk("/bad"), OpenOptions{})
 	require.NoError(t, err)
 	cache := t.TempDir()
@@ -473,3 +488,7 @@ func TestWriteRejectsBadEntries(t *testing.T) {
 		assert.Error(t, err, e.Name)
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
