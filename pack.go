@@ -55,8 +55,9 @@ type PackExample struct {
 // the model first: a file it could not load at all (an ONNX file packed
 // for torchscript, a torch.save pickle instead of TorchScript) fails with
 // ErrModel. When the carton declares no inputs and outputs and the runner
-// can read them from the model, they are filled in. out is written through a temporary file renamed into place, so a
-// failure never leaves a partial carton.
+// can read them from the model, they are filled in. out is written
+// through a temporary file renamed into place, so a failure never leaves
+// a partial carton.
 func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string, error) {
 	cfg := opts.Config
 	if cfg.SpecVersion == 0 {
