@@ -92,7 +92,7 @@ func LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := format.OpenReader(r, size, "", format.OpenOptions{Limits: o.limits})
+	c, err := format.OpenReader(r, size, "", o.openOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 			return nil, fmt.Errorf("%w: LoadUnpacked: %s is not a directory (use Load for .carton files)", ErrMalformed, path)
 		}
 	}
-	c, err := format.Open(path, format.OpenOptions{Limits: o.limits})
+	c, err := format.Open(path, o.openOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,9 @@
 // # Errors
 //
 // Errors wrap a sentinel to branch on with errors.Is: ErrMalformed,
-// ErrChecksum, ErrUnsafePath, ErrLimit (the carton), ErrUnknownRunner,
+// ErrChecksum, ErrUnsafePath, ErrLimit (the carton), ErrOffline (a runtime,
+// or a file the carton's LINKS point to, needed a download that
+// CARTON_OFFLINE=1 or FetchOptions.Offline forbids), ErrUnknownRunner,
 // ErrNoRuntime, ErrPlatform (runner selection), ErrInvalidOption and
 // ErrModel (Load; Pack too, for a model file its runner could not load),
 // ErrInvalidInput (Infer inputs that do not match the

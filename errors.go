@@ -15,6 +15,7 @@ var (
 	ErrChecksum      = format.ErrChecksum
 	ErrUnsafePath    = format.ErrUnsafePath
 	ErrLimit         = format.ErrLimit
+	ErrOffline       = format.ErrOffline
 	ErrUnknownRunner = backend.ErrUnknownRunner
 	ErrNoRuntime     = backend.ErrNoRuntime
 	ErrPlatform      = backend.ErrPlatform

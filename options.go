@@ -56,6 +56,8 @@ func WithDevice(device string) Option { return func(o *loadOptions) { o.device =
 
 // WithFetchOptions says how Load may download a runtime when none installed
 // satisfies the carton (digest, unverified opt-in, offline, caps, progress).
+// Offline also stops Load fetching the files a carton's LINKS point to
+// (ErrOffline).
 // Without it, libfetch.OptionsFromEnv applies (CARTON_OFFLINE=1 and friends).
 func WithFetchOptions(f libfetch.FetchOptions) Option {
 	return func(o *loadOptions) { o.fetch = &f }
@@ -63,6 +65,12 @@ func WithFetchOptions(f libfetch.FetchOptions) Option {
 
 // WithLimits overrides the archive safety limits (zero fields keep defaults).
 func WithLimits(l format.Limits) Option { return func(o *loadOptions) { o.limits = l } }
+
+// openOptions are the format options Load opens a carton with: the
+// limits, and no download of linked files when downloads are forbidden.
+func (o loadOptions) openOptions() format.OpenOptions {
+	return format.OpenOptions{Limits: o.limits, Fetcher: format.Fetcher{Offline: o.fetch.Offline}}
+}
 
 func buildOptions(opts []Option) (loadOptions, error) {
 	o := loadOptions{device: "cpu"}

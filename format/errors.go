@@ -16,6 +16,10 @@ var (
 	ErrUnsafePath = errors.New("unsafe path in carton")
 	// ErrLimit: the carton exceeds a safety limit (entries, sizes, ratio).
 	ErrLimit = errors.New("carton exceeds a safety limit")
+	// ErrOffline: a download was needed (a file LINKS points to, or a
+	// runtime: libfetch.ErrOffline is this error) and the caller forbade
+	// network access.
+	ErrOffline = errors.New("offline: downloads are disabled")
 )
 
 // FileError ties an error to a file inside the carton.

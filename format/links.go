@@ -52,12 +52,17 @@ func ParseLinks(data []byte) (*Links, error) {
 // Fetcher downloads linked files. The zero value uses http.DefaultClient.
 type Fetcher struct {
 	Client *http.Client
+	// Offline refuses every download with ErrOffline (CARTON_OFFLINE=1).
+	Offline bool
 }
 
 // Fetch tries urls in order and streams the first good answer into w while
 // hashing it. w must be a temporary destination that the caller discards
 // unless Fetch returns nil: a failed download may have written to it.
 func (f Fetcher) Fetch(ctx context.Context, urls []string, wantSHA256 string, maxBytes int64, w io.Writer) error {
+	if f.Offline {
+		return fmt.Errorf("%w: the file is only reachable through LINKS (%s)", ErrOffline, strings.Join(urls, ", "))
+	}
 	client := f.Client
 	if client == nil {
 		client = http.DefaultClient

@@ -433,6 +433,13 @@ func TestLinksFetch(t *testing.T) {
 	assert.Equal(t, int32(1), through.Load(), "fetched through the caller's client")
 	c.Close()
 
+	c, err = Open(mk("/good"), OpenOptions{Fetcher: Fetcher{Client: client, Offline: true}})
+	require.NoError(t, err)
+	_, err = c.ReadFile("model/w.bin")
+	require.ErrorIs(t, err, ErrOffline)
+	assert.Equal(t, int32(1), through.Load(), "offline: no request")
+	c.Close()
+
 	c, err = Open(mk("/bad"), OpenOptions{})
 	require.NoError(t, err)
 	cache := t.TempDir()

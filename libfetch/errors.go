@@ -1,10 +1,15 @@
 package libfetch
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/carton-run/carton/format"
+)
 
 var (
 	// ErrOffline: CARTON_OFFLINE=1 forbids the download a runtime needed.
-	ErrOffline = errors.New("offline: downloads are disabled")
+	// It is format.ErrOffline, which a carton's linked files give too.
+	ErrOffline = format.ErrOffline
 	// ErrNoRelease: no release table entry or package index file offers the
 	// framework version for this platform.
 	ErrNoRelease = errors.New("no downloadable runtime")

@@ -1,0 +1,64 @@
+package carton_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/ziptest"
+	"github.com/carton-run/carton/libfetch"
+	"github.com/carton-run/carton/tensor"
+)
+
+// A carton whose weights LINKS points to (upstream's "shrink") loads by
+// fetching them, verified against MANIFEST; offline, Load refuses to
+// fetch and says why.
+func TestLoadFetchesLinkedFiles(t *testing.T) {
+	path, _ := packNoop(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	c, err := format.Open(path, format.OpenOptions{})
+	require.NoError(t, err)
+	weights, err := c.ReadFile("model/weights.bin")
+	require.NoError(t, err)
+	c.Close()
+
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write(weights)
+	}))
+	defer srv.Close()
+	links := "version = 1\n[urls]\n" + format.SHA256(weights) + ` = ["` + srv.URL + `/weights.bin"]` + "\n"
+	linked := filepath.Join(t.TempDir(), "linked.carton")
+	require.NoError(t, os.WriteFile(linked, ziptest.Rewrite(t, raw, map[string][]byte{
+		"model/weights.bin": nil, // left out of the zip
+		"LINKS":             []byte(links),
+	}), 0o644))
+
+	ctx := context.Background()
+	_, err = carton.Load(ctx, linked, carton.WithCacheDir(t.TempDir()), carton.WithFetchOptions(libfetch.FetchOptions{Offline: true}))
+	require.ErrorIs(t, err, carton.ErrOffline)
+	require.ErrorIs(t, err, libfetch.ErrOffline, "one sentinel for every download refused")
+	assert.Contains(t, err.Error(), srv.URL)
+	assert.Zero(t, hits.Load(), "offline means no request at all")
+
+	m, err := carton.Load(ctx, linked, carton.WithCacheDir(t.TempDir()), carton.WithFetchOptions(libfetch.FetchOptions{}))
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Equal(t, int32(1), hits.Load())
+	x, _ := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6})
+	ids, _ := tensor.From(tensor.Shape{2}, []int64{7, 8})
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})
+	require.NoError(t, err)
+	assert.Nil(t, tensor.Compare(out["x"], x, tensor.Tolerance{}))
+}
