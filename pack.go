@@ -127,7 +127,7 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		entries = append(entries, format.Entry{Name: name, File: p})
 	}
 	entries = append(entries, exampleMisc...)
-	return writeAtomically(ctx, out, &cfg, entries)
+	return writeAtomically(ctx, out, &cfg, entries, nil)
 }
 
 // addTensorPair records a self-test's or example's inputs (as prefix_NAME)
@@ -335,7 +335,7 @@ func stageModel(modelPath string, entries []format.Entry) (string, func(), error
 	return dir, cleanup, nil
 }
 
-func writeAtomically(ctx context.Context, out string, cfg *format.Config, entries []format.Entry) (string, error) {
+func writeAtomically(ctx context.Context, out string, cfg *format.Config, entries []format.Entry, links *format.Links) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -349,7 +349,7 @@ func writeAtomically(ctx context.Context, out string, cfg *format.Config, entrie
 		os.Remove(tmp.Name())
 		return "", err
 	}
-	sha, err := format.Write(tmp, cfg, entries, nil)
+	sha, err := format.Write(tmp, cfg, entries, links)
 	if err != nil {
 		return fail(err)
 	}

@@ -299,6 +299,14 @@ func TestUpstreamReadsOurCartons(t *testing.T) {
 	assert.Equal(t, diagram, v.Examples[2].SampleOut["f32"].MiscSHA256)
 
 	assert.Equal(t, map[string]string{"diagram.txt": diagram, "_example_misc_file_0": diagram, "_example_misc_file_1": diagram}, v.MiscFiles)
+
+	// Shrunk (the weights behind LINKS, upstream's own way to ship large
+	// files), it still reads the same.
+	shrunk := filepath.Join(dir, "shrunk.carton")
+	_, err = carton.Shrink(context.Background(), path, shrunk, map[string][]string{format.SHA256([]byte("weights")): {"https://example.com/weights.bin"}})
+	require.NoError(t, err)
+	s := readUpstream(t, py, shrunk, "s0")
+	assert.Equal(t, v, s)
 }
 
 // The carton upstream packed reads the same through both: specs,

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -254,6 +256,36 @@ func (c *Carton) Has(name string) bool {
 	}
 	_, ok := c.Manifest.Hash(name)
 	return ok
+}
+
+// Stored reports whether name's bytes are in the carton itself (as a file
+// or through symlinks), as opposed to only behind LINKS.
+func (c *Carton) Stored(name string) bool { return c.tree.has(name) }
+
+// Symlink returns the target of name when it is a symlink, relative to
+// name's directory as Entry.Symlink takes it.
+func (c *Carton) Symlink(name string) (string, bool) {
+	target, ok := c.tree.links[name]
+	if !ok {
+		return "", false
+	}
+	var from []string
+	if dir := path.Dir(name); dir != "." {
+		from = strings.Split(dir, "/")
+	}
+	to := strings.Split(target, "/")
+	common := 0
+	for common < len(from) && common < len(to)-1 && from[common] == to[common] {
+		common++
+	}
+	rel := slices.Repeat([]string{".."}, len(from)-common)
+	return strings.Join(append(rel, to[common:]...), "/"), true
+}
+
+// Symlinks lists the carton's symlinks, sorted (a link to a directory has
+// no MANIFEST line, so Manifest.Paths leaves it out).
+func (c *Carton) Symlinks() []string {
+	return slices.Sorted(maps.Keys(c.tree.links))
 }
 
 // ReadFile returns a file's bytes after checking them against MANIFEST. A

@@ -30,23 +30,32 @@ func ParseLinks(data []byte) (*Links, error) {
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&l); err != nil {
 		return nil, malformed("LINKS", "%v", err)
 	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Validate checks what ParseLinks checks: version 1, sha256 hex keys, and
+// at least one http(s) URL for each.
+func (l *Links) Validate() error {
 	if l.Version != 1 {
-		return nil, malformed("LINKS", "version %d is not supported (want 1)", l.Version)
+		return malformed("LINKS", "version %d is not supported (want 1)", l.Version)
 	}
 	for h, urls := range l.URLs {
 		if !isSHA256Hex(h) {
-			return nil, malformed("LINKS", "%q is not a sha256 hex digest", h)
+			return malformed("LINKS", "%q is not a sha256 hex digest", h)
 		}
 		if len(urls) == 0 {
-			return nil, malformed("LINKS", "no URL for %s", h)
+			return malformed("LINKS", "no URL for %s", h)
 		}
 		for _, u := range urls {
 			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-				return nil, malformed("LINKS", "URL %q is not http(s)", u)
+				return malformed("LINKS", "URL %q is not http(s)", u)
 			}
 		}
 	}
-	return &l, nil
+	return nil
 }
 
 // Fetcher downloads linked files. The zero value uses http.DefaultClient.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,25 +16,40 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Entry is one file to write into a carton. Exactly one of Data, File and
-// Symlink is set.
+// Entry is one file to write into a carton. Exactly one of Data, File,
+// Symlink and Linked is set.
 type Entry struct {
 	Name    string // slash-separated path inside the carton
 	Data    []byte // contents in memory
 	File    string // contents streamed from this path on disk
 	Symlink string // a relative symlink target, resolved against Name's directory
+	// Linked is the sha256 (hex) of a file left out of the zip: MANIFEST
+	// lists it, and LINKS (Write's links) must give URLs to fetch it from.
+	Linked string
 }
 
 // Write writes a carton to w: carton.toml from cfg, then entries, all sorted
 // by name and zstd-compressed with zeroed timestamps, then MANIFEST and (if
 // links is not nil) LINKS, Stored. It returns the manifest hash. The same
 // config and entry contents always give the same bytes.
+//
+// A nil cfg takes carton.toml from entries as it is (it must parse), so a
+// carton rewritten with its own carton.toml keeps its MANIFEST and so its
+// identity.
 func Write(w io.Writer, cfg *Config, entries []Entry, links *Links) (string, error) {
-	tomlBytes, err := cfg.Marshal()
-	if err != nil {
+	all := entries
+	if cfg != nil {
+		tomlBytes, err := cfg.Marshal()
+		if err != nil {
+			return "", err
+		}
+		all = append([]Entry{{Name: "carton.toml", Data: tomlBytes}}, entries...)
+	} else if i := slices.IndexFunc(entries, func(e Entry) bool { return e.Name == "carton.toml" }); i < 0 {
+		return "", fmt.Errorf("%w: no carton.toml among the entries", ErrMalformed)
+	} else if _, err := ParseConfig(entries[i].Data); err != nil {
 		return "", err
 	}
-	all := append([]Entry{{Name: "carton.toml", Data: tomlBytes}}, entries...)
+	all = slices.Clone(all)
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	seen := map[string]bool{}
 	t := &tree{files: map[string]int64{}, links: map[string]string{}}
@@ -45,7 +61,12 @@ func Write(w io.Writer, cfg *Config, entries []Entry, links *Links) (string, err
 			return "", fmt.Errorf("%w: entry %q is reserved or duplicated", ErrMalformed, e.Name)
 		}
 		seen[e.Name] = true
-		if e.Symlink != "" {
+		if e.Linked != "" {
+			if !isSHA256Hex(e.Linked) || links == nil || len(links.URLs[e.Linked]) == 0 {
+				return "", &FileError{Path: e.Name, Err: fmt.Errorf("%w: a linked file needs a sha256 that LINKS gives URLs for", ErrMalformed)}
+			}
+			t.files[e.Name] = 0
+		} else if e.Symlink != "" {
 			target, err := resolveLink(e.Name, e.Symlink)
 			if err != nil {
 				return "", err
@@ -66,6 +87,10 @@ func Write(w io.Writer, cfg *Config, entries []Entry, links *Links) (string, err
 	})
 	hashes := map[string]string{}
 	for _, e := range all {
+		if e.Linked != "" {
+			hashes[e.Name] = e.Linked
+			continue
+		}
 		h, err := writeEntry(zw, e)
 		if err != nil {
 			return "", &FileError{Path: e.Name, Err: err}

@@ -499,3 +499,26 @@ func TestWriteRejectsBadEntries(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestSymlinkRelative(t *testing.T) {
+	c := &Carton{tree: &tree{links: map[string]string{
+		"model/alias.bin":     "model/weights.bin",
+		"model/a/b/deep.bin":  "model/weights.bin",
+		"model/up.bin":        "misc/x.png",
+		"top.bin":             "model/weights.bin",
+		"model/a/sibling.bin": "model/a/c/real.bin",
+	}}}
+	for link, want := range map[string]string{
+		"model/alias.bin": "weights.bin", "model/a/b/deep.bin": "../../weights.bin", "model/up.bin": "../misc/x.png",
+		"top.bin": "model/weights.bin", "model/a/sibling.bin": "c/real.bin",
+	} {
+		got, ok := c.Symlink(link)
+		require.True(t, ok, link)
+		assert.Equal(t, want, got, link)
+		resolved, err := resolveLink(link, got)
+		require.NoError(t, err)
+		assert.Equal(t, c.tree.links[link], resolved, "round trip of %s", link)
+	}
+	_, ok := c.Symlink("model/weights.bin")
+	assert.False(t, ok)
+}

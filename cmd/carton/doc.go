@@ -5,6 +5,7 @@
 //	carton infer CARTON --input NAME=FILE.npy ... [--output-dir DIR]
 //	carton selftest CARTON
 //	carton bench CARTON (--input NAME=FILE.npy ... | --random) [-n N | --duration D] [--concurrency C] [--compare] [--json]
+//	carton shrink CARTON --link PATH=URL ... -o OUT.carton
 //	carton fetch FRAMEWORK VERSION [--sha256 HEX]
 //	carton runtimes [--json] | carton runtimes rm FRAMEWORK VERSION
 //

@@ -22,6 +22,7 @@ var commands = []command{
 	{"info", "show a carton's metadata", runInfo},
 	{"infer", "run a carton on .npy inputs", runInfer},
 	{"selftest", "run a carton's self-tests", runSelfTest},
+	{"shrink", "move large files behind URLs (LINKS), keeping the carton's identity", runShrink},
 	{"bench", "measure a carton's latency, throughput, allocations and memory", runBench},
 	{"fetch", "download a framework runtime into the cache (for offline use)", runFetch},
 	{"runtimes", "list the runtimes found, and where from; `runtimes rm` removes a cached one", runRuntimes},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -384,4 +386,37 @@ func TestPackWithoutRuntimeNamesTheWayOut(t *testing.T) {
 	code, _, stderr = cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "--runner", "onnx", "--framework-version", "*", "-o", out,
 		"--input", "x:float32:batch,4", "--output", "y:float32:batch,3")
 	require.Equal(t, 0, code, stderr)
+}
+
+func TestShrinkCommand(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	weights := bytes.Repeat([]byte("w"), 10000)
+	model := filepath.Join(dir, "weights.bin")
+	require.NoError(t, os.WriteFile(model, weights, 0o644))
+	in := filepath.Join(dir, "in.carton")
+	code, _, stderr := cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", in)
+	require.Equal(t, 0, code, stderr)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(weights) }))
+	defer srv.Close()
+
+	out := filepath.Join(dir, "out.carton")
+	code, stdout, stderr := cli(t, "shrink", in, "--link", "model/weights.bin="+srv.URL+"/w", "-o", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "unchanged")
+	code, stdout, stderr = cli(t, "info", out, "--json")
+	require.Equal(t, 0, code, stderr)
+	code2, stdoutIn, _ := cli(t, "info", in, "--json")
+	require.Equal(t, 0, code2)
+	assert.JSONEq(t, strings.Replace(stdoutIn, in, out, 1), stdout, "the same carton, by every field and its manifest hash")
+	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	code, _, stderr = cli(t, "infer", out, "--input", "x="+writeNpy(t, dir, "x.npy", x), "--output-dir", filepath.Join(dir, "o"))
+	require.Equal(t, 0, code, "loads, fetching the weights: %s", stderr)
+
+	code, _, stderr = cli(t, "shrink", in, "--link", "model/nope.bin="+srv.URL, "-o", filepath.Join(dir, "x.carton"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "has no file model/nope.bin")
+	code, _, _ = cli(t, "shrink", in, "-o", filepath.Join(dir, "x.carton"))
+	assert.Equal(t, 2, code)
+	assert.NoFileExists(t, filepath.Join(dir, "x.carton"))
 }
