@@ -90,9 +90,11 @@ func TestShrink(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, weights, b, name)
 	}
-	b, err := os.ReadFile(filepath.Join(modelDir, "sub", "config.json"))
-	require.NoError(t, err)
-	assert.Equal(t, `{"a":1}`, string(b))
+	for _, name := range []string{"sub/config.json", "subdir/config.json"} { // the second through the link to a directory
+		b, err := os.ReadFile(filepath.Join(modelDir, filepath.FromSlash(name)))
+		require.NoError(t, err, name)
+		assert.Equal(t, `{"a":1}`, string(b), name)
+	}
 
 	serve = []byte("not the weights")
 	_, err = carton.Load(ctx, out, carton.WithCacheDir(t.TempDir()), carton.WithFetchOptions(libfetch.FetchOptions{}))

@@ -370,6 +370,10 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 		os.RemoveAll(tmp)
 		return "", err
 	}
+	if err := c.linkDirs(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)
 		if _, statErr := os.Stat(final); statErr != nil {
@@ -378,6 +382,28 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 		// another process won the race with identical, verified content
 	}
 	return filepath.Join(final, "model"), nil
+}
+
+// linkDirs recreates under root the symlinks in model/ that point to a
+// directory in model/: MANIFEST has no line for them (only for files),
+// so extracting files alone would leave them out. Targets were checked
+// to stay inside the carton when it was opened.
+func (c *Carton) linkDirs(root string) error {
+	for _, name := range c.Symlinks() {
+		target := c.tree.links[name]
+		if !strings.HasPrefix(name, "model/") || !strings.HasPrefix(target, "model/") || !c.tree.isDir(target) {
+			continue
+		}
+		rel, _ := c.Symlink(name)
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.FromSlash(rel), p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Extracted returns the model/ directory an earlier Materialize of a

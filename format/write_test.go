@@ -522,3 +522,28 @@ func TestSymlinkRelative(t *testing.T) {
 	_, ok := c.Symlink("model/weights.bin")
 	assert.False(t, ok)
 }
+
+// A symlink to a directory has no MANIFEST line, yet extraction keeps it
+// when it stays inside model/ (and leaves out one that leaves model/,
+// which the extracted directory could not resolve).
+func TestMaterializeKeepsDirectoryLinks(t *testing.T) {
+	p, _ := writeCarton(t, testConfig(), []Entry{
+		{Name: "model/sub/a.txt", Data: []byte("a")},
+		{Name: "model/link", Symlink: "sub"},
+		{Name: "model/deep/up", Symlink: "../sub"},
+		{Name: "misc/docs/readme.md", Data: []byte("r")},
+		{Name: "model/docs", Symlink: "../misc/docs"},
+	})
+	c, err := Open(p, OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	dir, err := c.Materialize(context.Background(), t.TempDir())
+	require.NoError(t, err)
+	for _, name := range []string{"sub/a.txt", "link/a.txt", "deep/up/a.txt"} {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		require.NoError(t, err, name)
+		assert.Equal(t, "a", string(b), name)
+	}
+	_, err = os.Lstat(filepath.Join(dir, "docs"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
