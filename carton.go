@@ -28,6 +28,26 @@ type Info struct {
 	Path string `json:"-"`
 	// Runtime is the chosen framework runtime; nil from ModelInfo.
 	Runtime *backend.Runtime `json:"runtime,omitempty"`
+	// Linked lists the files the carton leaves out of its zip, with the
+	// URLs LINKS gives for them (Shrink makes such cartons).
+	Linked map[string][]string `json:"linked,omitempty"`
+}
+
+// infoOf is the Info of an opened carton read from path.
+func infoOf(c *format.Carton, path string) Info {
+	info := Info{Config: c.Config, ManifestSHA256: c.ManifestSHA256, Path: path}
+	for _, p := range c.Manifest.Paths() {
+		if !c.Stored(p) {
+			if info.Linked == nil {
+				info.Linked = map[string][]string{}
+			}
+			h, _ := c.Manifest.Hash(p)
+			if c.Links != nil {
+				info.Linked[p] = c.Links.URLs[h]
+			}
+		}
+	}
+	return info
 }
 
 // Model is a loaded carton, ready for Infer. See the package documentation
@@ -58,7 +78,8 @@ func ModelInfo(ctx context.Context, path string) (*Info, error) {
 		return nil, err
 	}
 	defer c.Close()
-	return &Info{Config: c.Config, ManifestSHA256: c.ManifestSHA256, Path: path}, nil
+	info := infoOf(c, path)
+	return &info, nil
 }
 
 // Load opens a packed (.carton) or unpacked carton, verifies every file
@@ -186,8 +207,10 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 		return nil, labelled(path, fmt.Errorf("runner %s (%s %s from %s): %w", sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err))
 	}
 	rt := sel.Runtime
+	info := infoOf(c, path)
+	info.Runtime = &rt
 	m := &Model{
-		info:    Info{Config: cfg, ManifestSHA256: c.ManifestSHA256, Path: path, Runtime: &rt},
+		info:    info,
 		carton:  c,
 		session: session,
 		inputs:  newInputChecker(cfg.Inputs),

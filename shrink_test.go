@@ -73,6 +73,8 @@ func TestShrink(t *testing.T) {
 	m, err := carton.Load(ctx, out, carton.WithCacheDir(t.TempDir()), carton.WithFetchOptions(libfetch.FetchOptions{}))
 	require.NoError(t, err)
 	assert.Equal(t, sha, m.Info().ManifestSHA256)
+	url := []string{srv.URL + "/weights.bin"}
+	assert.Equal(t, map[string][]string{"model/weights.bin": url, "model/alias.bin": url}, m.Info().Linked)
 	x, _ := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6})
 	ids, _ := tensor.From(tensor.Shape{2}, []int64{7, 8})
 	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": x, "ids": ids})

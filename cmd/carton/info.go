@@ -76,6 +76,9 @@ func printInfo(w io.Writer, info *carton.Info) {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, name := range format.SortedKeys(info.Linked) {
+		fmt.Fprintf(w, "linked %s: %s\n", name, strings.Join(info.Linked[name], " "))
+	}
 	for i, ex := range info.Examples {
 		fmt.Fprintf(w, "example %d %s: inputs %s", i, ex.Name, refs(ex.Inputs))
 		if len(ex.SampleOut) > 0 {
