@@ -51,6 +51,9 @@ func Shrink(ctx context.Context, in, out string, urls map[string][]string) (stri
 			return "", fmt.Errorf("%w: no file of %s has sha256 %s", ErrInvalidInput, in, sha)
 		}
 	}
+	if h, _ := c.Manifest.Hash("carton.toml"); urls[h] != nil {
+		return "", fmt.Errorf("%w: carton.toml cannot be linked: a reader needs it before anything else", ErrInvalidInput)
+	}
 	if err := c.VerifyExcept(ctx, linkedBefore...); err != nil {
 		return "", err
 	}

@@ -108,6 +108,12 @@ func TestShrink(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sha, got)
 
+	c, err = format.Open(in, format.OpenOptions{})
+	require.NoError(t, err)
+	tomlSHA, _ := c.Manifest.Hash("carton.toml")
+	c.Close()
+	_, err = carton.Shrink(ctx, in, filepath.Join(dir, "x.carton"), map[string][]string{tomlSHA: {srv.URL}})
+	require.ErrorIs(t, err, carton.ErrInvalidInput, "carton.toml stays")
 	_, err = carton.Shrink(ctx, in, filepath.Join(dir, "x.carton"), map[string][]string{format.SHA256([]byte("other")): {srv.URL}})
 	require.ErrorIs(t, err, carton.ErrInvalidInput, "no file has that sha256")
 	_, err = carton.Shrink(ctx, in, filepath.Join(dir, "x.carton"), map[string][]string{format.SHA256(weights): {"ftp://host/w"}})
