@@ -35,19 +35,7 @@ type Info struct {
 
 // infoOf is the Info of an opened carton read from path.
 func infoOf(c *format.Carton, path string) Info {
-	info := Info{Config: c.Config, ManifestSHA256: c.ManifestSHA256, Path: path}
-	for _, p := range c.Manifest.Paths() {
-		if !c.Stored(p) {
-			if info.Linked == nil {
-				info.Linked = map[string][]string{}
-			}
-			h, _ := c.Manifest.Hash(p)
-			if c.Links != nil {
-				info.Linked[p] = c.Links.URLs[h]
-			}
-		}
-	}
-	return info
+	return Info{Config: c.Config, ManifestSHA256: c.ManifestSHA256, Path: path, Linked: c.LinkedFiles()}
 }
 
 // Model is a loaded carton, ready for Infer. See the package documentation

@@ -152,8 +152,8 @@ func addMiscRefs(refs map[string]string, entries []format.Entry, files map[strin
 		if _, dup := refs[name]; dup {
 			return nil, nil, fmt.Errorf("%w: %q is given both as a tensor and as a file", ErrInvalidInput, name)
 		}
-		if len(specs) > 0 && !slices.ContainsFunc(specs, func(s format.TensorSpec) bool { return s.Name == name }) {
-			return nil, nil, fmt.Errorf("%w: %q is not declared", ErrInvalidInput, name)
+		if _, err := declaredSpec(specs, name); err != nil {
+			return nil, nil, err
 		}
 		if err := checkRegular(files[name]); err != nil {
 			return nil, nil, err
@@ -166,6 +166,18 @@ func addMiscRefs(refs map[string]string, entries []format.Entry, files map[strin
 		refs[name] = format.MiscRef + misc
 	}
 	return refs, entries, nil
+}
+
+// declaredSpec returns name's spec among specs, nil when none are
+// declared, and an ErrInvalidInput error when some are but not name.
+func declaredSpec(specs []format.TensorSpec, name string) (*format.TensorSpec, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	if i := slices.IndexFunc(specs, func(s format.TensorSpec) bool { return s.Name == name }); i >= 0 {
+		return &specs[i], nil
+	}
+	return nil, fmt.Errorf("%w: %q is not declared", ErrInvalidInput, name)
 }
 
 // checkRegular makes sure a file to store under misc/ is a regular file.
@@ -190,19 +202,12 @@ func addTensors(all map[string]tensor.Tensor, prefix string, ts map[string]tenso
 		if !t.Valid() {
 			return nil, fmt.Errorf("%w: %q is not a valid tensor", ErrInvalidTensor, name)
 		}
-		if len(specs) > 0 {
-			found := false
-			for _, s := range specs {
-				if s.Name == name {
-					found = true
-					if s.DType != t.DType() {
-						return nil, fmt.Errorf("%w: %q is %s but declared %s", ErrInvalidInput, name, t.DType(), s.DType)
-					}
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("%w: %q is not declared", ErrInvalidInput, name)
-			}
+		spec, err := declaredSpec(specs, name)
+		if err != nil {
+			return nil, err
+		}
+		if spec != nil && spec.DType != t.DType() {
+			return nil, fmt.Errorf("%w: %q is %s but declared %s", ErrInvalidInput, name, t.DType(), spec.DType)
 		}
 		key := prefix + "_" + name
 		all[key] = t

@@ -38,13 +38,9 @@ func Shrink(ctx context.Context, in, out string, urls map[string][]string) (stri
 		return "", err
 	}
 	hashes := map[string]bool{}
-	var linkedBefore []string
 	for _, p := range c.Manifest.Paths() {
 		h, _ := c.Manifest.Hash(p)
 		hashes[h] = true
-		if !c.Stored(p) {
-			linkedBefore = append(linkedBefore, p)
-		}
 	}
 	for _, sha := range slices.Sorted(maps.Keys(urls)) {
 		if !hashes[sha] {
@@ -54,14 +50,12 @@ func Shrink(ctx context.Context, in, out string, urls map[string][]string) (stri
 	if h, _ := c.Manifest.Hash("carton.toml"); urls[h] != nil {
 		return "", fmt.Errorf("%w: carton.toml cannot be linked: a reader needs it before anything else", ErrInvalidInput)
 	}
-	if err := c.VerifyExcept(ctx, linkedBefore...); err != nil {
+	if err := c.VerifyExcept(ctx, slices.Collect(maps.Keys(c.LinkedFiles()))...); err != nil {
 		return "", err
 	}
 
 	var entries []format.Entry
-	listed := map[string]bool{}
 	for _, p := range c.Manifest.Paths() {
-		listed[p] = true
 		h, _ := c.Manifest.Hash(p)
 		_, link := urls[h]
 		target, isSymlink := c.Symlink(p)
@@ -81,7 +75,7 @@ func Shrink(ctx context.Context, in, out string, urls map[string][]string) (stri
 		}
 	}
 	for _, p := range c.Symlinks() {
-		if !listed[p] { // a link to a directory: no MANIFEST line
+		if _, listed := c.Manifest.Hash(p); !listed { // a link to a directory: no MANIFEST line
 			target, _ := c.Symlink(p)
 			entries = append(entries, format.Entry{Name: p, Symlink: target})
 		}

@@ -262,6 +262,25 @@ func (c *Carton) Has(name string) bool {
 // or through symlinks), as opposed to only behind LINKS.
 func (c *Carton) Stored(name string) bool { return c.tree.has(name) }
 
+// LinkedFiles lists the MANIFEST files the carton does not hold, with the
+// URLs LINKS gives for each (none when LINKS has no entry).
+func (c *Carton) LinkedFiles() map[string][]string {
+	var linked map[string][]string
+	for _, p := range c.Manifest.Paths() {
+		if c.Stored(p) {
+			continue
+		}
+		if linked == nil {
+			linked = map[string][]string{}
+		}
+		linked[p] = nil
+		if h, _ := c.Manifest.Hash(p); c.Links != nil {
+			linked[p] = c.Links.URLs[h]
+		}
+	}
+	return linked
+}
+
 // Symlink returns the target of name when it is a symlink, relative to
 // name's directory as Entry.Symlink takes it.
 func (c *Carton) Symlink(name string) (string, bool) {

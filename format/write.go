@@ -37,19 +37,18 @@ type Entry struct {
 // carton rewritten with its own carton.toml keeps its MANIFEST and so its
 // identity.
 func Write(w io.Writer, cfg *Config, entries []Entry, links *Links) (string, error) {
-	all := entries
+	all := slices.Clone(entries) // sorted below; the caller's order stays
 	if cfg != nil {
 		tomlBytes, err := cfg.Marshal()
 		if err != nil {
 			return "", err
 		}
-		all = append([]Entry{{Name: "carton.toml", Data: tomlBytes}}, entries...)
-	} else if i := slices.IndexFunc(entries, func(e Entry) bool { return e.Name == "carton.toml" }); i < 0 {
+		all = append(all, Entry{Name: "carton.toml", Data: tomlBytes})
+	} else if i := slices.IndexFunc(all, func(e Entry) bool { return e.Name == "carton.toml" }); i < 0 {
 		return "", fmt.Errorf("%w: no carton.toml among the entries", ErrMalformed)
-	} else if _, err := ParseConfig(entries[i].Data); err != nil {
+	} else if _, err := ParseConfig(all[i].Data); err != nil {
 		return "", err
 	}
-	all = slices.Clone(all)
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	seen := map[string]bool{}
 	t := &tree{files: map[string]int64{}, links: map[string]string{}}

@@ -2,6 +2,7 @@ package libtorch
 
 import (
 	"archive/zip"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -64,10 +65,21 @@ func checkTorchScript(r io.ReaderAt, size int64) error {
 }
 
 // explainLoadFailure adds to libtorch's error for a model it could not
-// load what checkTorchScript finds wrong with the file, if anything: for
-// a torch.save pickle libtorch says only that constants.pkl is missing.
-// (Pack refuses such files; cartons from elsewhere may hold them.)
-func explainLoadFailure(err error, r io.ReaderAt, size int64) error {
+// load (model's bytes, or else the file at path) what checkTorchScript
+// finds wrong with it, if anything: for a torch.save pickle libtorch says
+// only that constants.pkl is missing. (Pack refuses such files; cartons
+// from elsewhere may hold them.)
+func explainLoadFailure(err error, path string, model []byte) error {
+	var r io.ReaderAt = bytes.NewReader(model)
+	size := int64(len(model))
+	if model == nil {
+		f, n, ferr := backend.OpenModelFile(path)
+		if ferr != nil {
+			return err
+		}
+		defer f.Close()
+		r, size = f, n
+	}
 	if why := checkTorchScript(r, size); why != nil {
 		return fmt.Errorf("%w (%v)", err, why)
 	}

@@ -1,7 +1,6 @@
 package libtorch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +86,8 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 	if req.Carton != nil {
 		cfg = req.Carton.Config
 	}
+	var path string  // the model file, or
+	var model []byte // its bytes, when it loads from memory
 	if req.ModelDir == "" {
 		if req.Carton == nil {
 			return nil, fmt.Errorf("%w: no model directory and no carton", backend.ErrModel)
@@ -95,26 +96,19 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
 		}
-		m, err := newModule(s, "", b, device, cfg)
-		if err != nil {
-			return nil, explainLoadFailure(err, bytes.NewReader(b), int64(len(b)))
+		model = b
+	} else {
+		path = filepath.Join(req.ModelDir, "model.pt")
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w: no model/model.pt in the carton", backend.ErrModel)
+			}
+			return nil, err
 		}
-		return m, nil
 	}
-	path := filepath.Join(req.ModelDir, "model.pt")
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: no model/model.pt in the carton", backend.ErrModel)
-		}
-		return nil, err
-	}
-	m, err := newModule(s, path, nil, device, cfg)
+	m, err := newModule(s, path, model, device, cfg)
 	if err != nil {
-		if f, size, ferr := backend.OpenModelFile(path); ferr == nil {
-			err = explainLoadFailure(err, f, size)
-			f.Close()
-		}
-		return nil, err
+		return nil, explainLoadFailure(err, path, model)
 	}
 	return m, nil
 }

@@ -30,6 +30,21 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// packEcho packs a one-byte model for the noop runner (it echoes its
+// inputs) with the pack flags given, in a directory of its own whose cache
+// the test uses; it returns the directory and the carton.
+func packEcho(t *testing.T, flags ...string) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
+	model := filepath.Join(dir, "m.bin")
+	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
+	path = filepath.Join(dir, "echo.carton")
+	code, _, stderr := cli(t, append([]string{"pack", model, "--runner", "noop", "--framework-version", "*", "-o", path}, flags...)...)
+	require.Equal(t, 0, code, stderr)
+	return dir, path
+}
+
 func writeNpy(t *testing.T, dir, name string, x tensor.Tensor) string {
 	p := filepath.Join(dir, name)
 	f, err := os.Create(p)
@@ -207,14 +222,7 @@ func haveONNX() bool {
 }
 
 func TestBench(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
-	model := filepath.Join(dir, "m.bin")
-	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
-	out := filepath.Join(dir, "echo.carton")
-	code, _, stderr := cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", out,
-		"--input", "x:float32:batch,3", "--input", "ids:int64:[batch]", "--input", "s:string:[2]")
-	require.Equal(t, 0, code, stderr)
+	_, out := packEcho(t, "--input", "x:float32:batch,3", "--input", "ids:int64:[batch]", "--input", "s:string:[2]")
 
 	code, stdout, stderr := cli(t, "bench", out, "--random", "--dim", "batch=4", "-n", "200", "--warmup", "5", "--concurrency", "2", "--json")
 	require.Equal(t, 0, code, stderr)
@@ -346,13 +354,7 @@ func TestFetchAndRuntimesCommands(t *testing.T) {
 // infer keeps every file inside --output-dir, and refuses two outputs
 // that would share one.
 func TestInferOutputNamesStayInOutputDir(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
-	model := filepath.Join(dir, "m.bin")
-	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
-	echo := filepath.Join(dir, "echo.carton") // noop: each input comes back as an output of its name
-	code, _, stderr := cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", echo)
-	require.Equal(t, 0, code, stderr)
+	dir, echo := packEcho(t) // noop: each input comes back as an output of its name
 	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
 	xp := writeNpy(t, dir, "x.npy", x)
 

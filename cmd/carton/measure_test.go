@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,14 +17,7 @@ import (
 // testing.AllocsPerRun gives for the call alone, however many calls the
 // harness records.
 func TestBenchCountsOnlyTheCallsAllocations(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("CARTON_CACHE_DIR", filepath.Join(dir, "cache"))
-	model := filepath.Join(dir, "m.bin")
-	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
-	path := filepath.Join(dir, "echo.carton")
-	code, _, stderr := cli(t, "pack", model, "--runner", "noop", "--framework-version", "*", "-o", path,
-		"--input", "x:float32:[2,3]", "--input", "ids:int64:[2]")
-	require.Equal(t, 0, code, stderr)
+	_, path := packEcho(t, "--input", "x:float32:[2,3]", "--input", "ids:int64:[2]")
 
 	ctx := context.Background()
 	m, err := carton.Load(ctx, path)

@@ -2,7 +2,6 @@ package semver
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Pin is what a caller asks of a runtime's version on top of a carton's
@@ -22,10 +21,8 @@ func ParsePin(s string) (Pin, error) {
 		return Pin{}, nil
 	}
 	orig := s
-	if v, err := Parse(s); err == nil {
-		core, _, _ := strings.Cut(strings.TrimSpace(s), "+")
-		core, _, _ = strings.Cut(core, "-")
-		if strings.Count(core, ".") == 2 {
+	if v, numbers, err := parse(s); err == nil {
+		if numbers == 3 {
 			return Pin{exact: &v, text: s}, nil
 		}
 		s = "=" + s // "1.13" is every 1.13.x, as Cargo's =1.13

@@ -21,6 +21,12 @@ type Version struct {
 // with fewer parts ("2.1") are completed with zeros, since frameworks report
 // versions that way; a leading "v" is accepted.
 func Parse(s string) (Version, error) {
+	v, _, err := parse(s)
+	return v, err
+}
+
+// parse is Parse, also saying how many numbers s gave (1 to 3).
+func parse(s string) (Version, int, error) {
 	orig := s
 	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
 	var v Version
@@ -30,23 +36,23 @@ func Parse(s string) (Version, error) {
 	if i := strings.IndexByte(s, '-'); i >= 0 {
 		v.Pre, s = s[i+1:], s[:i]
 		if v.Pre == "" {
-			return Version{}, fmt.Errorf("%w: %q: empty pre-release", ErrInvalid, orig)
+			return Version{}, 0, fmt.Errorf("%w: %q: empty pre-release", ErrInvalid, orig)
 		}
 	}
 	parts := strings.Split(s, ".")
 	if len(parts) > 3 || s == "" {
-		return Version{}, fmt.Errorf("%w: %q is not MAJOR.MINOR.PATCH", ErrInvalid, orig)
+		return Version{}, 0, fmt.Errorf("%w: %q is not MAJOR.MINOR.PATCH", ErrInvalid, orig)
 	}
 	nums := [3]uint64{}
 	for i, p := range parts {
 		n, err := parseNumber(p)
 		if err != nil {
-			return Version{}, fmt.Errorf("%w: %q: %v", ErrInvalid, orig, err)
+			return Version{}, 0, fmt.Errorf("%w: %q: %v", ErrInvalid, orig, err)
 		}
 		nums[i] = n
 	}
 	v.Major, v.Minor, v.Patch = nums[0], nums[1], nums[2]
-	return v, nil
+	return v, len(parts), nil
 }
 
 func parseNumber(p string) (uint64, error) {
