@@ -72,6 +72,9 @@ func ModelInfo(ctx context.Context, path string) (*Info, error) {
 
 // Load opens a packed (.carton) or unpacked carton, verifies every file
 // against its MANIFEST, selects a runner and runtime and loads the model.
+// Model files only behind LINKS are downloaded into the cache and checked
+// as they are written, once: a later Load of the same carton uses that
+// copy, offline too. Linked files outside model/ are checked when read.
 func Load(ctx context.Context, path string, opts ...Option) (*Model, error) {
 	return load(ctx, path, false, opts)
 }
@@ -169,13 +172,13 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 		if len(modelFiles) == 1 {
 			skip = modelFiles
 		}
-		err = c.VerifyExcept(ctx, skip...)
+		err = c.VerifyStored(ctx, skip...)
 	} else if dir, ok := c.Extracted(cacheRoot); ok {
 		// The runner reads a copy verified when it was extracted, so the
 		// zip's own check need not come first: both take time in
 		// proportion to the model, and on two cores they overlap.
 		modelDir, verified = dir, make(chan error, 1)
-		go func() { verified <- c.Verify(ctx) }()
+		go func() { verified <- c.VerifyStored(ctx) }()
 	} else {
 		modelDir, err = c.Materialize(ctx, cacheRoot)
 	}

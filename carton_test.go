@@ -447,6 +447,73 @@ func TestPackDirectoryWithSymlinks(t *testing.T) {
 	defer m.Close()
 }
 
+// Symlinks to directories are walked as upstream's pack walks them: one
+// inside the model becomes symlinks to the files it leads to (no bytes
+// twice), one outside brings copies of its files; the extracted model
+// reads the same files through either. Loops are refused, writing nothing.
+func TestPackDirectoryWithDirectoryLinks(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	require.NoError(t, os.MkdirAll(filepath.Join(model, "layers", "deep"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(model, "layers", "a.bin"), []byte("layer a"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(model, "layers", "deep", "b.bin"), []byte("layer b"), 0o644))
+	require.NoError(t, os.Symlink("layers", filepath.Join(model, "current")))
+	vocab := filepath.Join(dir, "shared", "vocab")
+	require.NoError(t, os.MkdirAll(vocab, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(vocab, "words.txt"), []byte("a b c"), 0o644))
+	require.NoError(t, os.Symlink(filepath.Join(model, "layers", "a.bin"), filepath.Join(vocab, "back.bin")))
+	require.NoError(t, os.Symlink(filepath.Join(dir, "shared"), filepath.Join(model, "shared")))
+	opts := carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"}}}
+	out := filepath.Join(dir, "d.carton")
+	_, err := carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+
+	c, err := format.Open(out, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	targets := map[string]string{}
+	for _, name := range c.Symlinks() {
+		targets[name], _ = c.Symlink(name)
+	}
+	assert.Equal(t, map[string]string{
+		"model/current/a.bin":         "../layers/a.bin",
+		"model/current/deep/b.bin":    "../../layers/deep/b.bin",
+		"model/shared/vocab/back.bin": "../../layers/a.bin",
+	}, targets, "files reached through a link stay links to the model's own")
+	assert.Equal(t, []string{
+		"carton.toml", "model/current/a.bin", "model/current/deep/b.bin", "model/layers/a.bin",
+		"model/layers/deep/b.bin", "model/shared/vocab/back.bin", "model/shared/vocab/words.txt",
+		"tensor_data/index.toml",
+	}, c.Manifest.Paths())
+	_, linked := c.Symlink("model/shared/vocab/words.txt")
+	assert.False(t, linked, "a file outside the model is copied")
+
+	extracted, err := c.Materialize(ctx, t.TempDir())
+	require.NoError(t, err)
+	for name, want := range map[string]string{
+		"current/a.bin": "layer a", "current/deep/b.bin": "layer b",
+		"shared/vocab/words.txt": "a b c", "shared/vocab/back.bin": "layer a",
+	} {
+		got, err := os.ReadFile(filepath.Join(extracted, filepath.FromSlash(name)))
+		require.NoError(t, err, name)
+		assert.Equal(t, want, string(got), name)
+	}
+
+	for name, target := range map[string]string{"to the model": ".", "out and back in": "..", "to its own directory": "layers/deep"} {
+		t.Run("loop "+name, func(t *testing.T) {
+			link := filepath.Join(model, "layers", "deep", "loop")
+			require.NoError(t, os.Symlink(filepath.Join(model, target), link))
+			defer os.Remove(link)
+			out := filepath.Join(t.TempDir(), "loop.carton")
+			_, err := carton.Pack(ctx, model, out, opts)
+			require.ErrorIs(t, err, carton.ErrMalformed)
+			assert.ErrorContains(t, err, "symlink loop")
+			assert.NoFileExists(t, out)
+		})
+	}
+}
+
 // Each Infer call's output map is the caller's alone, whatever the caller
 // does with the ones before, after errors, and from many goroutines at
 // once: a guard for any reuse or pooling of maps inside Infer (one was

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,75 +213,6 @@ func addTensors(all map[string]tensor.Tensor, prefix string, ts map[string]tenso
 		refs[name] = format.TensorDataRef + key
 	}
 	return refs, nil
-}
-
-// modelEntries lists the model's files as carton entries under model/.
-func modelEntries(modelPath string, runner backend.Runner, known bool) ([]format.Entry, error) {
-	st, err := os.Stat(modelPath)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		name := filepath.Base(modelPath)
-		if namer, ok := runner.(backend.ModelFileNamer); known && ok {
-			name = namer.ModelFileName()
-		}
-		return []format.Entry{{Name: "model/" + name, File: modelPath}}, nil
-	}
-	root, err := filepath.Abs(modelPath)
-	if err != nil {
-		return nil, err
-	}
-	var entries []format.Entry
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		name := "model/" + filepath.ToSlash(rel)
-		if d.Type()&fs.ModeSymlink != 0 {
-			resolved, err := filepath.EvalSymlinks(p)
-			if err != nil {
-				return fmt.Errorf("%w: %s: broken symlink: %v", ErrMalformed, p, err)
-			}
-			realRoot, _ := filepath.EvalSymlinks(root)
-			if inside, _ := filepath.Rel(realRoot, resolved); !strings.HasPrefix(inside, "..") {
-				if info, err := os.Stat(resolved); err == nil && info.Mode().IsRegular() {
-					target, err := filepath.Rel(filepath.Dir(p), filepath.Join(root, inside))
-					if err != nil {
-						return err
-					}
-					entries = append(entries, format.Entry{Name: name, Symlink: filepath.ToSlash(target)})
-					return nil
-				}
-			}
-			// outside the model (or a directory): store a copy
-			info, err := os.Stat(resolved)
-			if err != nil {
-				return err
-			}
-			if !info.Mode().IsRegular() {
-				return fmt.Errorf("%w: %s: symlinks to directories are not supported", ErrMalformed, p)
-			}
-			entries = append(entries, format.Entry{Name: name, File: resolved})
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("%w: %s is not a regular file", ErrMalformed, p)
-		}
-		entries = append(entries, format.Entry{Name: name, File: p})
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(entries) == 0 {
-		return nil, fmt.Errorf("%w: model directory %s is empty", ErrMalformed, modelPath)
-	}
-	return entries, nil
 }
 
 // checkModel has the runner look at the model (backend.ModelChecker) and,

@@ -50,7 +50,7 @@ func Shrink(ctx context.Context, in, out string, urls map[string][]string) (stri
 	if h, _ := c.Manifest.Hash("carton.toml"); urls[h] != nil {
 		return "", fmt.Errorf("%w: carton.toml cannot be linked: a reader needs it before anything else", ErrInvalidInput)
 	}
-	if err := c.VerifyExcept(ctx, slices.Collect(maps.Keys(c.LinkedFiles()))...); err != nil {
+	if err := c.VerifyStored(ctx); err != nil {
 		return "", err
 	}
 

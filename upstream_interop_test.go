@@ -7,11 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -183,6 +187,7 @@ func TestUpstreamReadsOurCartons(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(model, "weights.bin"), []byte("weights"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(model, "sub", "more.bin"), []byte("more"), 0o644))
 	require.NoError(t, os.Symlink("weights.bin", filepath.Join(model, "alias.bin")))
+	require.NoError(t, os.Symlink("sub", filepath.Join(model, "current"))) // stored as model/current/more.bin -> ../sub/more.bin
 	misc := filepath.Join(dir, "diagram.txt")
 	require.NoError(t, os.WriteFile(misc, []byte("a diagram"), 0o644))
 
@@ -385,4 +390,58 @@ func TestUpstreamRefusesOurExtraDTypes(t *testing.T) {
 		require.Error(t, err, dt.String())
 		assert.Contains(t, stderr, "unknown variant `"+dt.String()+"`")
 	}
+}
+
+// Upstream's shrink, run on a carton Pack wrote (symlinks to a file and to
+// a directory included), writes a carton we load: the same identity, the
+// linked file fetched once per URL and checked against MANIFEST, every
+// file of the model there after extraction.
+func TestWeLoadOurCartonShrunkByUpstream(t *testing.T) {
+	py := upstreamPython(t)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	require.NoError(t, os.MkdirAll(filepath.Join(model, "layers"), 0o755))
+	files := map[string]string{"weights.bin": "weights", "layers/big.bin": "a large layer"}
+	for name, body := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(model, filepath.FromSlash(name)), []byte(body), 0o644))
+	}
+	require.NoError(t, os.Symlink("weights.bin", filepath.Join(model, "alias.bin")))
+	require.NoError(t, os.Symlink("layers", filepath.Join(model, "current")))
+	files["alias.bin"], files["current/big.bin"] = files["weights.bin"], files["layers/big.bin"]
+	ctx := context.Background()
+	ours := filepath.Join(dir, "ours.carton")
+	hash, err := carton.Pack(ctx, model, ours, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"}}})
+	require.NoError(t, err)
+
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = io.WriteString(w, files["layers/big.bin"])
+	}))
+	defer srv.Close()
+	shrunk := filepath.Join(dir, "shrunk.carton")
+	cmd := exec.Command(py, "testdata/upstream/shrink_carton.py", ours, shrunk, format.SHA256([]byte(files["layers/big.bin"]))+"="+srv.URL+"/big.bin")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "cartonml could not shrink the carton:\n%s", out)
+
+	c, err := format.Open(shrunk, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, hash, c.ManifestSHA256, "shrinking keeps the model's identity")
+	assert.Equal(t, map[string][]string{
+		"model/current/big.bin": {srv.URL + "/big.bin"},
+		"model/layers/big.bin":  {srv.URL + "/big.bin"},
+	}, c.LinkedFiles())
+	extracted, err := c.Materialize(ctx, t.TempDir())
+	require.NoError(t, err)
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(extracted, filepath.FromSlash(name)))
+		require.NoError(t, err, name)
+		assert.Equal(t, want, string(got), name)
+	}
+	assert.Equal(t, int32(1), hits.Load(), "two files with one sha256: one download")
+
+	m, err := carton.Load(ctx, shrunk, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
 }

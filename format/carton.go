@@ -365,13 +365,18 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 		return "", err
 	}
 	if !c.Packed {
-		if err := c.verifyAll(ctx, ""); err != nil {
+		for _, name := range c.Files("model/") {
+			if !c.Stored(name) {
+				return "", &FileError{Path: name, Err: fmt.Errorf("%w: only behind LINKS, and an unpacked carton's model/ must hold its files", ErrMalformed)}
+			}
+		}
+		if err := c.verifyAll(ctx, "", skipLinked); err != nil {
 			return "", err
 		}
 		return filepath.Join(c.Path, "model"), nil
 	}
 	if dir, ok := c.Extracted(cacheRoot); ok {
-		return dir, c.verifyAll(ctx, "")
+		return dir, c.verifyAll(ctx, "", skipLinked)
 	}
 	final := filepath.Join(cacheRoot, c.ManifestSHA256)
 	if err := os.MkdirAll(cacheRoot, 0o755); err != nil {
@@ -381,7 +386,7 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 	if err != nil {
 		return "", err
 	}
-	if err := c.verifyAll(ctx, tmp); err != nil {
+	if err := c.verifyAll(ctx, tmp, skipLinked); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
@@ -442,18 +447,26 @@ func (c *Carton) Extracted(cacheRoot string) (string, bool) {
 }
 
 // Verify hashes every file against MANIFEST without extracting anything.
+// Files only behind LINKS are downloaded and hashed as they stream by;
+// nothing of them is kept.
 func (c *Carton) Verify(ctx context.Context) error {
-	return c.VerifyExcept(ctx)
-}
-
-// VerifyExcept is Verify leaving out the files named in skip, which the
-// caller reads through ReadFile (that checks them): a runner loading its
-// model from memory would otherwise inflate and hash it twice.
-func (c *Carton) VerifyExcept(ctx context.Context, skip ...string) error {
 	if err := c.checkAllListed(); err != nil {
 		return err
 	}
-	return c.verifyAll(ctx, "", skip...)
+	return c.verifyAll(ctx, "", fetchLinked)
+}
+
+// VerifyStored hashes the files the carton holds against MANIFEST, leaving
+// out those named in skip, which the caller reads through ReadFile (that
+// checks them: a runner loading its model from memory would otherwise
+// inflate and hash it twice), and those only behind LINKS, which are
+// checked when they are fetched: by Materialize for model/, by ReadFile
+// for the rest. Load uses it, so a cached model loads without the network.
+func (c *Carton) VerifyStored(ctx context.Context, skip ...string) error {
+	if err := c.checkAllListed(); err != nil {
+		return err
+	}
+	return c.verifyAll(ctx, "", skipLinked, skip...)
 }
 
 // FileSize is the size of a file in the carton (following symlinks), as
@@ -503,9 +516,21 @@ func (c *Carton) checkListed(name string) error {
 	return nil
 }
 
+// linkedFiles says what verifyAll does with a file only behind LINKS
+// that it does not extract.
+type linkedFiles bool
+
+const (
+	skipLinked  linkedFiles = false // checked by whoever fetches it
+	fetchLinked linkedFiles = true  // downloaded and hashed, nothing kept
+)
+
 // verifyAll hashes every MANIFEST entry; with extractTo set, model/ files are
-// written beneath it as they are hashed.
-func (c *Carton) verifyAll(ctx context.Context, extractTo string, skip ...string) error {
+// written beneath it as they are hashed, those behind LINKS fetched once per
+// sha256 (a second file with the same bytes is a hard link to the first,
+// or a copy where links fail).
+func (c *Carton) verifyAll(ctx context.Context, extractTo string, linked linkedFiles, skip ...string) error {
+	fetchedTo := map[string]string{} // sha256 -> the extracted file fetched with it
 	for _, name := range c.Manifest.Paths() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -514,29 +539,68 @@ func (c *Carton) verifyAll(ctx context.Context, extractTo string, skip ...string
 			continue
 		}
 		want, _ := c.Manifest.Hash(name)
-		var dst *os.File
-		if extractTo != "" && strings.HasPrefix(name, "model/") {
-			p := filepath.Join(extractTo, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
+		extract := extractTo != "" && strings.HasPrefix(name, "model/")
+		if !c.tree.has(name) && !extract {
+			if linked == fetchLinked {
+				if err := c.fetch(ctx, name, want, io.Discard); err != nil { // fetch checks the digest
+					return err
+				}
 			}
-			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if err != nil {
-				return err
-			}
-			dst = f
+			continue
 		}
-		err := c.hashInto(ctx, name, want, dst)
-		if dst != nil {
-			if cerr := dst.Close(); err == nil {
-				err = cerr
+		if !extract {
+			if err := c.hashInto(ctx, name, want, nil); err != nil {
+				return err
 			}
+			continue
+		}
+		p := filepath.Join(extractTo, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if first, ok := fetchedTo[want]; ok && !c.tree.has(name) {
+			if err := linkOrCopy(first, p); err != nil {
+				return &FileError{Path: name, Err: err}
+			}
+			continue
+		}
+		dst, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		err = c.hashInto(ctx, name, want, dst)
+		if cerr := dst.Close(); err == nil {
+			err = cerr
 		}
 		if err != nil {
 			return err
 		}
+		if !c.tree.has(name) {
+			fetchedTo[want] = p
+		}
 	}
 	return nil
+}
+
+// linkOrCopy makes dst hold the bytes of the verified file src.
+func linkOrCopy(src, dst string) error {
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (c *Carton) hashInto(ctx context.Context, name, want string, dst *os.File) error {
@@ -546,11 +610,7 @@ func (c *Carton) hashInto(ctx context.Context, name, want string, dst *os.File) 
 		w = io.MultiWriter(h, dst)
 	}
 	if !c.tree.has(name) {
-		if dst == nil {
-			_, err := c.fetchToMemory(ctx, name, want)
-			return err // fetch already checked the digest
-		}
-		return c.fetch(ctx, name, want, dst)
+		return c.fetch(ctx, name, want, dst) // fetch checks the digest
 	}
 	resolved, err := c.tree.resolve(name)
 	if err != nil {

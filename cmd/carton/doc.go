@@ -2,6 +2,7 @@
 //
 //	carton pack MODEL_PATH --runner NAME --framework-version REQ -o OUT.carton
 //	carton info CARTON [--json]
+//	carton verify CARTON
 //	carton infer CARTON --input NAME=FILE.npy ... [--output-dir DIR]
 //	carton selftest CARTON
 //	carton bench CARTON (--input NAME=FILE.npy ... | --random) [-n N | --duration D] [--concurrency C] [--compare] [--json]

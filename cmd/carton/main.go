@@ -20,6 +20,7 @@ type command struct {
 var commands = []command{
 	{"pack", "wrap a model file or directory into a .carton", runPack},
 	{"info", "show a carton's metadata", runInfo},
+	{"verify", "check every file of a carton against its MANIFEST, downloading those behind LINKS", runVerify},
 	{"infer", "run a carton on .npy inputs", runInfer},
 	{"selftest", "run a carton's self-tests", runSelfTest},
 	{"shrink", "move large files behind URLs (LINKS), keeping the carton's identity", runShrink},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -20,6 +21,7 @@ import (
 	"github.com/carton-run/carton/backend/tensorflow"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/internal/refdata"
+	"github.com/carton-run/carton/internal/ziptest"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -430,4 +432,46 @@ func TestShrinkCommand(t *testing.T) {
 	code, _, _ = cli(t, "shrink", in, "-o", filepath.Join(dir, "x.carton"))
 	assert.Equal(t, 2, code)
 	assert.NoFileExists(t, filepath.Join(dir, "x.carton"))
+}
+
+// carton verify checks every file against MANIFEST, downloading the ones
+// behind LINKS (refused offline), and fails on any byte that differs.
+func TestVerifyCommand(t *testing.T) {
+	dir, path := packEcho(t)
+	code, stdout, stderr := cli(t, "verify", path)
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `^ok: 3 files match MANIFEST \(manifest sha256 [0-9a-f]{64}\)\n$`, stdout)
+
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	tampered := filepath.Join(dir, "tampered.carton")
+	require.NoError(t, os.WriteFile(tampered, ziptest.Rewrite(t, raw, map[string][]byte{"model/m.bin": []byte("n")}), 0o644))
+	code, _, stderr = cli(t, "verify", tampered)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "model/m.bin")
+	assert.Contains(t, stderr, "does not match MANIFEST")
+
+	var wrong atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wrong.Load() {
+			_, _ = w.Write([]byte("n"))
+			return
+		}
+		_, _ = w.Write([]byte("m"))
+	}))
+	defer srv.Close()
+	shrunk := filepath.Join(dir, "shrunk.carton")
+	code, _, stderr = cli(t, "shrink", path, "--link", "model/m.bin="+srv.URL+"/m", "-o", shrunk)
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr = cli(t, "verify", shrunk)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "fetched through LINKS: model/m.bin\n")
+	wrong.Store(true)
+	code, _, stderr = cli(t, "verify", shrunk)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "checksum mismatch")
+	t.Setenv("CARTON_OFFLINE", "1")
+	code, _, stderr = cli(t, "verify", shrunk)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "offline")
 }

@@ -1,0 +1,43 @@
+package carton
+
+import (
+	"context"
+
+	"github.com/carton-run/carton/format"
+)
+
+// VerifyReport says what Verify checked.
+type VerifyReport struct {
+	ManifestSHA256 string
+	Files          int      // files hashed against MANIFEST
+	Fetched        []string // of those, the ones only behind LINKS, downloaded to be hashed
+}
+
+// Verify checks a packed or unpacked carton without loading it: its
+// structure, and every file against MANIFEST. Files only behind LINKS are
+// downloaded and hashed as they stream by, nothing kept (under
+// CARTON_OFFLINE=1 or WithFetchOptions' Offline, that is ErrOffline).
+// Options other than WithFetchOptions and WithLimits do not apply. A
+// mismatch wraps ErrChecksum; a broken carton ErrMalformed or
+// ErrUnsafePath.
+func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	c, err := format.Open(path, o.openOptions())
+	if err != nil {
+		return nil, labelled(path, err)
+	}
+	defer c.Close()
+	if err := c.Verify(ctx); err != nil {
+		return nil, labelled(path, err)
+	}
+	r := &VerifyReport{ManifestSHA256: c.ManifestSHA256, Files: len(c.Manifest.Paths())}
+	for _, p := range c.Manifest.Paths() {
+		if !c.Stored(p) {
+			r.Fetched = append(r.Fetched, p)
+		}
+	}
+	return r, nil
+}
