@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -68,6 +69,9 @@ type Fetcher struct {
 // Fetch tries urls in order and streams the first good answer into w while
 // hashing it. w must be a temporary destination that the caller discards
 // unless Fetch returns nil: a failed download may have written to it.
+// When w is an *os.File, a *bytes.Buffer or io.Discard, a try that wrote
+// bytes and failed (the wrong bytes, cut short) is undone and the next URL
+// tried; any other writer ends the tries there.
 func (f Fetcher) Fetch(ctx context.Context, urls []string, wantSHA256 string, maxBytes int64, w io.Writer) error {
 	if f.Offline {
 		return fmt.Errorf("%w: the file is only reachable through LINKS (%s)", ErrOffline, strings.Join(urls, ", "))
@@ -86,7 +90,7 @@ func (f Fetcher) Fetch(ctx context.Context, urls []string, wantSHA256 string, ma
 			return ctx.Err()
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", u, err))
-		if errors.Is(err, errPartialWrite) {
+		if errors.Is(err, errPartialWrite) && !restart(w) {
 			break // w already holds bytes; the caller must start again
 		}
 	}
@@ -94,6 +98,23 @@ func (f Fetcher) Fetch(ctx context.Context, urls []string, wantSHA256 string, ma
 }
 
 var errPartialWrite = errors.New("download failed after writing")
+
+// restart empties w after a failed try, so the next URL can be tried:
+// a mirror serving the wrong bytes should not hide a good one.
+func restart(w io.Writer) bool {
+	switch w := w.(type) {
+	case *os.File:
+		if w.Truncate(0) != nil {
+			return false
+		}
+		_, err := w.Seek(0, io.SeekStart)
+		return err == nil
+	case *bytes.Buffer:
+		w.Reset()
+		return true
+	}
+	return w == io.Discard
+}
 
 func fetchOne(ctx context.Context, client *http.Client, url, want string, maxBytes int64, w io.Writer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -389,8 +389,8 @@ func TestLinksFetch(t *testing.T) {
 		switch r.URL.Path {
 		case "/good":
 			_, _ = w.Write(weights)
-		case "/bad":
-			_, _ = w.Write([]byte("not the weights"))
+		case "/bad": // longer than the weights: a try not undone would leave a tail
+			_, _ = w.Write(bytes.Repeat([]byte("not the weights "), 400))
 		default:
 			http.NotFound(w, r)
 		}
@@ -410,13 +410,19 @@ func TestLinksFetch(t *testing.T) {
 		links.WriteString("]\n")
 		return rawZip(t, rawEntry{name: "carton.toml", data: files["carton.toml"]}, rawEntry{name: "MANIFEST", data: manifestFor(files)}, rawEntry{name: "LINKS", data: []byte(links.String())})
 	}
-	c, err := Open(mk("/missing", "/good"), OpenOptions{})
+	// A missing file and a mirror serving other bytes are passed over,
+	// whether the file goes to disk, to memory or only through the hash.
+	c, err := Open(mk("/missing", "/bad", "/good"), OpenOptions{})
 	require.NoError(t, err)
 	dir, err := c.Materialize(context.Background(), t.TempDir())
 	require.NoError(t, err)
 	got, err := os.ReadFile(filepath.Join(dir, "w.bin"))
 	require.NoError(t, err)
+	assert.Equal(t, weights, got, "nothing of the bad answer is left in the file")
+	got, err = c.ReadFile("model/w.bin")
+	require.NoError(t, err)
 	assert.Equal(t, weights, got)
+	require.NoError(t, c.Verify(context.Background()))
 	c.Close()
 
 	// The Fetcher in OpenOptions is the one used.
