@@ -163,7 +163,7 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	maps.Copy(runnerOpts, o.runnerOpts)
 	var modelDir string
 	var verified chan error // the zip's check, running while the runner loads
-	cacheRoot := filepath.Join(o.cacheDir, "models")
+	cacheRoot := filepath.Join(o.cacheDir, modelsDir)
 	modelFiles := c.Files("model/")
 	if ml, ok := sel.Runner.(backend.MemoryLoader); ok && c.Packed && ml.LoadsFromMemory(modelFiles, totalSize(c, modelFiles), runnerOpts) {
 		// The runner reads model/ from the zip itself; a lone model file
@@ -178,6 +178,7 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 		// zip's own check need not come first: both take time in
 		// proportion to the model, and on two cores they overlap.
 		modelDir, verified = dir, make(chan error, 1)
+		markLoaded(dir)
 		go func() { verified <- c.VerifyStored(ctx) }()
 	} else {
 		modelDir, err = c.Materialize(ctx, cacheRoot)

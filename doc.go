@@ -44,6 +44,13 @@
 // 2-core VM) for a context that can be cancelled; one that cannot
 // (context.Background, context.WithoutCancel) costs nothing.
 //
+// The model cache (the cache directory's models/, one directory per
+// manifest hash) may be shared by processes: Load extracts into a
+// temporary directory renamed into place, and RemoveCachedModel and
+// PruneCachedModels rename a model away before deleting it, so a Load never
+// finds half a model; a Load that had already opened a model being removed
+// may fail reading it.
+//
 // # Errors
 //
 // Errors wrap a sentinel to branch on with errors.Is: ErrMalformed,

@@ -9,6 +9,7 @@
 //	carton shrink CARTON --link PATH=URL ... -o OUT.carton
 //	carton fetch FRAMEWORK VERSION [--sha256 HEX]
 //	carton runtimes [--json] | carton runtimes rm FRAMEWORK VERSION
+//	carton cache [--json] | carton cache rm MANIFEST_SHA256 ... | carton cache prune --unused-for DURATION
 //
 // `carton help COMMAND` (or `carton COMMAND --help`) lists a command's
 // flags. Exit status: 0 on success, 1 on failure, 2 on a usage error.

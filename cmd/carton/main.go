@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +28,7 @@ var commands = []command{
 	{"bench", "measure a carton's latency, throughput, allocations and memory", runBench},
 	{"fetch", "download a framework runtime into the cache (for offline use)", runFetch},
 	{"runtimes", "list the runtimes found, and where from; `runtimes rm` removes a cached one", runRuntimes},
+	{"cache", "list the models extracted into the cache; `cache rm` and `cache prune` remove them", runCache},
 }
 
 func main() {
@@ -138,3 +140,19 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// parseNoArgs parses flags for a command that takes no positional arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseInterleaved(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = usageErr("unexpected argument %q", pos[0])
+	}
+	return err
+}
+
+// writeJSON prints v as indented JSON, as every --json does.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

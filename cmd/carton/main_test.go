@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/onnx"
 	"github.com/carton-run/carton/backend/tensorflow"
@@ -474,4 +475,55 @@ func TestVerifyCommand(t *testing.T) {
 	code, _, stderr = cli(t, "verify", shrunk)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "offline")
+}
+
+// carton cache lists what infer extracted, removes it by hash, and prunes.
+func TestCacheCommand(t *testing.T) {
+	dir, path := packEcho(t)
+	code, stdout, stderr := cli(t, "cache", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "[]\n", stdout)
+	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	code, _, stderr = cli(t, "infer", path, "--input", "x="+writeNpy(t, dir, "x.npy", x), "--output-dir", filepath.Join(dir, "o"))
+	require.Equal(t, 0, code, stderr)
+	info, err := carton.ModelInfo(context.Background(), path)
+	require.NoError(t, err)
+
+	code, stdout, stderr = cli(t, "cache", "--json")
+	require.Equal(t, 0, code, stderr)
+	var models []carton.CachedModel
+	require.NoError(t, json.Unmarshal([]byte(stdout), &models))
+	require.Len(t, models, 1)
+	assert.Equal(t, info.ManifestSHA256, models[0].ManifestSHA256)
+	code, stdout, _ = cli(t, "cache")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `(?m)^`+info.ManifestSHA256+` +1 B +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\S+model$`, stdout)
+
+	code, stdout, stderr = cli(t, "cache", "rm", info.ManifestSHA256)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "removed "+info.ManifestSHA256+"\n", stdout)
+	code, _, stderr = cli(t, "cache", "rm", info.ManifestSHA256)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no model extracted for manifest sha256")
+	code, _, stderr = cli(t, "cache", "rm", "../runtimes")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "not a manifest sha256")
+
+	code, _, _ = cli(t, "infer", path, "--input", "x="+filepath.Join(dir, "x.npy"), "--output-dir", filepath.Join(dir, "o2"))
+	require.Equal(t, 0, code)
+	code, _, stderr = cli(t, "cache", "prune")
+	assert.Equal(t, 2, code, "--unused-for is required: %s", stderr)
+	code, stdout, stderr = cli(t, "cache", "prune", "--unused-for", "24h")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "0 models removed, 0 B freed\n", stdout)
+	code, stdout, stderr = cli(t, "cache", "prune", "--unused-for", "0")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "removed "+info.ManifestSHA256+" (1 B, last loaded ")
+	assert.Contains(t, stdout, "1 models removed, 1 B freed\n")
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 200 << 20: "200.0 MiB", 3 << 40: "3.0 TiB"} {
+		assert.Equal(t, want, humanBytes(n), n)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -72,12 +71,8 @@ func runRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fs := newFlagSet("runtimes", "[--json] | rm FRAMEWORK VERSION", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageErr("unexpected argument %q", pos[0])
 	}
 	var rows []runtimeRow
 	cache, _ := libfetch.CacheDir()
@@ -115,9 +110,7 @@ func runRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(stdout, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FRAMEWORK\tVERSION\tSOURCE\tPATH")

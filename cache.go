@@ -1,0 +1,175 @@
+package carton
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CachedModel is a packed carton's model/ that Load extracted into the
+// cache. Each is named by its carton's manifest hash, so every carton with
+// that MANIFEST (a shrunk copy included) shares it.
+type CachedModel struct {
+	ManifestSHA256 string    `json:"manifest_sha256"`
+	Path           string    `json:"path"` // the extracted model/ directory
+	Bytes          int64     `json:"bytes"`
+	LastLoaded     time.Time `json:"last_loaded"` // the last Load that used it, or its extraction
+}
+
+// leftoverAge is how old an unfinished extraction or removal must be
+// before PruneCachedModels takes it for a crashed process's.
+const leftoverAge = time.Hour
+
+// modelCache is where Load extracts models under a cache directory ("" is
+// DefaultCacheDir).
+func modelCache(cacheDir string) (string, error) {
+	if cacheDir == "" {
+		dir, err := DefaultCacheDir()
+		if err != nil {
+			return "", err
+		}
+		cacheDir = dir
+	}
+	return filepath.Join(cacheDir, modelsDir), nil
+}
+
+// modelsDir is the cache's subdirectory of extracted models.
+const modelsDir = "models"
+
+// CachedModels lists the models extracted under cacheDir ("" is
+// DefaultCacheDir), most recently loaded first. An absent cache is empty.
+func CachedModels(cacheDir string) ([]CachedModel, error) {
+	root, err := modelCache(cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	list, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var models []CachedModel
+	for _, d := range list {
+		if !d.IsDir() || !isManifestHash(d.Name()) {
+			continue // unfinished extractions and removals start with a dot
+		}
+		info, err := d.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		dir := filepath.Join(root, d.Name())
+		models = append(models, CachedModel{
+			ManifestSHA256: d.Name(),
+			Path:           filepath.Join(dir, "model"),
+			Bytes:          treeBytes(dir),
+			LastLoaded:     info.ModTime(),
+		})
+	}
+	slices.SortFunc(models, func(a, b CachedModel) int { return b.LastLoaded.Compare(a.LastLoaded) })
+	return models, nil
+}
+
+// RemoveCachedModel deletes the model extracted for a manifest hash; the
+// next Load of such a carton extracts it again. The directory is renamed
+// away first, so a concurrent Load never finds half of it; one that had
+// already opened it may fail reading it. A hash with nothing cached
+// wraps fs.ErrNotExist; one that is not a sha256 ErrInvalidInput.
+func RemoveCachedModel(cacheDir, manifestSHA256 string) error {
+	if !isManifestHash(manifestSHA256) {
+		return fmt.Errorf("%w: %q is not a manifest sha256 (64 lowercase hex digits)", ErrInvalidInput, manifestSHA256)
+	}
+	root, err := modelCache(cacheDir)
+	if err != nil {
+		return err
+	}
+	return removeAside(root, manifestSHA256)
+}
+
+// PruneCachedModels removes the models no Load used for unusedFor or
+// longer, and what crashed extractions left behind, and returns the
+// models removed.
+func PruneCachedModels(cacheDir string, unusedFor time.Duration) ([]CachedModel, error) {
+	if unusedFor < 0 {
+		return nil, fmt.Errorf("%w: unusedFor %v is negative", ErrInvalidInput, unusedFor)
+	}
+	models, err := CachedModels(cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	root, _ := modelCache(cacheDir)
+	now := time.Now()
+	var removed []CachedModel
+	var errs []error
+	for _, m := range models {
+		if now.Sub(m.LastLoaded) < unusedFor {
+			continue
+		}
+		if err := removeAside(root, m.ManifestSHA256); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		removed = append(removed, m)
+	}
+	list, _ := os.ReadDir(root)
+	for _, d := range list {
+		info, err := d.Info()
+		if err == nil && strings.HasPrefix(d.Name(), ".") && now.Sub(info.ModTime()) >= leftoverAge {
+			if err := os.RemoveAll(filepath.Join(root, d.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// removeAside renames root/name to a dot-name, then deletes that.
+func removeAside(root, name string) error {
+	aside, err := os.MkdirTemp(root, ".remove-"+name[:12]+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(aside)
+	err = os.Rename(filepath.Join(root, name), filepath.Join(aside, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: no model extracted for manifest sha256 %s in %s", fs.ErrNotExist, name, root)
+	}
+	return err
+}
+
+// markLoaded records that a Load used the model extracted at modelDir, for
+// PruneCachedModels. A read-only cache just keeps the older time.
+func markLoaded(modelDir string) {
+	now := time.Now()
+	_ = os.Chtimes(filepath.Dir(modelDir), now, now)
+}
+
+func treeBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func isManifestHash(s string) bool {
+	if len(s) != 64 || strings.ToLower(s) != s {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
