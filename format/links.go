@@ -1,9 +1,11 @@
 package format
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -156,7 +158,7 @@ func decodeBody(encoding string, r io.Reader) (io.ReadCloser, error) {
 	case "gzip", "x-gzip":
 		return gzip.NewReader(r)
 	case "deflate":
-		return flate.NewReader(r), nil
+		return newDeflateReader(r)
 	case "zstd":
 		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 		if err != nil {
@@ -165,4 +167,15 @@ func decodeBody(encoding string, r io.Reader) (io.ReadCloser, error) {
 		return d.IOReadCloser(), nil
 	}
 	return nil, fmt.Errorf("unsupported Content-Encoding %q", encoding)
+}
+
+// newDeflateReader reads HTTP's "deflate" coding, which RFC 9110 defines as
+// zlib (RFC 1950) but which many servers send as bare deflate (RFC 1951):
+// as browsers do, a valid zlib header picks zlib, anything else bare deflate.
+func newDeflateReader(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReader(r)
+	if h, err := br.Peek(2); err == nil && h[0]&0x0f == 8 && h[0]>>4 <= 7 && (uint16(h[0])<<8|uint16(h[1]))%31 == 0 {
+		return zlib.NewReader(br)
+	}
+	return flate.NewReader(br), nil
 }
