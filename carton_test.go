@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -404,6 +405,22 @@ func TestPackValidation(t *testing.T) {
 	opts.SelfTests[0].Inputs["nope"] = tensor.Scalar(int8(1))
 	_, err = carton.Pack(ctx, model, out, opts)
 	require.ErrorIs(t, err, carton.ErrInvalidInput)
+
+	// short_description is at most 100 characters, as upstream counts
+	// them (not bytes); a string carton.toml cannot hold is refused.
+	opts = noopOptions(t)
+	opts.Config.ShortDescription = strings.Repeat("é", 100)
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err, "100 characters in 200 bytes")
+	opts.Config.ShortDescription += "!"
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.ErrorIs(t, err, carton.ErrMalformed)
+	assert.ErrorContains(t, err, "101 characters")
+	opts = noopOptions(t)
+	opts.Config.ModelName = "caf\xe9" // Latin-1, not UTF-8
+	_, err = carton.Pack(ctx, model, filepath.Join(dir, "latin1.carton"), opts)
+	require.ErrorIs(t, err, carton.ErrMalformed)
+	assert.NoFileExists(t, filepath.Join(dir, "latin1.carton"))
 }
 
 func TestUpstreamCartonInfo(t *testing.T) {

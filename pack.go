@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
@@ -65,8 +66,8 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	if cfg.Runner.RunnerCompatVersion == 0 {
 		cfg.Runner.RunnerCompatVersion = 1
 	}
-	if len(cfg.ShortDescription) > 100 {
-		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, len(cfg.ShortDescription))
+	if n := utf8.RuneCountInString(cfg.ShortDescription); n > 100 {
+		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, n)
 	}
 	runner, known := backend.Lookup(cfg.Runner.RunnerName)
 	entries, err := modelEntries(modelPath, runner, known)

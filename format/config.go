@@ -314,6 +314,11 @@ func (c *Config) Marshal() ([]byte, error) {
 	if err := enc.Encode(raw); err != nil {
 		return nil, fmt.Errorf("%w: encoding carton.toml: %v", ErrMalformed, err)
 	}
+	// What we write must read back: a string that is not UTF-8 (TOML
+	// allows nothing else) would give a carton no reader can open.
+	if _, err := ParseConfig(buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("carton.toml would not read back: %w", err)
+	}
 	return buf.Bytes(), nil
 }
 

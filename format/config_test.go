@@ -89,6 +89,32 @@ func TestConfigErrors(t *testing.T) {
 	assert.Equal(t, "noop", cfg.Runner.RunnerName)
 }
 
+// Marshal refuses a config whose carton.toml would not read back: TOML
+// strings are UTF-8, and a carton whose carton.toml is not opens nowhere.
+func TestMarshalRefusesWhatWouldNotReadBack(t *testing.T) {
+	valid := func() *Config {
+		return &Config{SpecVersion: 1, Runner: Runner{RunnerName: "noop", RequiredFrameworkVersion: "*", RunnerCompatVersion: 1}}
+	}
+	_, err := valid().Marshal()
+	require.NoError(t, err)
+	for name, spoil := range map[string]func(*Config){
+		"model_name":        func(c *Config) { c.ModelName = "caf\xe9" },
+		"model_description": func(c *Config) { c.ModelDescription = "ok\n\xff" },
+		"opt value":         func(c *Config) { c.Runner.Opts = map[string]any{"path": "\xc3("} },
+		"opt key":           func(c *Config) { c.Runner.Opts = map[string]any{"\xff": int64(1)} },
+		"input description": func(c *Config) {
+			c.Inputs = []TensorSpec{{Name: "x", DType: tensor.Float32, Shape: AnyShape, Description: "\x80"}}
+		},
+		"input name": func(c *Config) { c.Inputs = []TensorSpec{{Name: "\xfe", DType: tensor.Float32, Shape: AnyShape}} },
+	} {
+		c := valid()
+		spoil(c)
+		_, err := c.Marshal()
+		assert.ErrorIs(t, err, ErrMalformed, name)
+		assert.ErrorContains(t, err, "UTF-8", name)
+	}
+}
+
 func TestParseShapeSpec(t *testing.T) {
 	cases := map[string]string{"*": "*", "batch,3,224,224": "[batch,3,224,224]", "": "[]", "[]": "[]", "sym": "sym", "3": "[3]", "*,*": "[*,*]", "[1, 2]": "[1,2]"}
 	for in, want := range cases {
