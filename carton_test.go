@@ -416,6 +416,18 @@ func TestPackValidation(t *testing.T) {
 	_, err = carton.Pack(ctx, model, out, opts)
 	require.ErrorIs(t, err, carton.ErrMalformed)
 	assert.ErrorContains(t, err, "101 characters")
+	// Every @misc/ file the description shows must be in the carton.
+	diagram := filepath.Join(dir, "diagram.png")
+	require.NoError(t, os.WriteFile(diagram, []byte("png"), 0o644))
+	opts = noopOptions(t)
+	opts.Config.ModelDescription = "How it works: ![diagram](@misc/diagram.png). See @misc/diagram.png."
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.ErrorIs(t, err, carton.ErrInvalidInput)
+	assert.ErrorContains(t, err, "@misc/diagram.png")
+	opts.Misc = []string{diagram}
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+
 	opts = noopOptions(t)
 	opts.Config.ModelName = "caf\xe9" // Latin-1, not UTF-8
 	_, err = carton.Pack(ctx, model, filepath.Join(dir, "latin1.carton"), opts)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -127,7 +128,26 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		entries = append(entries, format.Entry{Name: name, File: p})
 	}
 	entries = append(entries, exampleMisc...)
+	if err := checkDescriptionRefs(cfg.ModelDescription, miscNames); err != nil {
+		return "", err
+	}
 	return writeAtomically(ctx, out, &cfg, entries, nil)
+}
+
+// miscRefPattern finds "@misc/FILE" in markdown: up to a space, a quote or
+// a bracket; punctuation that ends a sentence is trimmed after.
+var miscRefPattern = regexp.MustCompile(`@misc/[^\s()\[\]<>"'` + "`" + `]+`)
+
+// checkDescriptionRefs makes sure every file model_description shows
+// (an image, as "![diagram](@misc/diagram.png)") is stored under misc/.
+func checkDescriptionRefs(description string, stored map[string]bool) error {
+	for _, ref := range miscRefPattern.FindAllString(description, -1) {
+		name := "misc/" + strings.TrimRight(strings.TrimPrefix(ref, format.MiscRef), ".,;:!?")
+		if !stored[name] {
+			return fmt.Errorf("%w: model_description shows @%s, but the carton holds no %s (add the file to the misc files)", ErrInvalidInput, name, name)
+		}
+	}
+	return nil
 }
 
 // addTensorPair records a self-test's or example's inputs (as prefix_NAME)
