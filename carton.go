@@ -14,6 +14,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/httpfile"
 	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
@@ -43,6 +44,7 @@ func infoOf(c *format.Carton, path string) Info {
 type Model struct {
 	info    Info
 	carton  *format.Carton
+	remote  *httpfile.File // the carton's URL; nil for a file
 	session backend.Session
 	inputs  *inputChecker
 
@@ -56,22 +58,34 @@ type Model struct {
 }
 
 // ModelInfo reads a carton's metadata without verifying its files or
-// loading a runner.
-func ModelInfo(ctx context.Context, path string) (*Info, error) {
+// loading a runner. path may be an http(s) URL, as for Load; of opts, only
+// WithFetchOptions and WithLimits apply.
+func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c, err := format.Open(path, format.OpenOptions{})
+	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	c, remote, err := openCarton(ctx, path, o)
+	if err != nil {
+		return nil, err
+	}
+	defer resources{carton: c, remote: remote}.close()
 	info := infoOf(c, path)
 	return &info, nil
 }
 
 // Load opens a packed (.carton) or unpacked carton, verifies every file
 // against its MANIFEST, selects a runner and runtime and loads the model.
+//
+// path may also be an http(s) URL of a .carton: it is read through range
+// requests, so only what the model needs crosses the network (model/'s
+// files, each checked as it is extracted into the cache; the carton's
+// other files when read, checked then), and a model already extracted
+// loads after reading the carton's directory and metadata alone. A URL is
+// refused offline (ErrOffline). The Model reads the URL until Close.
 // Model files only behind LINKS are downloaded into the cache and checked
 // as they are written, once: a later Load of the same carton uses that
 // copy, offline too. Linked files outside model/ are checked when read.
@@ -125,10 +139,11 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 			return nil, fmt.Errorf("%w: LoadUnpacked: %s is not a directory (use Load for .carton files)", ErrMalformed, path)
 		}
 	}
-	c, err := format.Open(path, o.openOptions())
+	c, remote, err := openCarton(ctx, path, o)
 	if err != nil {
 		return nil, err
 	}
+	o.remote = remote
 	return loadOrClose(ctx, c, o)
 }
 
@@ -136,7 +151,7 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 func loadOrClose(ctx context.Context, c *format.Carton, o loadOptions) (*Model, error) {
 	m, err := loadOpened(ctx, c, o)
 	if err != nil {
-		c.Close()
+		resources{carton: c, remote: o.remote}.close()
 		return nil, err
 	}
 	return m, nil
@@ -152,6 +167,11 @@ func labelled(path string, err error) error {
 
 func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, error) {
 	cfg, path := c.Config, c.Path
+	if o.remote != nil {
+		// A read blocked on the network does not see ctx; this ends it.
+		stop := context.AfterFunc(ctx, o.remote.Interrupt)
+		defer stop()
+	}
 	sel, err := selectOrFetch(ctx, cfg, o)
 	if err != nil {
 		return nil, labelled(path, err)
@@ -172,7 +192,14 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 		if len(modelFiles) == 1 {
 			skip = modelFiles
 		}
-		err = c.VerifyStored(ctx, skip...)
+		if o.remote == nil { // over the network, each file is checked when read
+			err = c.VerifyStored(ctx, skip...)
+		}
+	} else if o.remote != nil {
+		if dir, ok := c.Extracted(cacheRoot); ok {
+			markLoaded(dir)
+		}
+		modelDir, err = c.ExtractModel(ctx, cacheRoot)
 	} else if dir, ok := c.Extracted(cacheRoot); ok {
 		// The runner reads a copy verified when it was extracted, so the
 		// zip's own check need not come first: both take time in
@@ -204,14 +231,19 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	m := &Model{
 		info:    info,
 		carton:  c,
+		remote:  o.remote,
 		session: session,
 		inputs:  newInputChecker(cfg.Inputs),
 	}
 	// A model dropped without Close is closed once unreachable: its
 	// native memory is freed, and its session's pinned memory unpinned
 	// (a runtime.Pinner collected while pinning is a fatal error).
-	m.dropped = runtime.AddCleanup(m, func(r resources) { r.close() }, resources{session, c})
+	m.dropped = runtime.AddCleanup(m, func(r resources) { r.close() }, m.resources())
 	return m, nil
+}
+
+func (m *Model) resources() resources {
+	return resources{session: m.session, carton: m.carton, remote: m.remote}
 }
 
 // totalSize is the size of files in c, math.MaxInt64 when one is not in
@@ -231,16 +263,21 @@ func totalSize(c *format.Carton, files []string) int64 {
 // resources is what a Model closes, apart from the Model itself, which
 // must become unreachable for the cleanup of a dropped one to run.
 type resources struct {
-	session backend.Session
+	session backend.Session // nil before the model loaded
 	carton  *format.Carton
+	remote  *httpfile.File // the carton's URL, read until Close; nil for a file
 }
 
 func (r resources) close() error {
-	err := r.session.Close()
-	if cerr := r.carton.Close(); err == nil {
-		err = cerr
+	var errs []error
+	if r.session != nil {
+		errs = append(errs, r.session.Close())
 	}
-	return err
+	errs = append(errs, r.carton.Close())
+	if r.remote != nil {
+		errs = append(errs, r.remote.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // selectOrFetch picks the runner and runtime; when no installed runtime
@@ -327,7 +364,7 @@ func (m *Model) Close() error {
 	}
 	m.closed = true
 	m.dropped.Stop()
-	return resources{m.session, m.carton}.close()
+	return m.resources().close()
 }
 
 // TensorData returns the carton's tensor_data/ (self-test and example

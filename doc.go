@@ -6,6 +6,8 @@
 // versions it needs, its input and output specs, self-tests and examples.
 // Load reads the metadata, verifies every file against the MANIFEST, picks a
 // runner and runtime (package backend) and opens the model; Infer runs it.
+// A carton may be a file, a directory (unpacked), bytes in memory
+// (LoadReader) or an http(s) URL, read through range requests.
 // When no installed runtime satisfies the carton and none was named
 // explicitly, Load downloads one into the cache first (package libfetch:
 // verified against a sha256, refused without one unless the caller opts in;
@@ -62,7 +64,9 @@
 // ErrInvalidInput (Infer inputs that do not match the
 // specs), ErrFramework (the framework itself reported the error, at Load or
 // Infer; each runner's own sentinel, such as libtorch.ErrTorch, matches
-// it), ErrInvalidTensor, ErrClosed and ErrSelfTest. An error can match more
+// it), ErrInvalidTensor, ErrClosed and ErrSelfTest; for a carton read by
+// URL, ErrRemoteChanged and ErrRemoteStalled, and fs.ErrNotExist when it
+// is not there. An error can match more
 // than one: ONNX Runtime refusing a model file is both ErrModel and
 // ErrFramework.
 package carton

@@ -5,6 +5,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/httpfile"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -25,6 +26,12 @@ var (
 	ErrInvalidOption = backend.ErrInvalidOption
 	ErrModel         = backend.ErrModel
 	ErrFramework     = backend.ErrFramework
+
+	// ErrRemoteChanged: a carton read by URL changed on the server while
+	// it was being read. ErrRemoteStalled: its server sent nothing for
+	// FetchOptions.StallTimeout. A URL that is not there wraps fs.ErrNotExist.
+	ErrRemoteChanged = httpfile.ErrChanged
+	ErrRemoteStalled = httpfile.ErrStalled
 
 	// ErrClosed: the model was closed.
 	ErrClosed = errors.New("model closed")

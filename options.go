@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/httpfile"
 	"github.com/carton-run/carton/libfetch"
 )
 
@@ -22,6 +23,7 @@ type loadOptions struct {
 	device      string
 	limits      format.Limits
 	fetch       *libfetch.FetchOptions // nil: libfetch.OptionsFromEnv()
+	remote      *httpfile.File         // set by Load for a URL, not by an Option
 }
 
 // WithCacheDir sets where packed cartons are extracted (default: the

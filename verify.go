@@ -2,8 +2,6 @@ package carton
 
 import (
 	"context"
-
-	"github.com/carton-run/carton/format"
 )
 
 // VerifyReport says what Verify checked.
@@ -13,7 +11,8 @@ type VerifyReport struct {
 	Fetched        []string // of those, the ones only behind LINKS, downloaded to be hashed
 }
 
-// Verify checks a packed or unpacked carton without loading it: its
+// Verify checks a packed or unpacked carton (or one at an http(s) URL, as
+// for Load) without loading it: its
 // structure, and every file against MANIFEST. Files only behind LINKS are
 // downloaded and hashed as they stream by, nothing kept (under
 // CARTON_OFFLINE=1 or WithFetchOptions' Offline, that is ErrOffline).
@@ -25,11 +24,11 @@ func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, er
 	if err != nil {
 		return nil, err
 	}
-	c, err := format.Open(path, o.openOptions())
+	c, remote, err := openCarton(ctx, path, o)
 	if err != nil {
-		return nil, labelled(path, err)
+		return nil, err // labelled with the path already
 	}
-	defer c.Close()
+	defer resources{carton: c, remote: remote}.close()
 	if err := c.Verify(ctx); err != nil {
 		return nil, labelled(path, err)
 	}

@@ -360,7 +360,22 @@ func (c *Carton) Close() error { return c.src.close() }
 // earlier Materialize put it there. Extraction goes to a temporary directory
 // renamed into place only after every file verified, so a failure leaves
 // nothing behind. Files present but not listed in MANIFEST are an error.
+// Files only behind LINKS are fetched into the extraction when in model/,
+// and left to ReadFile (which checks them) when not.
 func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, error) {
+	return c.materialize(ctx, cacheRoot, verifyPlan{})
+}
+
+// ExtractModel is Materialize for a carton whose bytes are costly to read
+// (one opened over the network): only model/'s files are read, each
+// checked as it is extracted; the others are checked when ReadFile reads
+// them; and a model already extracted under cacheRoot is used without
+// reading the carton's files again.
+func (c *Carton) ExtractModel(ctx context.Context, cacheRoot string) (string, error) {
+	return c.materialize(ctx, cacheRoot, verifyPlan{modelOnly: true})
+}
+
+func (c *Carton) materialize(ctx context.Context, cacheRoot string, plan verifyPlan) (string, error) {
 	if err := c.checkAllListed(); err != nil {
 		return "", err
 	}
@@ -370,13 +385,16 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 				return "", &FileError{Path: name, Err: fmt.Errorf("%w: only behind LINKS, and an unpacked carton's model/ must hold its files", ErrMalformed)}
 			}
 		}
-		if err := c.verifyAll(ctx, "", skipLinked); err != nil {
+		if err := c.verifyAll(ctx, plan); err != nil {
 			return "", err
 		}
 		return filepath.Join(c.Path, "model"), nil
 	}
 	if dir, ok := c.Extracted(cacheRoot); ok {
-		return dir, c.verifyAll(ctx, "", skipLinked)
+		if plan.modelOnly {
+			return dir, nil
+		}
+		return dir, c.verifyAll(ctx, plan)
 	}
 	final := filepath.Join(cacheRoot, c.ManifestSHA256)
 	if err := os.MkdirAll(cacheRoot, 0o755); err != nil {
@@ -386,7 +404,8 @@ func (c *Carton) Materialize(ctx context.Context, cacheRoot string) (string, err
 	if err != nil {
 		return "", err
 	}
-	if err := c.verifyAll(ctx, tmp, skipLinked); err != nil {
+	plan.extractTo = tmp
+	if err := c.verifyAll(ctx, plan); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
@@ -453,7 +472,7 @@ func (c *Carton) Verify(ctx context.Context) error {
 	if err := c.checkAllListed(); err != nil {
 		return err
 	}
-	return c.verifyAll(ctx, "", fetchLinked)
+	return c.verifyAll(ctx, verifyPlan{fetchLinked: true})
 }
 
 // VerifyStored hashes the files the carton holds against MANIFEST, leaving
@@ -466,7 +485,7 @@ func (c *Carton) VerifyStored(ctx context.Context, skip ...string) error {
 	if err := c.checkAllListed(); err != nil {
 		return err
 	}
-	return c.verifyAll(ctx, "", skipLinked, skip...)
+	return c.verifyAll(ctx, verifyPlan{skip: skip})
 }
 
 // FileSize is the size of a file in the carton (following symlinks), as
@@ -516,32 +535,32 @@ func (c *Carton) checkListed(name string) error {
 	return nil
 }
 
-// linkedFiles says what verifyAll does with a file only behind LINKS
-// that it does not extract.
-type linkedFiles bool
+// verifyPlan says which files verifyAll hashes, and what it does with them.
+type verifyPlan struct {
+	extractTo   string   // model/'s files are written under it as they are hashed
+	fetchLinked bool     // files only behind LINKS, not extracted, are downloaded and hashed (nothing kept); else left to whoever fetches them
+	modelOnly   bool     // files outside model/ are left to ReadFile
+	skip        []string // files the caller checks itself
+}
 
-const (
-	skipLinked  linkedFiles = false // checked by whoever fetches it
-	fetchLinked linkedFiles = true  // downloaded and hashed, nothing kept
-)
-
-// verifyAll hashes every MANIFEST entry; with extractTo set, model/ files are
-// written beneath it as they are hashed, those behind LINKS fetched once per
-// sha256 (a second file with the same bytes is a hard link to the first,
-// or a copy where links fail).
-func (c *Carton) verifyAll(ctx context.Context, extractTo string, linked linkedFiles, skip ...string) error {
-	fetchedTo := map[string]string{} // sha256 -> the extracted file fetched with it
+// verifyAll hashes MANIFEST's files as plan says. Extracting, it reads
+// each zip entry once however many symlinks lead to it, and fetches the
+// files behind LINKS once per sha256: a second file from the same source
+// is a hard link to the first (a copy where links fail).
+func (c *Carton) verifyAll(ctx context.Context, plan verifyPlan) error {
+	extracted := map[string]string{} // where bytes came from -> the file extracted with them
 	for _, name := range c.Manifest.Paths() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if slices.Contains(skip, name) {
+		inModel := strings.HasPrefix(name, "model/")
+		if slices.Contains(plan.skip, name) || plan.modelOnly && !inModel {
 			continue
 		}
 		want, _ := c.Manifest.Hash(name)
-		extract := extractTo != "" && strings.HasPrefix(name, "model/")
+		extract := plan.extractTo != "" && inModel
 		if !c.tree.has(name) && !extract {
-			if linked == fetchLinked {
+			if plan.fetchLinked {
 				if err := c.fetch(ctx, name, want, io.Discard); err != nil { // fetch checks the digest
 					return err
 				}
@@ -554,11 +573,19 @@ func (c *Carton) verifyAll(ctx context.Context, extractTo string, linked linkedF
 			}
 			continue
 		}
-		p := filepath.Join(extractTo, filepath.FromSlash(name))
+		p := filepath.Join(plan.extractTo, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if first, ok := fetchedTo[want]; ok && !c.tree.has(name) {
+		source := "LINKS " + want // where the bytes come from: one download per sha256,
+		if c.tree.has(name) {
+			resolved, err := c.tree.resolve(name)
+			if err != nil {
+				return err
+			}
+			source = resolved // or one read per zip entry, however many symlinks lead to it
+		}
+		if first, ok := extracted[source]; ok {
 			if err := linkOrCopy(first, p); err != nil {
 				return &FileError{Path: name, Err: err}
 			}
@@ -575,9 +602,7 @@ func (c *Carton) verifyAll(ctx context.Context, extractTo string, linked linkedF
 		if err != nil {
 			return err
 		}
-		if !c.tree.has(name) {
-			fetchedTo[want] = p
-		}
+		extracted[source] = p
 	}
 	return nil
 }

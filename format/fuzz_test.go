@@ -87,7 +87,7 @@ func FuzzZipReader(f *testing.F) {
 			return
 		}
 		c.Links = nil // never reach the network from a fuzzer
-		_ = c.verifyAll(context.Background(), "", fetchLinked)
+		_ = c.verifyAll(context.Background(), verifyPlan{fetchLinked: true})
 		_, _ = c.TensorData()
 	})
 }

@@ -90,7 +90,11 @@ func openZip(path string, lim Limits) (*zipSource, *tree, error) {
 
 // openZipReader checks a zip held by r; the caller owns r.
 func openZipReader(r io.ReaderAt, size int64, lim Limits) (*zipSource, *tree, error) {
-	zr, err := zip.NewReader(r, size)
+	zr, err := zip.NewReader(sourceReaderAt{r}, size)
+	var se *sourceError
+	if errors.As(err, &se) {
+		return nil, nil, se.err
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: not a zip file: %v", ErrMalformed, err)
 	}
@@ -209,12 +213,12 @@ func (s *zipSource) readSymlink(zf *zip.File) (string, error) {
 	}
 	rc, err := zf.Open()
 	if err != nil {
-		return "", malformed(zf.Name, "%v", err)
+		return "", entryError(zf.Name, "", err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 4097))
 	if err != nil {
-		return "", malformed(zf.Name, "%v", err)
+		return "", entryError(zf.Name, "", err)
 	}
 	return string(b), nil
 }
@@ -226,7 +230,7 @@ func (s *zipSource) open(name string) (io.ReadCloser, error) {
 	}
 	rc, err := zf.Open()
 	if err != nil {
-		return nil, malformed(name, "%v", err)
+		return nil, entryError(name, "", err)
 	}
 	return &zipFileReader{rc: rc, name: name}, nil
 }
@@ -259,7 +263,7 @@ type zipFileReader struct {
 func (z *zipFileReader) Read(p []byte) (int, error) {
 	n, err := z.rc.Read(p)
 	if err != nil && err != io.EOF {
-		err = malformed(z.name, "reading zip entry: %v", err)
+		err = entryError(z.name, "reading zip entry: ", err)
 	}
 	return n, err
 }
@@ -356,4 +360,32 @@ func (s *dirSource) sizeHint(name string) int64 {
 		return -1
 	}
 	return st.Size()
+}
+
+// sourceReaderAt marks the errors of the reader a zip is read from, so
+// that one (a disk's, a network's) is not taken for a malformed zip.
+type sourceReaderAt struct{ r io.ReaderAt }
+
+func (s sourceReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.r.ReadAt(p, off)
+	if err != nil && err != io.EOF { // archive/zip compares with io.EOF
+		err = &sourceError{err}
+	}
+	return n, err
+}
+
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// entryError names the entry an error reading it came from: the source's
+// own error as it is, anything else (the zip's structure, its
+// compression) as ErrMalformed.
+func entryError(name, what string, err error) error {
+	var se *sourceError
+	if errors.As(err, &se) {
+		return &FileError{Path: name, Err: se.err}
+	}
+	return malformed(name, "%s%v", what, err)
 }

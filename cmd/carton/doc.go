@@ -11,6 +11,9 @@
 //	carton runtimes [--json] | carton runtimes rm FRAMEWORK VERSION
 //	carton cache [--json] | carton cache rm MANIFEST_SHA256 ... | carton cache prune --unused-for DURATION
 //
+// CARTON is a .carton file, an unpacked carton directory, or the http(s)
+// URL of a .carton (read through range requests; shrink wants a file).
+//
 // `carton help COMMAND` (or `carton COMMAND --help`) lists a command's
 // flags. Exit status: 0 on success, 1 on failure, 2 on a usage error.
 //

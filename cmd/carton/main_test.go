@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -526,4 +527,27 @@ func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 200 << 20: "200.0 MiB", 3 << 40: "3.0 TiB"} {
 		assert.Equal(t, want, humanBytes(n), n)
 	}
+}
+
+// The commands that read a carton take a URL too.
+func TestCommandsTakeURLs(t *testing.T) {
+	dir, path := packEcho(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"1"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(raw))
+	}))
+	defer srv.Close()
+	url := srv.URL + "/echo.carton"
+	code, stdout, stderr := cli(t, "info", url)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "path:              "+url)
+	code, stdout, stderr = cli(t, "verify", url)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "ok: 3 files match MANIFEST")
+	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	code, _, stderr = cli(t, "infer", url, "--input", "x="+writeNpy(t, dir, "x.npy", x), "--output-dir", filepath.Join(dir, "o"))
+	require.Equal(t, 0, code, stderr)
+	assert.FileExists(t, filepath.Join(dir, "o", "x.npy"))
 }

@@ -1,0 +1,196 @@
+package carton_test
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/internal/ziptest"
+	"github.com/carton-run/carton/libfetch"
+	"github.com/carton-run/carton/tensor"
+)
+
+// cartonServer serves cartons by path with real range handling, counting
+// requests and the bytes sent.
+type cartonServer struct {
+	*httptest.Server
+	files    map[string][]byte
+	requests atomic.Int32
+	sent     atomic.Int64
+	hang     atomic.Bool  // hold every range request that does not ask for the end
+	changeAt atomic.Int32 // from this request on, the file has another ETag (0: never)
+	inflight atomic.Int32
+}
+
+// resetSent zeroes the count of bytes sent once no answer is being
+// written (one the client stopped reading may still be going).
+func (s *cartonServer) resetSent(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.inflight.Load() == 0 }, 10*time.Second, time.Millisecond)
+	s.sent.Store(0)
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return w.ResponseWriter.Write(p)
+}
+
+func newCartonServer(t *testing.T, files map[string][]byte) *cartonServer {
+	s := &cartonServer{files: files}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.requests.Add(1)
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		b, ok := s.files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		if s.hang.Load() && !bytes.HasPrefix([]byte(r.Header.Get("Range")), []byte("bytes=-")) {
+			<-r.Context().Done()
+			return
+		}
+		etag := `"` + r.URL.Path + `"`
+		if at := s.changeAt.Load(); at > 0 && n >= at {
+			etag = `"` + r.URL.Path + `-2"`
+		}
+		w.Header().Set("ETag", etag)
+		http.ServeContent(countingWriter{w, &s.sent}, r, "", time.Time{}, bytes.NewReader(b))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// packLarge packs the noop carton with 8 MiB of incompressible weights.
+func packLarge(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	weights := make([]byte, 8<<20)
+	_, _ = rand.NewChaCha8([32]byte{3}).Read(weights)
+	model := filepath.Join(dir, "weights.bin")
+	require.NoError(t, os.WriteFile(model, weights, 0o644))
+	out := filepath.Join(dir, "large.carton")
+	_, err := carton.Pack(context.Background(), model, out, noopOptions(t))
+	require.NoError(t, err)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	return b
+}
+
+// A carton at a URL loads through range requests: metadata costs a
+// little of it, the model is downloaded once into the cache and checked
+// as it is written, a cached model loads without downloading it again,
+// and the self-tests read their tensors over the network, checked.
+func TestLoadFromURL(t *testing.T) {
+	ctx := context.Background()
+	raw := packLarge(t)
+	srv := newCartonServer(t, map[string][]byte{"/m.carton": raw})
+	url := srv.URL + "/m.carton"
+
+	info, err := carton.ModelInfo(ctx, url)
+	require.NoError(t, err)
+	assert.Equal(t, "echo", info.ModelName)
+	assert.Equal(t, url, info.Path)
+	t.Logf("carton %d bytes; ModelInfo read %d", len(raw), srv.sent.Load())
+	assert.Less(t, srv.sent.Load(), int64(1<<20+128<<10), "metadata: the zip's end (1 MiB) and carton.toml, not the weights")
+
+	cache := t.TempDir()
+	srv.resetSent(t)
+	m, err := carton.Load(ctx, url, carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	assert.Equal(t, url, m.Info().Path)
+	t.Logf("first Load read %d", srv.sent.Load())
+	assert.LessOrEqual(t, srv.sent.Load(), int64(len(raw)), "every byte at most once")
+	assert.Greater(t, srv.sent.Load(), int64(8<<20))
+	results, err := m.SelfTest(ctx, tensor.DefaultTolerance)
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	assert.True(t, results[0].Passed, "%+v", results[0])
+	require.NoError(t, m.Close())
+
+	srv.resetSent(t)
+	m, err = carton.Load(ctx, url, carton.WithCacheDir(cache))
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	t.Logf("cached Load read %d", srv.sent.Load())
+	assert.Less(t, srv.sent.Load(), int64(1<<20+128<<10), "a cached model is not downloaded again")
+
+	report, err := carton.Verify(ctx, url)
+	require.NoError(t, err)
+	assert.Equal(t, info.ManifestSHA256, report.ManifestSHA256)
+
+	before := srv.requests.Load()
+	_, err = carton.Load(ctx, url, carton.WithCacheDir(cache), carton.WithFetchOptions(libfetch.FetchOptions{Offline: true}))
+	require.ErrorIs(t, err, carton.ErrOffline)
+	assert.Equal(t, before, srv.requests.Load(), "offline: no request")
+	_, err = carton.Load(ctx, srv.URL+"/missing.carton", carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	_, err = carton.LoadUnpacked(ctx, url)
+	require.Error(t, err)
+}
+
+// Weights that do not match MANIFEST fail the load, name the file and
+// leave nothing in the cache; Verify finds them too.
+func TestLoadFromURLChecksTheModel(t *testing.T) {
+	ctx := context.Background()
+	path, _ := packNoop(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	tampered := ziptest.Rewrite(t, raw, map[string][]byte{"model/weights.bin": bytes.Repeat([]byte{1}, 4096)})
+	srv := newCartonServer(t, map[string][]byte{"/t.carton": tampered})
+	cache := t.TempDir()
+	_, err = carton.Load(ctx, srv.URL+"/t.carton", carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, carton.ErrChecksum)
+	assert.Contains(t, err.Error(), "model/weights.bin")
+	models, err := carton.CachedModels(cache)
+	require.NoError(t, err)
+	assert.Empty(t, models)
+	entries, _ := os.ReadDir(filepath.Join(cache, "models"))
+	assert.Empty(t, entries, "no half-extracted model")
+	_, err = carton.Verify(ctx, srv.URL+"/t.carton")
+	require.ErrorIs(t, err, carton.ErrChecksum)
+}
+
+// A Load waiting on a server that stops answering ends with its context.
+func TestLoadFromURLStopsWithItsContext(t *testing.T) {
+	raw := packLarge(t)
+	srv := newCartonServer(t, map[string][]byte{"/m.carton": raw})
+	srv.hang.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := carton.Load(ctx, srv.URL+"/m.carton", carton.WithCacheDir(t.TempDir()))
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+// A carton replaced on the server after Load read its end fails with
+// ErrRemoteChanged instead of mixing the two, and leaves no model behind.
+func TestLoadFromURLNoticesAChange(t *testing.T) {
+	raw := packLarge(t)
+	srv := newCartonServer(t, map[string][]byte{"/m.carton": raw})
+	srv.changeAt.Store(2) // the tail was the first request
+	cache := t.TempDir()
+	_, err := carton.Load(context.Background(), srv.URL+"/m.carton", carton.WithCacheDir(cache))
+	require.ErrorIs(t, err, carton.ErrRemoteChanged)
+	models, err := carton.CachedModels(cache)
+	require.NoError(t, err)
+	assert.Empty(t, models)
+}
