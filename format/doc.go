@@ -9,6 +9,12 @@
 // cache directory keyed by the manifest hash, writing into a temporary
 // directory that is renamed into place only once every byte verified.
 //
+// ExtractModel is Materialize for a carton that is costly to read (one
+// read over the network through OpenReader): it reads model/ alone and
+// leaves the other files to ReadFile, which checks each as it reads it.
+// An error of the reader a zip is read from (a disk's, a network's) comes
+// back as it is, inside a FileError naming the entry, not as ErrMalformed.
+//
 // Safety: entries that escape the root (.., absolute paths, symlinks whose
 // target resolves outside), more entries or bytes than Limits allow, and
 // entries whose compression ratio looks like a zip bomb are rejected before
