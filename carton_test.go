@@ -476,6 +476,25 @@ func TestPackDirectoryWithSymlinks(t *testing.T) {
 	defer m.Close()
 }
 
+// Packing a directory into a carton inside it, twice, does not pack the
+// first carton into the second.
+func TestPackLeavesItsOutputOut(t *testing.T) {
+	ctx := context.Background()
+	model := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(model, "weights.bin"), []byte("w"), 0o644))
+	out := filepath.Join(model, "model.carton")
+	opts := carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"}}}
+	first, err := carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+	second, err := carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+	assert.Equal(t, first, second, "the same files: the same MANIFEST")
+	c, err := format.Open(out, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, []string{"model/weights.bin"}, c.Files("model/"))
+}
+
 // Symlinks to directories are walked as upstream's pack walks them: one
 // inside the model becomes symlinks to the files it leads to (no bytes
 // twice), one outside brings copies of its files; the extracted model

@@ -71,7 +71,7 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, n)
 	}
 	runner, known := backend.Lookup(cfg.Runner.RunnerName)
-	entries, err := modelEntries(modelPath, runner, known)
+	entries, err := modelEntries(modelPath, out, runner, known)
 	if err != nil {
 		return "", err
 	}

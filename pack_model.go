@@ -19,7 +19,9 @@ import (
 // outside becomes a copy, and a symlink to a directory is walked as if it
 // were one, its files stored by the same two rules (so a link inside the
 // model costs no bytes, and one to a directory outside brings its files).
-func modelEntries(modelPath string, runner backend.Runner, known bool) ([]format.Entry, error) {
+// The carton being written (out) is left out when it lies in the
+// directory, as it does after `carton pack . -o model.carton` run twice.
+func modelEntries(modelPath, out string, runner backend.Runner, known bool) ([]format.Entry, error) {
 	st, err := os.Stat(modelPath)
 	if err != nil {
 		return nil, err
@@ -39,6 +41,9 @@ func modelEntries(modelPath string, runner backend.Runner, known bool) ([]format
 		return nil, err
 	}
 	w := modelWalker{root: realRoot, shown: modelPath}
+	if real, err := filepath.EvalSymlinks(out); err == nil {
+		w.skip, _ = filepath.Abs(real)
+	}
 	if err := w.walk(realRoot, "model", false); err != nil {
 		return nil, err
 	}
@@ -55,6 +60,7 @@ type modelWalker struct {
 	shown   string // the model directory as the caller named it, for errors
 	entries []format.Entry
 	open    []string // real directories being walked, outermost first: a link to one is a loop
+	skip    string   // the output carton's real path, when it exists
 }
 
 // walk adds the files under the real directory dir, named under name.
@@ -89,6 +95,9 @@ func (w *modelWalker) walk(dir, name string, viaLink bool) error {
 // file adds the regular file real under name: as a symlink to its own name
 // when it was reached through a link and lies in the model, else as a file.
 func (w *modelWalker) file(real, name string, viaLink bool) error {
+	if real == w.skip {
+		return nil
+	}
 	if own, inside := w.nameOf(real); viaLink && inside {
 		target, err := relativeName(path.Dir(name), own)
 		if err != nil {
