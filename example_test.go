@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
@@ -109,15 +112,71 @@ func ExampleLoadReader() {
 	// Output: true [4]
 }
 
+// A carton by URL: its metadata costs the zip's end and carton.toml, and
+// Load downloads the model once into the cache. (Here the server is a
+// loopback one serving a carton packed on the spot.)
+func ExampleLoad_url() {
+	ctx := context.Background()
+	dir, _ := packEcho(ctx)
+	defer os.RemoveAll(dir)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir))) // answers range requests
+	defer srv.Close()
+	url := srv.URL + "/echo.carton"
+
+	info, err := carton.ModelInfo(ctx, url)
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := carton.Load(ctx, url, carton.WithCacheDir(filepath.Join(dir, "cache")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close() // the model reads the URL until here
+	fmt.Println(info.Runner.RunnerName, m.Info().ManifestSHA256 == info.ManifestSHA256)
+	// Output: noop true
+}
+
+// Checking a carton, then the cache: what Load extracted, and pruning what
+// no Load used for a month.
+func ExampleVerify() {
+	ctx := context.Background()
+	m, dir, cleanup := loadEchoIn(ctx)
+	defer cleanup()
+	m.Close()
+
+	report, err := carton.Verify(ctx, filepath.Join(dir, "echo.carton"))
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, carton.ErrChecksum) names the file
+	}
+	fmt.Println(report.Files, "files match MANIFEST")
+
+	cache := filepath.Join(dir, "cache")
+	models, _ := carton.CachedModels(cache)
+	fmt.Println(len(models), "model cached,", models[0].Bytes, "bytes")
+	removed, _ := carton.PruneCachedModels(cache, 30*24*time.Hour)
+	fmt.Println(len(removed), "removed")
+	// Output:
+	// 3 files match MANIFEST
+	// 1 model cached, 7 bytes
+	// 0 removed
+}
+
 // loadEcho packs and loads a carton for the noop runner, which echoes its
 // inputs.
 func loadEcho(ctx context.Context) (*carton.Model, func()) {
+	m, _, cleanup := loadEchoIn(ctx)
+	return m, cleanup
+}
+
+// loadEchoIn is loadEcho also returning the directory of the carton
+// (echo.carton) and its cache (cache/).
+func loadEchoIn(ctx context.Context) (*carton.Model, string, func()) {
 	dir, path := packEcho(ctx)
 	m, err := carton.Load(ctx, path, carton.WithCacheDir(filepath.Join(dir, "cache")))
 	if err != nil {
 		log.Fatal(err)
 	}
-	return m, func() { m.Close(); os.RemoveAll(dir) }
+	return m, dir, func() { m.Close(); os.RemoveAll(dir) }
 }
 
 // packEcho packs a carton for the noop runner into a new temporary
