@@ -73,7 +73,7 @@ func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) 
 		return nil, err
 	}
 	defer resources{carton: c, remote: remote}.close()
-	info := infoOf(c, path)
+	info := infoOf(c, c.Path)
 	return &info, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,4 +194,29 @@ func TestLoadFromURLNoticesAChange(t *testing.T) {
 	models, err := carton.CachedModels(cache)
 	require.NoError(t, err)
 	assert.Empty(t, models)
+}
+
+// A pre-signed URL's query (its signature) and a password stay out of
+// errors and of Info().Path.
+func TestURLSecretsStayOutOfMessages(t *testing.T) {
+	ctx := context.Background()
+	path, _ := packNoop(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	srv := newCartonServer(t, map[string][]byte{"/m.carton": raw})
+	info, err := carton.ModelInfo(ctx, srv.URL+"/m.carton?X-Amz-Signature=s3cr3t")
+	require.NoError(t, err)
+	assert.Equal(t, srv.URL+"/m.carton?REDACTED", info.Path)
+	m, err := carton.Load(ctx, srv.URL+"/m.carton?X-Amz-Signature=s3cr3t", carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	assert.NotContains(t, m.Info().Path, "s3cr3t")
+	require.NoError(t, m.Close())
+
+	withUser := strings.Replace(srv.URL, "http://", "http://user:pa55@", 1)
+	for _, u := range []string{srv.URL + "/missing.carton?sig=s3cr3t", withUser + "/missing.carton", "http://127.0.0.1:1/m.carton?sig=s3cr3t"} {
+		_, err := carton.Load(ctx, u, carton.WithCacheDir(t.TempDir()))
+		require.Error(t, err, u)
+		assert.NotContains(t, err.Error(), "s3cr3t")
+		assert.NotContains(t, err.Error(), "pa55")
+	}
 }

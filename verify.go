@@ -30,7 +30,7 @@ func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, er
 	}
 	defer resources{carton: c, remote: remote}.close()
 	if err := c.Verify(ctx); err != nil {
-		return nil, labelled(path, err)
+		return nil, labelled(c.Path, err)
 	}
 	r := &VerifyReport{ManifestSHA256: c.ManifestSHA256, Files: len(c.Manifest.Paths())}
 	for _, p := range c.Manifest.Paths() {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ const (
 // File is a remote file read through range requests.
 type File struct {
 	url     string
+	shown   string // url, redacted
 	client  *http.Client
 	stall   time.Duration
 	size    int64
@@ -64,8 +66,8 @@ type File struct {
 
 // Open reads the end of the file at url and returns a File for the rest.
 // A 404 or 410 answer wraps fs.ErrNotExist.
-func Open(ctx context.Context, url string, opts Options) (*File, error) {
-	f := &File{url: url, client: opts.Client, stall: opts.StallTimeout, lastEnd: -1}
+func Open(ctx context.Context, rawURL string, opts Options) (*File, error) {
+	f := &File{url: rawURL, shown: Redact(rawURL), client: opts.Client, stall: opts.StallTimeout, lastEnd: -1}
 	f.base, f.cancelBase = context.WithCancel(context.Background())
 	if f.client == nil {
 		f.client = http.DefaultClient
@@ -85,7 +87,7 @@ func Open(ctx context.Context, url string, opts Options) (*File, error) {
 	}
 	resp, err := f.do(req, cancel)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET %s: %w", f.shown, err)
 	}
 	defer resp.Body.Close()
 	body := newStallReader(resp.Body, f.stall, cancel)
@@ -94,13 +96,13 @@ func Open(ctx context.Context, url string, opts Options) (*File, error) {
 	case http.StatusPartialContent:
 		start, _, total, err := contentRange(resp.Header.Get("Content-Range"))
 		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", url, err)
+			return nil, fmt.Errorf("GET %s: %w", f.shown, err)
 		}
 		if f.tail, err = io.ReadAll(body); err != nil {
-			return nil, body.explain(fmt.Errorf("GET %s: %w", url, err))
+			return nil, body.explain(fmt.Errorf("GET %s: %w", f.shown, err))
 		}
 		if start+int64(len(f.tail)) != total {
-			return nil, fmt.Errorf("GET %s: got %d bytes from %d of %d", url, len(f.tail), start, total)
+			return nil, fmt.Errorf("GET %s: got %d bytes from %d of %d", f.shown, len(f.tail), start, total)
 		}
 		f.size, f.tailOff = total, start
 		if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
@@ -113,9 +115,9 @@ func Open(ctx context.Context, url string, opts Options) (*File, error) {
 	case http.StatusOK:
 		return f, f.copyWhole(body, opts.TempDir)
 	case http.StatusNotFound, http.StatusGone:
-		return nil, fmt.Errorf("GET %s: HTTP %s: %w", url, resp.Status, fs.ErrNotExist)
+		return nil, fmt.Errorf("GET %s: HTTP %s: %w", f.shown, resp.Status, fs.ErrNotExist)
 	}
-	return nil, fmt.Errorf("GET %s: HTTP %s", url, resp.Status)
+	return nil, fmt.Errorf("GET %s: HTTP %s", f.shown, resp.Status)
 }
 
 // copyWhole keeps the whole answer of a server that ignores ranges.
@@ -128,7 +130,7 @@ func (f *File) copyWhole(body *stallReader, dir string) error {
 	n, err := io.Copy(tmp, body)
 	if err != nil {
 		tmp.Close()
-		return body.explain(fmt.Errorf("GET %s: %w", f.url, err))
+		return body.explain(fmt.Errorf("GET %s: %w", f.shown, err))
 	}
 	f.local, f.size = tmp, n
 	return nil
@@ -137,8 +139,21 @@ func (f *File) copyWhole(body *stallReader, dir string) error {
 // Size is the file's size in bytes.
 func (f *File) Size() int64 { return f.size }
 
-// URL is where the file is read from.
-func (f *File) URL() string { return f.url }
+// URL is where the file is read from, as Redact shows it.
+func (f *File) URL() string { return f.shown }
+
+// Redact returns a URL fit for messages and logs: without a password or a
+// query (where a pre-signed URL carries its signature).
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "REDACTED", false
+	}
+	return u.Redacted()
+}
 
 // ReadAt implements io.ReaderAt.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {

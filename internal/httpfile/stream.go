@@ -2,9 +2,11 @@ package httpfile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 )
@@ -38,13 +40,13 @@ func (f *File) readRange(p []byte, off int64) (int, error) {
 		if gap := off - s.pos; gap > 0 {
 			if _, err := io.CopyN(io.Discard, s.body, gap); err != nil {
 				s.close()
-				return read, s.body.explain(fmt.Errorf("GET %s: %w", f.url, err))
+				return read, s.body.explain(fmt.Errorf("GET %s: %w", f.shown, err))
 			}
 		}
 		n := int(min(int64(len(p)-read), s.end-off))
 		if _, err := io.ReadFull(s.body, p[read:read+n]); err != nil {
 			s.close()
-			return read, s.body.explain(fmt.Errorf("GET %s: %w", f.url, err))
+			return read, s.body.explain(fmt.Errorf("GET %s: %w", f.shown, err))
 		}
 		read, off, s.pos = read+n, off+int64(n), off+int64(n)
 		f.putBack(s)
@@ -87,12 +89,12 @@ func (f *File) openStream(base context.Context, off, end int64) (*stream, error)
 	}
 	resp, err := f.do(req, cancel)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s (bytes %d-%d): %w", f.url, off, end-1, err)
+		return nil, fmt.Errorf("GET %s (bytes %d-%d): %w", f.shown, off, end-1, err)
 	}
 	fail := func(err error) (*stream, error) {
 		resp.Body.Close()
 		cancel()
-		return nil, fmt.Errorf("GET %s (bytes %d-%d): %w", f.url, off, end-1, err)
+		return nil, fmt.Errorf("GET %s (bytes %d-%d): %w", f.shown, off, end-1, err)
 	}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
@@ -123,6 +125,9 @@ func (f *File) do(req *http.Request, cancel context.CancelFunc) (*http.Response,
 	timer := time.AfterFunc(f.stall, func() { stalled.Store(true); cancel() })
 	resp, err := f.client.Do(req)
 	timer.Stop()
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // its message repeats the whole URL, query and all
+	}
 	if err != nil {
 		cancel()
 		if stalled.Load() {
