@@ -29,7 +29,7 @@ func openCarton(ctx context.Context, path string, o loadOptions) (*format.Carton
 	if err != nil {
 		return nil, nil, err
 	}
-	stop := context.AfterFunc(ctx, f.Interrupt) // a read blocked on the network does not see ctx
+	stop := context.AfterFunc(ctx, f.Interrupt)                        // a read blocked on the network does not see ctx
 	c, err := format.OpenReader(f, f.Size(), f.URL(), o.openOptions()) // named without its query: pre-signed URLs carry secrets there
 	stop()
 	if err != nil {
