@@ -29,8 +29,11 @@ func openCarton(ctx context.Context, path string, o loadOptions) (*format.Carton
 	if err != nil {
 		return nil, nil, err
 	}
-	stop := context.AfterFunc(ctx, f.Interrupt)                        // a read blocked on the network does not see ctx
-	c, err := format.OpenReader(f, f.Size(), f.URL(), o.openOptions()) // named without its query: pre-signed URLs carry secrets there
+	// A read blocked on the network does not see ctx; this ends it. The
+	// carton is named without the URL's query: pre-signed URLs carry
+	// secrets there.
+	stop := context.AfterFunc(ctx, f.Interrupt)
+	c, err := format.OpenReader(f, f.Size(), f.URL(), o.openOptions())
 	stop()
 	if err != nil {
 		f.Close()
