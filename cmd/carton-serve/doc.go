@@ -11,5 +11,7 @@
 // string output holding other bytes is an error, not silently altered). Outputs
 // come back the same way under "outputs". A request that does not fit its
 // model's inputs is a 400; cancelling the request (the client going away)
-// stops an ONNX Runtime run.
+// stops an ONNX Runtime run. SIGINT or SIGTERM (what an orchestrator sends)
+// stops it gracefully: no new connections, the requests in flight finish
+// (for up to 5 s), then the model closes and it exits 0.
 package main

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/carton-run/carton"
@@ -39,7 +40,8 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM is what an orchestrator sends to stop a container.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m, err := carton.Load(ctx, *path)
 	if err != nil {
@@ -53,7 +55,9 @@ func main() {
 	mux.HandleFunc("POST /v1/infer", func(w http.ResponseWriter, r *http.Request) { serveInfer(w, r, m) })
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(m.Info()) })
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -62,6 +66,9 @@ func main() {
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	// ListenAndServe returns as soon as Shutdown starts; the requests in
+	// flight finish before the model closes.
+	<-drained
 }
 
 func serveInfer(w http.ResponseWriter, r *http.Request, m *carton.Model) {

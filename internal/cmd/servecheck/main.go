@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/carton-run/carton/internal/npy"
@@ -44,9 +45,11 @@ func check(binary, cartonPath string, specs []string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt) // the service shuts down on SIGINT
-		_ = cmd.Wait()
+		_ = cmd.Process.Kill() // after a failed check; a no-op once it exited
+		<-exited
 	}()
 	base := "http://" + addr
 	if err := waitReady(ctx, base+"/v1/info"); err != nil {
@@ -85,6 +88,21 @@ func check(binary, cartonPath string, specs []string) error {
 		}
 		fmt.Printf("servecheck: %s matches %s %v\n", name, w.DType(), w.Shape())
 	}
+	// What an orchestrator sends to stop a container: the service must
+	// drain and exit cleanly, not die.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the deferred wait
+		if err != nil {
+			return fmt.Errorf("carton-serve on SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("carton-serve did not exit within 15s of SIGTERM")
+	}
+	fmt.Println("servecheck: SIGTERM: clean exit")
 	return nil
 }
 
