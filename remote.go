@@ -2,6 +2,7 @@ package carton
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -25,7 +26,14 @@ func openCarton(ctx context.Context, path string, o loadOptions) (*format.Carton
 	if o.fetch.Offline {
 		return nil, nil, fmt.Errorf("%w: %s is a URL (CARTON_OFFLINE=1 or FetchOptions.Offline forbids the network)", ErrOffline, path)
 	}
-	f, err := httpfile.Open(ctx, path, httpfile.Options{StallTimeout: o.fetch.StallTimeout})
+	maxBytes := o.limits.MaxTotalBytes // a carton is no larger than what it may hold
+	if maxBytes <= 0 {
+		maxBytes = format.DefaultLimits.MaxTotalBytes
+	}
+	f, err := httpfile.Open(ctx, path, httpfile.Options{StallTimeout: o.fetch.StallTimeout, MaxBytes: maxBytes})
+	if errors.Is(err, httpfile.ErrTooLarge) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrLimit, err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

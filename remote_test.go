@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/ziptest"
 	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
@@ -145,6 +146,8 @@ func TestLoadFromURL(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	_, err = carton.LoadUnpacked(ctx, url)
 	require.Error(t, err)
+	_, err = carton.ModelInfo(ctx, url, carton.WithLimits(format.Limits{MaxTotalBytes: 1 << 20}))
+	require.ErrorIs(t, err, carton.ErrLimit, "a carton larger than it may hold is not read")
 }
 
 // Weights that do not match MANIFEST fail the load, name the file and

@@ -29,7 +29,11 @@ type Options struct {
 	StallTimeout time.Duration // a read receiving nothing this long fails; default 60s
 	TailBytes    int64         // read at Open; default 1 MiB
 	TempDir      string        // for a server that ignores ranges; default os.TempDir()
+	MaxBytes     int64         // a larger file is refused (ErrTooLarge); 0: no limit
 }
+
+// ErrTooLarge: the file is larger than Options.MaxBytes.
+var ErrTooLarge = errors.New("remote file too large")
 
 const (
 	defaultStall = 60 * time.Second
@@ -69,6 +73,14 @@ type File struct {
 func Open(ctx context.Context, rawURL string, opts Options) (*File, error) {
 	f := &File{url: rawURL, shown: Redact(rawURL), client: opts.Client, stall: opts.StallTimeout, lastEnd: -1}
 	f.base, f.cancelBase = context.WithCancel(context.Background())
+	if err := f.open(ctx, opts); err != nil {
+		f.cancelBase()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *File) open(ctx context.Context, opts Options) error {
 	if f.client == nil {
 		f.client = http.DefaultClient
 	}
@@ -83,11 +95,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*File, error) {
 	defer cancel()
 	req, err := f.request(ctx, fmt.Sprintf("bytes=-%d", tail))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := f.do(req, cancel)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", f.shown, err)
+		return fmt.Errorf("GET %s: %w", f.shown, err)
 	}
 	defer resp.Body.Close()
 	body := newStallReader(resp.Body, f.stall, cancel)
@@ -96,38 +108,48 @@ func Open(ctx context.Context, rawURL string, opts Options) (*File, error) {
 	case http.StatusPartialContent:
 		start, _, total, err := contentRange(resp.Header.Get("Content-Range"))
 		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", f.shown, err)
+			return fmt.Errorf("GET %s: %w", f.shown, err)
 		}
-		if f.tail, err = io.ReadAll(body); err != nil {
-			return nil, body.explain(fmt.Errorf("GET %s: %w", f.shown, err))
+		if opts.MaxBytes > 0 && total > opts.MaxBytes {
+			return fmt.Errorf("GET %s: %w: %d bytes (at most %d)", f.shown, ErrTooLarge, total, opts.MaxBytes)
 		}
-		if start+int64(len(f.tail)) != total {
-			return nil, fmt.Errorf("GET %s: got %d bytes from %d of %d", f.shown, len(f.tail), start, total)
+		if f.tail, err = io.ReadAll(io.LimitReader(body, tail+1)); err != nil {
+			return body.explain(fmt.Errorf("GET %s: %w", f.shown, err))
+		}
+		if int64(len(f.tail)) > tail || start+int64(len(f.tail)) != total {
+			return fmt.Errorf("GET %s: asked for the last %d bytes of %d, got %d from byte %d", f.shown, tail, total, len(f.tail), start)
 		}
 		f.size, f.tailOff = total, start
 		if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
 			f.etag = etag
 		}
 		f.lastMod = resp.Header.Get("Last-Modified")
-		return f, nil
+		return nil
 	case http.StatusRequestedRangeNotSatisfiable: // an empty file
-		return f, nil
+		return nil
 	case http.StatusOK:
-		return f, f.copyWhole(body, opts.TempDir)
+		return f.copyWhole(body, opts.TempDir, opts.MaxBytes)
 	case http.StatusNotFound, http.StatusGone:
-		return nil, fmt.Errorf("GET %s: HTTP %s: %w", f.shown, resp.Status, fs.ErrNotExist)
+		return fmt.Errorf("GET %s: HTTP %s: %w", f.shown, resp.Status, fs.ErrNotExist)
 	}
-	return nil, fmt.Errorf("GET %s: HTTP %s", f.shown, resp.Status)
+	return fmt.Errorf("GET %s: HTTP %s", f.shown, resp.Status)
 }
 
 // copyWhole keeps the whole answer of a server that ignores ranges.
-func (f *File) copyWhole(body *stallReader, dir string) error {
+func (f *File) copyWhole(body *stallReader, dir string, maxBytes int64) error {
 	tmp, err := os.CreateTemp(dir, "carton-remote-*")
 	if err != nil {
 		return err
 	}
 	os.Remove(tmp.Name()) // unlinked: the open file is all there is, gone at Close
-	n, err := io.Copy(tmp, body)
+	var src io.Reader = body
+	if maxBytes > 0 {
+		src = io.LimitReader(body, maxBytes+1)
+	}
+	n, err := io.Copy(tmp, src)
+	if err == nil && maxBytes > 0 && n > maxBytes {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, maxBytes)
+	}
 	if err != nil {
 		tmp.Close()
 		return body.explain(fmt.Errorf("GET %s: %w", f.shown, err))

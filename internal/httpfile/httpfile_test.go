@@ -165,6 +165,19 @@ func TestServerWithoutRanges(t *testing.T) {
 	require.NoError(t, f.Close())
 }
 
+func TestMaxBytes(t *testing.T) {
+	content := randomBytes(100 << 10)
+	for _, ranges := range []bool{true, false} {
+		srv := newServer(t, content)
+		srv.ranges = ranges
+		_, err := Open(context.Background(), srv.URL, Options{MaxBytes: 99 << 10, TempDir: t.TempDir()})
+		assert.ErrorIs(t, err, ErrTooLarge, "ranges %v", ranges)
+		f, err := Open(context.Background(), srv.URL, Options{MaxBytes: 100 << 10, TempDir: t.TempDir()})
+		require.NoError(t, err, "ranges %v", ranges)
+		require.NoError(t, f.Close())
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
