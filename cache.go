@@ -122,14 +122,30 @@ func PruneCachedModels(cacheDir string, unusedFor time.Duration) ([]CachedModel,
 	}
 	list, _ := os.ReadDir(root)
 	for _, d := range list {
-		info, err := d.Info()
-		if err == nil && strings.HasPrefix(d.Name(), ".") && now.Sub(info.ModTime()) >= leftoverAge {
-			if err := os.RemoveAll(filepath.Join(root, d.Name())); err != nil {
+		dir := filepath.Join(root, d.Name())
+		if strings.HasPrefix(d.Name(), ".") && !touchedSince(dir, now.Add(-leftoverAge)) {
+			if err := os.RemoveAll(dir); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// touchedSince reports whether anything under dir changed after t: an
+// extraction in progress writes its files for as long as it takes.
+func touchedSince(dir string, t time.Time) bool {
+	recent := errors.New("recent")
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // gone meanwhile: nothing recent there
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().After(t) {
+			return recent
+		}
+		return nil
+	})
+	return err == recent
 }
 
 // removeAside renames root/name to a dot-name, then deletes that.

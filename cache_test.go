@@ -50,14 +50,21 @@ func TestModelCache(t *testing.T) {
 
 	crashed := filepath.Join(cache, "models", ".extract-"+sha[:12]+"-1")
 	young := filepath.Join(cache, "models", ".extract-"+sha[:12]+"-2")
-	require.NoError(t, os.MkdirAll(crashed, 0o755))
-	require.NoError(t, os.MkdirAll(young, 0o755))
-	require.NoError(t, os.Chtimes(crashed, twoHoursAgo, twoHoursAgo))
+	long := filepath.Join(cache, "models", ".extract-"+sha[:12]+"-3") // started long ago, still writing
+	for _, d := range []string{crashed, young, long} {
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "model"), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(long, "model", "part.bin"), nil, 0o644))
+	for _, d := range []string{crashed, filepath.Join(crashed, "model"), long, filepath.Join(long, "model")} {
+		require.NoError(t, os.Chtimes(d, twoHoursAgo, twoHoursAgo))
+	}
 	removed, err := carton.PruneCachedModels(cache, time.Hour)
 	require.NoError(t, err)
 	assert.Empty(t, removed, "used a moment ago")
 	assert.NoDirExists(t, crashed, "an extraction left for an hour is a crashed one")
 	assert.DirExists(t, young, "a young one may be another process's, in progress")
+	assert.DirExists(t, long, "so may an old one still writing its files")
+	require.NoError(t, os.RemoveAll(long))
 
 	require.NoError(t, os.Chtimes(dir, twoHoursAgo, twoHoursAgo))
 	removed, err = carton.PruneCachedModels(cache, time.Hour)
