@@ -22,8 +22,9 @@ type CachedModel struct {
 	LastLoaded     time.Time `json:"last_loaded"` // the last Load that used it, or its extraction
 }
 
-// leftoverAge is how old an unfinished extraction or removal must be
-// before PruneCachedModels takes it for a crashed process's.
+// leftoverAge is how long nothing in an unfinished extraction or removal
+// must have changed before PruneCachedModels takes it for a crashed
+// process's.
 const leftoverAge = time.Hour
 
 // modelCache is where Load extracts models under a cache directory ("" is
