@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -416,4 +418,36 @@ func TestOutputsOutliveClose(t *testing.T) {
 		assert.Nil(t, tensor.Compare(y, want, tensor.Tolerance{}), "drop=%v", drop)
 		y.Release()
 	}
+}
+
+// A carton by URL runs on ONNX Runtime both ways it loads: a lone
+// model.onnx from the bytes read over the network (checked as read: a
+// tampered one fails), a model with external data extracted first.
+func TestLoadFromURL(t *testing.T) {
+	rt := runtimes(t)[0]
+	ctx := context.Background()
+	files := map[string][]byte{}
+	for name, model := range map[string]string{"/lone.carton": "matmul_add.onnx", "/external.carton": "external"} {
+		raw, err := os.ReadFile(pack(t, filepath.Join(models, model), nil))
+		require.NoError(t, err)
+		files[name] = raw
+	}
+	files["/tampered.carton"] = ziptest.ReplaceEntry(t, files["/lone.carton"], "model/model.onnx", []byte("not the model"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"`+r.URL.Path+`"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(files[r.URL.Path]))
+	}))
+	defer srv.Close()
+
+	for name, ref := range map[string][2]string{"/lone.carton": {models, "matmul_add"}, "/external.carton": {filepath.Join(models, "external"), "model"}} {
+		in, want := refdata.Load(t, ref[0], ref[1])
+		m, err := carton.Load(ctx, srv.URL+name, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err, name)
+		got, err := m.Infer(ctx, in)
+		require.NoError(t, err, name)
+		refdata.Check(t, got, want)
+		require.NoError(t, m.Close())
+	}
+	_, err := carton.Load(ctx, srv.URL+"/tampered.carton", carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrChecksum)
 }
