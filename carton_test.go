@@ -420,13 +420,25 @@ func TestPackValidation(t *testing.T) {
 	diagram := filepath.Join(dir, "diagram.png")
 	require.NoError(t, os.WriteFile(diagram, []byte("png"), 0o644))
 	opts = noopOptions(t)
-	opts.Config.ModelDescription = "How it works: ![diagram](@misc/diagram.png). See @misc/diagram.png."
+	opts.Config.ModelDescription = "How it works: ![diagram](@misc/diagram.png).\n\nLink files as `![x](@misc/file.png)`:\n```\n[y](@misc/y.png)\n```\n"
 	_, err = carton.Pack(ctx, model, out, opts)
 	require.ErrorIs(t, err, carton.ErrInvalidInput)
 	assert.ErrorContains(t, err, "@misc/diagram.png")
 	opts.Misc = []string{diagram}
 	_, err = carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err, "links shown in code are text")
+
+	// Upstream's own example description passes with its misc file.
+	upstream, err := carton.ModelInfo(ctx, upstreamCarton)
 	require.NoError(t, err)
+	arch := filepath.Join(dir, "model_architecture.png")
+	require.NoError(t, os.WriteFile(arch, []byte("png"), 0o644))
+	opts.Config.ModelDescription, opts.Misc = upstream.ModelDescription, []string{arch}
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.NoError(t, err)
+	opts.Misc = nil
+	_, err = carton.Pack(ctx, model, out, opts)
+	require.ErrorIs(t, err, carton.ErrInvalidInput, "without it")
 
 	opts = noopOptions(t)
 	opts.Config.ModelName = "caf\xe9" // Latin-1, not UTF-8

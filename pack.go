@@ -134,16 +134,20 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	return writeAtomically(ctx, out, &cfg, entries, nil)
 }
 
-// miscRefPattern finds "@misc/FILE" in markdown: up to a space, a quote or
-// a bracket; punctuation that ends a sentence is trimmed after.
-var miscRefPattern = regexp.MustCompile(`@misc/[^\s()\[\]<>"'` + "`" + `]+`)
+// miscLinkPattern finds a markdown link or image whose target is a misc
+// file, "](@misc/FILE)", and codePattern the code that may show such text
+// without linking it (upstream's own example description does).
+var (
+	miscLinkPattern = regexp.MustCompile(`\]\(\s*<?@misc/([^\s)>]+)`)
+	codePattern     = regexp.MustCompile("(?s)```.*?```|`[^`\n]*`")
+)
 
-// checkDescriptionRefs makes sure every file model_description shows
-// (an image, as "![diagram](@misc/diagram.png)") is stored under misc/.
+// checkDescriptionRefs makes sure every misc file model_description links
+// or shows (as "![diagram](@misc/diagram.png)") is stored under misc/.
 func checkDescriptionRefs(description string, stored map[string]bool) error {
-	for _, ref := range miscRefPattern.FindAllString(description, -1) {
-		name := "misc/" + strings.TrimRight(strings.TrimPrefix(ref, format.MiscRef), ".,;:!?")
-		if !stored[name] {
+	text := codePattern.ReplaceAllString(description, "")
+	for _, m := range miscLinkPattern.FindAllStringSubmatch(text, -1) {
+		if name := "misc/" + m[1]; !stored[name] {
 			return fmt.Errorf("%w: model_description shows @%s, but the carton holds no %s (add the file to the misc files)", ErrInvalidInput, name, name)
 		}
 	}

@@ -20,7 +20,7 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	out := fs.String("o", "", "output .carton path (required)")
 	name := fs.String("name", "", "model name")
 	desc := fs.String("description", "", "short description (at most 100 characters)")
-	longDesc := fs.String("model-description", "", "long markdown description; may show misc files as @misc/FILE (each must be given with --misc)")
+	longDesc := fs.String("model-description", "", "long markdown description; may link or show misc files, as ![diagram](@misc/diagram.png) (each must be given with --misc)")
 	license := fs.String("license", "", "license (an SPDX identifier)")
 	repo := fs.String("repository", "", "source repository URL")
 	homepage := fs.String("homepage", "", "homepage URL")
