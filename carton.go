@@ -42,11 +42,14 @@ func infoOf(c *format.Carton, path string) Info {
 // Model is a loaded carton, ready for Infer. See the package documentation
 // for its lifetime and concurrency contract.
 type Model struct {
-	info    Info
-	carton  *format.Carton
-	remote  *httpfile.File // the carton's URL; nil for a file
-	session backend.Session
-	inputs  *inputChecker
+	info   Info
+	carton *format.Carton
+	remote *httpfile.File // the carton's URL; nil for a file
+	// keptOffline: a carton by URL loaded offline from what an earlier
+	// Load kept (its metadata and extracted model).
+	keptOffline bool
+	session     backend.Session
+	inputs      *inputChecker
 
 	mu      sync.RWMutex // Infer holds it shared, Close exclusive
 	closed  bool
@@ -58,8 +61,9 @@ type Model struct {
 }
 
 // ModelInfo reads a carton's metadata without verifying its files or
-// loading a runner. path may be an http(s) URL, as for Load; of opts, only
-// WithFetchOptions and WithLimits apply.
+// loading a runner. path may be an http(s) URL, as for Load (offline, what
+// a Load of it kept in the cache answers); of opts, only WithFetchOptions,
+// WithLimits and WithCacheDir apply.
 func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -68,12 +72,12 @@ func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) 
 	if err != nil {
 		return nil, err
 	}
-	c, remote, err := openCarton(ctx, path, o)
+	op, err := openCarton(ctx, path, o, true)
 	if err != nil {
 		return nil, err
 	}
-	defer resources{carton: c, remote: remote}.close()
-	info := infoOf(c, c.Path)
+	defer op.close()
+	info := infoOf(op.carton, op.carton.Path)
 	return &info, nil
 }
 
@@ -84,8 +88,11 @@ func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) 
 // requests, so only what the model needs crosses the network (model/'s
 // files, each checked as it is extracted into the cache; the carton's
 // other files when read, checked then), and a model already extracted
-// loads after reading the carton's directory and metadata alone. A URL is
-// refused offline (ErrOffline). The Model reads the URL until Close.
+// loads after reading the carton's directory and metadata alone. Load
+// keeps that metadata in the cache, so that offline (CARTON_OFFLINE=1,
+// FetchOptions.Offline) a URL loaded before loads from the cache without a
+// request; one never loaded is ErrOffline. The Model reads the URL until
+// Close.
 // Model files only behind LINKS are downloaded into the cache and checked
 // as they are written, once: a later Load of the same carton uses that
 // copy, offline too. Linked files outside model/ are checked when read.
@@ -139,12 +146,17 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 			return nil, fmt.Errorf("%w: LoadUnpacked: %s is not a directory (use Load for .carton files)", ErrMalformed, path)
 		}
 	}
-	c, remote, err := openCarton(ctx, path, o)
+	op, err := openCarton(ctx, path, o, true)
 	if err != nil {
 		return nil, err
 	}
-	o.remote = remote
-	return loadOrClose(ctx, c, o)
+	o.remote, o.kept = op.remote, op.kept
+	m, err := loadOrClose(ctx, op.carton, o)
+	if err == nil && op.remote != nil {
+		// For Loads offline; without it they fail as they would anyway.
+		_ = keepMetadata(o.cacheDir, path, op.carton)
+	}
+	return m, err
 }
 
 // loadOrClose loads the opened carton c, closing it on failure.
@@ -185,21 +197,29 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	var verified chan error // the zip's check, running while the runner loads
 	cacheRoot := filepath.Join(o.cacheDir, modelsDir)
 	modelFiles := c.Files("model/")
-	if ml, ok := sel.Runner.(backend.MemoryLoader); ok && c.Packed && ml.LoadsFromMemory(modelFiles, totalSize(c, modelFiles), runnerOpts) {
+	ml, memory := sel.Runner.(backend.MemoryLoader)
+	if o.remote != nil {
+		// A carton by URL is always extracted, each file checked as it is
+		// written: a later Load (offline too) reads the model from there.
+		if dir, ok := c.Extracted(cacheRoot); ok {
+			markLoaded(dir)
+		}
+		modelDir, err = c.ExtractModel(ctx, cacheRoot)
+	} else if o.kept {
+		dir, ok := c.Extracted(cacheRoot)
+		if !ok {
+			return nil, labelled(path, fmt.Errorf("%w: the model is no longer in the cache (removed since a Load online extracted it)", ErrOffline))
+		}
+		markLoaded(dir)
+		modelDir = dir
+	} else if memory && c.Packed && ml.LoadsFromMemory(modelFiles, totalSize(c, modelFiles), runnerOpts) {
 		// The runner reads model/ from the zip itself; a lone model file
 		// it reads through ReadFile, which checks it.
 		var skip []string
 		if len(modelFiles) == 1 {
 			skip = modelFiles
 		}
-		if o.remote == nil { // over the network, each file is checked when read
-			err = c.VerifyStored(ctx, skip...)
-		}
-	} else if o.remote != nil {
-		if dir, ok := c.Extracted(cacheRoot); ok {
-			markLoaded(dir)
-		}
-		modelDir, err = c.ExtractModel(ctx, cacheRoot)
+		err = c.VerifyStored(ctx, skip...)
 	} else if dir, ok := c.Extracted(cacheRoot); ok {
 		// The runner reads a copy verified when it was extracted, so the
 		// zip's own check need not come first: both take time in
@@ -229,11 +249,12 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	info := infoOf(c, path)
 	info.Runtime = &rt
 	m := &Model{
-		info:    info,
-		carton:  c,
-		remote:  o.remote,
-		session: session,
-		inputs:  newInputChecker(cfg.Inputs),
+		info:        info,
+		carton:      c,
+		remote:      o.remote,
+		keptOffline: o.kept,
+		session:     session,
+		inputs:      newInputChecker(cfg.Inputs),
 	}
 	// A model dropped without Close is closed once unreachable: its
 	// native memory is freed, and its session's pinned memory unpinned
@@ -370,6 +391,11 @@ func (m *Model) Close() error {
 // TensorData returns the carton's tensor_data/ (self-test and example
 // tensors), read and verified on first use.
 func (m *Model) TensorData() (*format.TensorData, error) {
-	m.tensorsOnce.Do(func() { m.tensors, m.tensorsErr = m.carton.TensorData() })
+	m.tensorsOnce.Do(func() {
+		m.tensors, m.tensorsErr = m.carton.TensorData()
+		if m.tensorsErr != nil && m.keptOffline {
+			m.tensorsErr = fmt.Errorf("%w: a carton by URL loaded offline keeps only its metadata and model, not tensor_data: %w", ErrOffline, m.tensorsErr)
+		}
+	})
 	return m.tensors, m.tensorsErr
 }

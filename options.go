@@ -24,6 +24,7 @@ type loadOptions struct {
 	limits      format.Limits
 	fetch       *libfetch.FetchOptions // nil: libfetch.OptionsFromEnv()
 	remote      *httpfile.File         // set by Load for a URL, not by an Option
+	kept        bool                   // set by Load for a URL's kept metadata, offline
 }
 
 // WithCacheDir sets where packed cartons are extracted (default: the

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/carton-run/carton/format"
@@ -15,16 +18,32 @@ func isURL(path string) bool {
 	return strings.HasPrefix(path, "https://") || strings.HasPrefix(path, "http://")
 }
 
+// opened is a carton as openCarton found it.
+type opened struct {
+	carton *format.Carton
+	remote *httpfile.File // a URL read over the network: close it after the carton
+	kept   bool           // a URL's metadata an earlier Load kept, opened offline
+}
+
+func (op opened) close() error { return resources{carton: op.carton, remote: op.remote}.close() }
+
 // openCarton opens a carton file or directory, or one at a URL through
-// range requests (the returned File is then non-nil, for the caller to
-// close after the carton).
-func openCarton(ctx context.Context, path string, o loadOptions) (*format.Carton, *httpfile.File, error) {
+// range requests. Offline, a URL opens the metadata an earlier Load of it
+// kept when useKept is set, and is ErrOffline otherwise.
+func openCarton(ctx context.Context, path string, o loadOptions, useKept bool) (opened, error) {
 	if !isURL(path) {
 		c, err := format.Open(path, o.openOptions())
-		return c, nil, err
+		return opened{carton: c}, err
 	}
+	shown := httpfile.Redact(path) // pre-signed URLs carry secrets in the query
 	if o.fetch.Offline {
-		return nil, nil, fmt.Errorf("%w: %s is a URL (CARTON_OFFLINE=1 or FetchOptions.Offline forbids the network)", ErrOffline, path)
+		if useKept {
+			if c, err := format.Open(keptMetadata(o.cacheDir, path), o.openOptions()); err == nil {
+				c.Path = shown
+				return opened{carton: c, kept: true}, nil
+			}
+		}
+		return opened{}, fmt.Errorf("%w: %s is a URL (CARTON_OFFLINE=1 or FetchOptions.Offline forbids the network), and no Load of it kept its metadata", ErrOffline, shown)
 	}
 	maxBytes := o.limits.MaxTotalBytes // a carton is no larger than what it may hold
 	if maxBytes <= 0 {
@@ -32,20 +51,62 @@ func openCarton(ctx context.Context, path string, o loadOptions) (*format.Carton
 	}
 	f, err := httpfile.Open(ctx, path, httpfile.Options{StallTimeout: o.fetch.StallTimeout, MaxBytes: maxBytes})
 	if errors.Is(err, httpfile.ErrTooLarge) {
-		return nil, nil, fmt.Errorf("%w: %w", ErrLimit, err)
+		return opened{}, fmt.Errorf("%w: %w", ErrLimit, err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return opened{}, err
 	}
-	// A read blocked on the network does not see ctx; this ends it. The
-	// carton is named without the URL's query: pre-signed URLs carry
-	// secrets there.
+	// A read blocked on the network does not see ctx; this ends it.
 	stop := context.AfterFunc(ctx, f.Interrupt)
-	c, err := format.OpenReader(f, f.Size(), f.URL(), o.openOptions())
+	c, err := format.OpenReader(f, f.Size(), shown, o.openOptions())
 	stop()
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return opened{}, err
 	}
-	return c, f, nil
+	return opened{carton: c, remote: f}, nil
+}
+
+// keptMetadata is where Load keeps a URL carton's metadata
+// (format.WriteMetadata), keyed by the URL without its query, so that a
+// pre-signed URL signed again finds it.
+func keptMetadata(cacheDir, rawURL string) string {
+	key := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+		key = u.String()
+	}
+	return filepath.Join(cacheDir, "urls", format.SHA256([]byte(key))+".carton")
+}
+
+// keepMetadata writes c's metadata for offline Loads of rawURL, unless
+// what is kept there already names the same model. It goes through a
+// temporary file renamed into place.
+func keepMetadata(cacheDir, rawURL string, c *format.Carton) error {
+	dst := keptMetadata(cacheDir, rawURL)
+	if old, err := format.Open(dst, format.OpenOptions{}); err == nil {
+		same := old.ManifestSHA256 == c.ManifestSHA256
+		old.Close()
+		if same {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".kept-*")
+	if err != nil {
+		return err
+	}
+	err = format.WriteMetadata(tmp, c)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }

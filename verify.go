@@ -24,11 +24,12 @@ func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, er
 	if err != nil {
 		return nil, err
 	}
-	c, remote, err := openCarton(ctx, path, o)
+	op, err := openCarton(ctx, path, o, false) // checking needs every byte
 	if err != nil {
 		return nil, err // labelled with the path already
 	}
-	defer resources{carton: c, remote: remote}.close()
+	defer op.close()
+	c := op.carton
 	if err := c.Verify(ctx); err != nil {
 		return nil, labelled(c.Path, err)
 	}

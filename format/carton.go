@@ -32,6 +32,8 @@ type Carton struct {
 	limits  Limits
 	fetcher Fetcher
 
+	raw struct{ config, manifest, links []byte } // as read at Open, checked
+
 	mu      sync.Mutex
 	fetched map[string][]byte // linked non-model files, by path
 }
@@ -106,6 +108,7 @@ func (c *Carton) readMetadata() error {
 	if err != nil {
 		return err
 	}
+	c.raw.manifest = mb
 	if c.Manifest, err = ParseManifest(mb); err != nil {
 		return err
 	}
@@ -115,6 +118,7 @@ func (c *Carton) readMetadata() error {
 		if err != nil {
 			return err
 		}
+		c.raw.links = lb
 		if c.Links, err = ParseLinks(lb); err != nil {
 			return err
 		}
@@ -123,6 +127,7 @@ func (c *Carton) readMetadata() error {
 	if err != nil {
 		return err
 	}
+	c.raw.config = cb
 	c.Config, err = ParseConfig(cb)
 	return err
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/internal/ziptest"
+	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -420,9 +421,9 @@ func TestOutputsOutliveClose(t *testing.T) {
 	}
 }
 
-// A carton by URL runs on ONNX Runtime both ways it loads: a lone
-// model.onnx from the bytes read over the network (checked as read: a
-// tampered one fails), a model with external data extracted first.
+// A carton by URL runs on ONNX Runtime, a lone model.onnx and one with
+// external data, extracted into the cache as they are read (a tampered
+// one fails its check), and offline from there afterwards.
 func TestLoadFromURL(t *testing.T) {
 	rt := runtimes(t)[0]
 	ctx := context.Background()
@@ -441,12 +442,16 @@ func TestLoadFromURL(t *testing.T) {
 
 	for name, ref := range map[string][2]string{"/lone.carton": {models, "matmul_add"}, "/external.carton": {filepath.Join(models, "external"), "model"}} {
 		in, want := refdata.Load(t, ref[0], ref[1])
-		m, err := carton.Load(ctx, srv.URL+name, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
-		require.NoError(t, err, name)
-		got, err := m.Infer(ctx, in)
-		require.NoError(t, err, name)
-		refdata.Check(t, got, want)
-		require.NoError(t, m.Close())
+		cache := t.TempDir()
+		for _, offline := range []bool{false, true} {
+			m, err := carton.Load(ctx, srv.URL+name, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(cache),
+				carton.WithFetchOptions(libfetch.FetchOptions{Offline: offline}))
+			require.NoError(t, err, "%s offline=%v", name, offline)
+			got, err := m.Infer(ctx, in)
+			require.NoError(t, err, name)
+			refdata.Check(t, got, want)
+			require.NoError(t, m.Close())
+		}
 	}
 	_, err := carton.Load(ctx, srv.URL+"/tampered.carton", carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
 	require.ErrorIs(t, err, carton.ErrChecksum)
