@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/carton-run/carton/format"
 )
 
 // CachedModel is a packed carton's model/ that Load extracted into the
@@ -95,8 +97,8 @@ func RemoveCachedModel(cacheDir, manifestSHA256 string) error {
 }
 
 // PruneCachedModels removes the models no Load used for unusedFor or
-// longer, and what crashed extractions left behind, and returns the
-// models removed.
+// longer, what crashed extractions left behind, and the metadata kept for
+// cartons by URL whose model is gone, and returns the models removed.
 func PruneCachedModels(cacheDir string, unusedFor time.Duration) ([]CachedModel, error) {
 	if unusedFor < 0 {
 		return nil, fmt.Errorf("%w: unusedFor %v is negative", ErrInvalidInput, unusedFor)
@@ -130,7 +132,31 @@ func PruneCachedModels(cacheDir string, unusedFor time.Duration) ([]CachedModel,
 			}
 		}
 	}
+	errs = append(errs, pruneKeptMetadata(filepath.Dir(root), root))
 	return removed, errors.Join(errs...)
+}
+
+// pruneKeptMetadata removes the metadata Load kept for cartons by URL
+// (remote.go) whose model is no longer under models.
+func pruneKeptMetadata(cacheDir, models string) error {
+	dir := filepath.Join(cacheDir, keptDir)
+	list, _ := os.ReadDir(dir)
+	var errs []error
+	for _, d := range list {
+		p := filepath.Join(dir, d.Name())
+		c, err := format.Open(p, format.OpenOptions{})
+		if err != nil {
+			continue // being written, or not ours
+		}
+		sha := c.ManifestSHA256
+		c.Close()
+		if _, err := os.Stat(filepath.Join(models, sha)); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // touchedSince reports whether anything under dir changed after t: an

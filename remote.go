@@ -76,8 +76,11 @@ func keptMetadata(cacheDir, rawURL string) string {
 		u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
 		key = u.String()
 	}
-	return filepath.Join(cacheDir, "urls", format.SHA256([]byte(key))+".carton")
+	return filepath.Join(cacheDir, keptDir, format.SHA256([]byte(key))+".carton")
 }
+
+// keptDir is the cache's subdirectory of metadata kept for cartons by URL.
+const keptDir = "urls"
 
 // keepMetadata writes c's metadata for offline Loads of rawURL, unless
 // what is kept there already names the same model. It goes through a
