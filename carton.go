@@ -68,7 +68,7 @@ func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	o, err := buildOptions(opts)
+	o, err := buildOptionsFor(opts, false)
 	if err != nil {
 		return nil, err
 	}

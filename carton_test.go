@@ -706,3 +706,19 @@ func TestPackExampleFiles(t *testing.T) {
 	require.ErrorIs(t, err, carton.ErrMalformed)
 	assert.Contains(t, err.Error(), "misc/_example_misc_file_0")
 }
+
+// Reading a carton's metadata or checking it needs no cache directory: it
+// works where none can be found (no HOME, as in some containers).
+func TestInfoAndVerifyNeedNoCacheDir(t *testing.T) {
+	path, sha := packNoop(t)
+	t.Setenv("CARTON_CACHE_DIR", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HOME", "")
+	_, err := carton.DefaultCacheDir()
+	require.Error(t, err, "no cache directory here")
+	info, err := carton.ModelInfo(context.Background(), path)
+	require.NoError(t, err)
+	assert.Equal(t, sha, info.ManifestSHA256)
+	_, err = carton.Verify(context.Background(), path)
+	require.NoError(t, err)
+}

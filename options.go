@@ -75,7 +75,11 @@ func (o loadOptions) openOptions() format.OpenOptions {
 	return format.OpenOptions{Limits: o.limits, Fetcher: format.Fetcher{Offline: o.fetch.Offline}}
 }
 
-func buildOptions(opts []Option) (loadOptions, error) {
+func buildOptions(opts []Option) (loadOptions, error) { return buildOptionsFor(opts, true) }
+
+// buildOptionsFor is buildOptions for a call that may do without the cache
+// (ModelInfo, Verify: a missing default cache dir leaves it empty).
+func buildOptionsFor(opts []Option, needCache bool) (loadOptions, error) {
 	o := loadOptions{device: "cpu"}
 	for _, opt := range opts {
 		opt(&o)
@@ -99,7 +103,7 @@ func buildOptions(opts []Option) (loadOptions, error) {
 	}
 	if o.cacheDir == "" {
 		dir, err := DefaultCacheDir()
-		if err != nil {
+		if err != nil && needCache {
 			return o, err
 		}
 		o.cacheDir = dir

@@ -37,7 +37,7 @@ func openCarton(ctx context.Context, path string, o loadOptions, useKept bool) (
 	}
 	shown := httpfile.Redact(path) // pre-signed URLs carry secrets in the query
 	if o.fetch.Offline {
-		if useKept {
+		if useKept && o.cacheDir != "" {
 			if c, err := format.Open(keptMetadata(o.cacheDir, path), o.openOptions()); err == nil {
 				c.Path = shown
 				return opened{carton: c, kept: true}, nil

@@ -20,7 +20,7 @@ type VerifyReport struct {
 // mismatch wraps ErrChecksum; a broken carton ErrMalformed or
 // ErrUnsafePath.
 func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, error) {
-	o, err := buildOptions(opts)
+	o, err := buildOptionsFor(opts, false)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@
 // carton CLI (see `make dist`).
 //
 //	carton-serve -carton model.carton -addr 127.0.0.1:8080
+//	carton-serve -carton https://host/model.carton  # read through range requests; offline afterwards from the cache
 //	curl -d '{"inputs":{"x":{"dtype":"float32","shape":[1,4],"data":[1,2,3,4]}}}' 127.0.0.1:8080/v1/infer
 //
 // A tensor is {"dtype", "shape", "data"} with data flat in C order: JSON
