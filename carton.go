@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/carton-run/carton/backend"
@@ -67,6 +68,15 @@ type Model struct {
 func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if !isURL(path) {
+		// Metadata of a file needs no download settings: a malformed
+		// download variable in the environment is not this call's business.
+		opts = append(slices.Clip(opts), func(o *loadOptions) {
+			if o.fetch == nil {
+				o.fetch = &libfetch.FetchOptions{}
+			}
+		})
 	}
 	o, err := buildOptionsFor(opts, false)
 	if err != nil {

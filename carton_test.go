@@ -708,7 +708,8 @@ func TestPackExampleFiles(t *testing.T) {
 }
 
 // Reading a carton's metadata or checking it needs no cache directory: it
-// works where none can be found (no HOME, as in some containers).
+// works where none can be found (no HOME, as in some containers). Reading
+// a file's metadata needs no download settings either.
 func TestInfoAndVerifyNeedNoCacheDir(t *testing.T) {
 	path, sha := packNoop(t)
 	t.Setenv("CARTON_CACHE_DIR", "")
@@ -721,4 +722,12 @@ func TestInfoAndVerifyNeedNoCacheDir(t *testing.T) {
 	assert.Equal(t, sha, info.ManifestSHA256)
 	_, err = carton.Verify(context.Background(), path)
 	require.NoError(t, err)
+
+	// Nor does it need download settings: a malformed one in the
+	// environment concerns downloads only.
+	t.Setenv("CARTON_DOWNLOAD_STALL_TIMEOUT", "soon")
+	_, err = carton.ModelInfo(context.Background(), path)
+	require.NoError(t, err)
+	_, err = carton.ModelInfo(context.Background(), "https://127.0.0.1:1/m.carton")
+	require.ErrorIs(t, err, carton.ErrInvalidOption, "a URL does")
 }
