@@ -1,7 +1,6 @@
 package carton
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -61,7 +60,7 @@ func CachedModels(cacheDir string) ([]CachedModel, error) {
 	}
 	var models []CachedModel
 	for _, d := range list {
-		if !d.IsDir() || !isManifestHash(d.Name()) {
+		if !d.IsDir() || !format.IsSHA256Hex(d.Name()) {
 			continue // unfinished extractions and removals start with a dot
 		}
 		info, err := d.Info()
@@ -86,7 +85,7 @@ func CachedModels(cacheDir string) ([]CachedModel, error) {
 // already opened it may fail reading it. A hash with nothing cached
 // wraps fs.ErrNotExist; one that is not a sha256 ErrInvalidInput.
 func RemoveCachedModel(cacheDir, manifestSHA256 string) error {
-	if !isManifestHash(manifestSHA256) {
+	if !format.IsSHA256Hex(manifestSHA256) {
 		return fmt.Errorf("%w: %q is not a manifest sha256 (64 lowercase hex digits)", ErrInvalidInput, manifestSHA256)
 	}
 	root, err := modelCache(cacheDir)
@@ -207,12 +206,4 @@ func treeBytes(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-func isManifestHash(s string) bool {
-	if len(s) != 64 || strings.ToLower(s) != s {
-		return false
-	}
-	_, err := hex.DecodeString(s)
-	return err == nil
 }

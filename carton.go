@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/carton-run/carton/backend"
@@ -69,16 +68,7 @@ func ModelInfo(ctx context.Context, path string, opts ...Option) (*Info, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !isURL(path) {
-		// Metadata of a file needs no download settings: a malformed
-		// download variable in the environment is not this call's business.
-		opts = append(slices.Clip(opts), func(o *loadOptions) {
-			if o.fetch == nil {
-				o.fetch = &libfetch.FetchOptions{}
-			}
-		})
-	}
-	o, err := buildOptionsFor(opts, false)
+	o, err := buildOptionsFor(opts, needs{downloads: isURL(path)})
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +129,7 @@ func LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	return loadOrClose(ctx, c, o)
+	return loadOrClose(ctx, opened{carton: c}, o)
 }
 
 func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model, error) {
@@ -160,8 +150,7 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 	if err != nil {
 		return nil, err
 	}
-	o.remote, o.kept = op.remote, op.kept
-	m, err := loadOrClose(ctx, op.carton, o)
+	m, err := loadOrClose(ctx, op, o)
 	if err == nil && op.remote != nil {
 		// For Loads offline; without it they fail as they would anyway.
 		_ = keepMetadata(o.cacheDir, path, op.carton)
@@ -169,11 +158,11 @@ func load(ctx context.Context, path string, wantDir bool, opts []Option) (*Model
 	return m, err
 }
 
-// loadOrClose loads the opened carton c, closing it on failure.
-func loadOrClose(ctx context.Context, c *format.Carton, o loadOptions) (*Model, error) {
-	m, err := loadOpened(ctx, c, o)
+// loadOrClose loads the opened carton, closing it on failure.
+func loadOrClose(ctx context.Context, op opened, o loadOptions) (*Model, error) {
+	m, err := loadOpened(ctx, op, o)
 	if err != nil {
-		resources{carton: c, remote: o.remote}.close()
+		op.close()
 		return nil, err
 	}
 	return m, nil
@@ -187,13 +176,10 @@ func labelled(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, error) {
+func loadOpened(ctx context.Context, op opened, o loadOptions) (*Model, error) {
+	c := op.carton
 	cfg, path := c.Config, c.Path
-	if o.remote != nil {
-		// A read blocked on the network does not see ctx; this ends it.
-		stop := context.AfterFunc(ctx, o.remote.Interrupt)
-		defer stop()
-	}
+	defer op.interruptOn(ctx)()
 	sel, err := selectOrFetch(ctx, cfg, o)
 	if err != nil {
 		return nil, labelled(path, err)
@@ -203,43 +189,7 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 		runnerOpts = map[string]any{}
 	}
 	maps.Copy(runnerOpts, o.runnerOpts)
-	var modelDir string
-	var verified chan error // the zip's check, running while the runner loads
-	cacheRoot := filepath.Join(o.cacheDir, modelsDir)
-	modelFiles := c.Files("model/")
-	ml, memory := sel.Runner.(backend.MemoryLoader)
-	if o.remote != nil {
-		// A carton by URL is always extracted, each file checked as it is
-		// written: a later Load (offline too) reads the model from there.
-		if dir, ok := c.Extracted(cacheRoot); ok {
-			markLoaded(dir)
-		}
-		modelDir, err = c.ExtractModel(ctx, cacheRoot)
-	} else if o.kept {
-		dir, ok := c.Extracted(cacheRoot)
-		if !ok {
-			return nil, labelled(path, fmt.Errorf("%w: the model is no longer in the cache (removed since a Load online extracted it)", ErrOffline))
-		}
-		markLoaded(dir)
-		modelDir = dir
-	} else if memory && c.Packed && ml.LoadsFromMemory(modelFiles, totalSize(c, modelFiles), runnerOpts) {
-		// The runner reads model/ from the zip itself; a lone model file
-		// it reads through ReadFile, which checks it.
-		var skip []string
-		if len(modelFiles) == 1 {
-			skip = modelFiles
-		}
-		err = c.VerifyStored(ctx, skip...)
-	} else if dir, ok := c.Extracted(cacheRoot); ok {
-		// The runner reads a copy verified when it was extracted, so the
-		// zip's own check need not come first: both take time in
-		// proportion to the model, and on two cores they overlap.
-		modelDir, verified = dir, make(chan error, 1)
-		markLoaded(dir)
-		go func() { verified <- c.VerifyStored(ctx) }()
-	} else {
-		modelDir, err = c.Materialize(ctx, cacheRoot)
-	}
+	modelDir, verified, err := prepareModel(ctx, op, o, sel.Runner, runnerOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +211,8 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	m := &Model{
 		info:        info,
 		carton:      c,
-		remote:      o.remote,
-		keptOffline: o.kept,
+		remote:      op.remote,
+		keptOffline: op.kept,
 		session:     session,
 		inputs:      newInputChecker(cfg.Inputs),
 	}
@@ -271,6 +221,52 @@ func loadOpened(ctx context.Context, c *format.Carton, o loadOptions) (*Model, e
 	// (a runtime.Pinner collected while pinning is a fatal error).
 	m.dropped = runtime.AddCleanup(m, func(r resources) { r.close() }, m.resources())
 	return m, nil
+}
+
+// prepareModel makes the model's files ready for the runner: it returns
+// the directory to load from ("" when the runner reads the zip itself),
+// and, when the runner may start on a cached copy before the zip is
+// checked, the channel that check reports on.
+func prepareModel(ctx context.Context, op opened, o loadOptions, runner backend.Runner, runnerOpts map[string]any) (string, chan error, error) {
+	c := op.carton
+	cacheRoot := filepath.Join(o.cacheDir, modelsDir)
+	cached, isCached := c.Extracted(cacheRoot)
+	modelFiles := c.Files("model/")
+	ml, memory := runner.(backend.MemoryLoader)
+	switch {
+	case op.remote != nil:
+		// A carton by URL is always extracted, each file checked as it is
+		// written: a later Load (offline too) reads the model from there.
+		if isCached {
+			markLoaded(cached)
+		}
+		dir, err := c.ExtractModel(ctx, cacheRoot)
+		return dir, nil, err
+	case op.kept:
+		if !isCached {
+			return "", nil, labelled(c.Path, fmt.Errorf("%w: the model is no longer in the cache (removed since a Load online extracted it)", ErrOffline))
+		}
+		markLoaded(cached)
+		return cached, nil, nil
+	case memory && c.Packed && ml.LoadsFromMemory(modelFiles, totalSize(c, modelFiles), runnerOpts):
+		// The runner reads model/ from the zip itself; a lone model file
+		// it reads through ReadFile, which checks it.
+		var skip []string
+		if len(modelFiles) == 1 {
+			skip = modelFiles
+		}
+		return "", nil, c.VerifyStored(ctx, skip...)
+	case isCached:
+		// The runner reads a copy verified when it was extracted, so the
+		// zip's own check need not come first: both take time in
+		// proportion to the model, and on two cores they overlap.
+		markLoaded(cached)
+		verified := make(chan error, 1)
+		go func() { verified <- c.VerifyStored(ctx) }()
+		return cached, verified, nil
+	}
+	dir, err := c.Materialize(ctx, cacheRoot)
+	return dir, nil, err
 }
 
 func (m *Model) resources() resources {

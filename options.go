@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/carton-run/carton/format"
-	"github.com/carton-run/carton/internal/httpfile"
 	"github.com/carton-run/carton/libfetch"
 )
 
@@ -23,8 +22,6 @@ type loadOptions struct {
 	device      string
 	limits      format.Limits
 	fetch       *libfetch.FetchOptions // nil: libfetch.OptionsFromEnv()
-	remote      *httpfile.File         // set by Load for a URL, not by an Option
-	kept        bool                   // set by Load for a URL's kept metadata, offline
 }
 
 // WithCacheDir sets where packed cartons are extracted (default: the
@@ -75,11 +72,17 @@ func (o loadOptions) openOptions() format.OpenOptions {
 	return format.OpenOptions{Limits: o.limits, Fetcher: format.Fetcher{Offline: o.fetch.Offline}}
 }
 
-func buildOptions(opts []Option) (loadOptions, error) { return buildOptionsFor(opts, true) }
+func buildOptions(opts []Option) (loadOptions, error) {
+	return buildOptionsFor(opts, needs{cache: true, downloads: true})
+}
 
-// buildOptionsFor is buildOptions for a call that may do without the cache
-// (ModelInfo, Verify: a missing default cache dir leaves it empty).
-func buildOptionsFor(opts []Option, needCache bool) (loadOptions, error) {
+// needs says what of the environment a call uses: ModelInfo and Verify do
+// without the cache (a missing default cache dir leaves it empty), and
+// ModelInfo of a file without download settings (those of the
+// environment are then not read, so a malformed one does not fail it).
+type needs struct{ cache, downloads bool }
+
+func buildOptionsFor(opts []Option, n needs) (loadOptions, error) {
 	o := loadOptions{device: "cpu"}
 	for _, opt := range opts {
 		opt(&o)
@@ -94,6 +97,9 @@ func buildOptionsFor(opts []Option, needCache bool) (loadOptions, error) {
 	if !validDevice(o.device) {
 		return o, fmt.Errorf("%w: device %q (want cpu or cuda:N)", ErrInvalidOption, o.device)
 	}
+	if o.fetch == nil && !n.downloads {
+		o.fetch = &libfetch.FetchOptions{}
+	}
 	if o.fetch == nil {
 		f, err := libfetch.OptionsFromEnv()
 		if err != nil {
@@ -103,7 +109,7 @@ func buildOptionsFor(opts []Option, needCache bool) (loadOptions, error) {
 	}
 	if o.cacheDir == "" {
 		dir, err := DefaultCacheDir()
-		if err != nil && needCache {
+		if err != nil && n.cache {
 			return o, err
 		}
 		o.cacheDir = dir

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/atomicfile"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -299,32 +301,10 @@ func writeAtomically(ctx context.Context, out string, cfg *format.Config, entrie
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	dir := filepath.Dir(out)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-")
-	if err != nil {
-		return "", err
-	}
-	fail := func(err error) (string, error) {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	sha, err := format.Write(tmp, cfg, entries, links)
-	if err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return sha, nil
+	var sha string
+	err := atomicfile.Write(out, func(w io.Writer) (err error) {
+		sha, err = format.Write(w, cfg, entries, links)
+		return err
+	})
+	return sha, err
 }

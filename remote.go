@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/atomicfile"
 	"github.com/carton-run/carton/internal/httpfile"
 )
 
@@ -26,6 +28,15 @@ type opened struct {
 }
 
 func (op opened) close() error { return resources{carton: op.carton, remote: op.remote}.close() }
+
+// interruptOn ends reads over the network blocked when ctx ends (they do
+// not see it otherwise), until the returned stop is called.
+func (op opened) interruptOn(ctx context.Context) (stop func() bool) {
+	if op.remote == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, op.remote.Interrupt)
+}
 
 // openCarton opens a carton file or directory, or one at a URL through
 // range requests. Offline, a URL opens the metadata an earlier Load of it
@@ -83,8 +94,7 @@ func keptMetadata(cacheDir, rawURL string) string {
 const keptDir = "urls"
 
 // keepMetadata writes c's metadata for offline Loads of rawURL, unless
-// what is kept there already names the same model. It goes through a
-// temporary file renamed into place.
+// what is kept there already names the same model.
 func keepMetadata(cacheDir, rawURL string, c *format.Carton) error {
 	dst := keptMetadata(cacheDir, rawURL)
 	if old, err := format.Open(dst, format.OpenOptions{}); err == nil {
@@ -97,19 +107,5 @@ func keepMetadata(cacheDir, rawURL string, c *format.Carton) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".kept-*")
-	if err != nil {
-		return err
-	}
-	err = format.WriteMetadata(tmp, c)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.Write(dst, func(w io.Writer) error { return format.WriteMetadata(w, c) })
 }

@@ -2,6 +2,8 @@ package carton
 
 import (
 	"context"
+
+	"github.com/carton-run/carton/format"
 )
 
 // VerifyReport says what Verify checked.
@@ -20,7 +22,7 @@ type VerifyReport struct {
 // mismatch wraps ErrChecksum; a broken carton ErrMalformed or
 // ErrUnsafePath.
 func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, error) {
-	o, err := buildOptionsFor(opts, false)
+	o, err := buildOptionsFor(opts, needs{downloads: true})
 	if err != nil {
 		return nil, err
 	}
@@ -33,11 +35,9 @@ func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, er
 	if err := c.Verify(ctx); err != nil {
 		return nil, labelled(c.Path, err)
 	}
-	r := &VerifyReport{ManifestSHA256: c.ManifestSHA256, Files: len(c.Manifest.Paths())}
-	for _, p := range c.Manifest.Paths() {
-		if !c.Stored(p) {
-			r.Fetched = append(r.Fetched, p)
-		}
-	}
-	return r, nil
+	return &VerifyReport{
+		ManifestSHA256: c.ManifestSHA256,
+		Files:          len(c.Manifest.Paths()),
+		Fetched:        format.SortedKeys(c.LinkedFiles()),
+	}, nil
 }

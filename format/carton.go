@@ -563,53 +563,55 @@ func (c *Carton) verifyAll(ctx context.Context, plan verifyPlan) error {
 			continue
 		}
 		want, _ := c.Manifest.Hash(name)
-		extract := plan.extractTo != "" && inModel
-		if !c.tree.has(name) && !extract {
-			if plan.fetchLinked {
-				if err := c.fetch(ctx, name, want, io.Discard); err != nil { // fetch checks the digest
-					return err
-				}
-			}
-			continue
-		}
-		if !extract {
-			if err := c.hashInto(ctx, name, want, nil); err != nil {
-				return err
-			}
-			continue
-		}
-		p := filepath.Join(plan.extractTo, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		source := "LINKS " + want // where the bytes come from: one download per sha256,
-		if c.tree.has(name) {
-			resolved, err := c.tree.resolve(name)
-			if err != nil {
-				return err
-			}
-			source = resolved // or one read per zip entry, however many symlinks lead to it
-		}
-		if first, ok := extracted[source]; ok {
-			if err := linkOrCopy(first, p); err != nil {
-				return &FileError{Path: name, Err: err}
-			}
-			continue
-		}
-		dst, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		err = c.hashInto(ctx, name, want, dst)
-		if cerr := dst.Close(); err == nil {
-			err = cerr
+		var err error
+		switch {
+		case plan.extractTo != "" && inModel:
+			err = c.extract(ctx, name, want, plan.extractTo, extracted)
+		case c.tree.has(name):
+			err = c.hashInto(ctx, name, want, nil)
+		case plan.fetchLinked: // only behind LINKS; fetch checks the digest
+			err = c.fetch(ctx, name, want, io.Discard)
 		}
 		if err != nil {
 			return err
 		}
-		extracted[source] = p
 	}
 	return nil
+}
+
+// extract writes name under root as it hashes it, unless a file from the
+// same source is already there (extracted maps sources to those files).
+func (c *Carton) extract(ctx context.Context, name, want, root string, extracted map[string]string) error {
+	p := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	source := "LINKS " + want // where the bytes come from: one download per sha256,
+	if c.tree.has(name) {
+		resolved, err := c.tree.resolve(name)
+		if err != nil {
+			return err
+		}
+		source = resolved // or one read per zip entry, however many symlinks lead to it
+	}
+	if first, ok := extracted[source]; ok {
+		if err := linkOrCopy(first, p); err != nil {
+			return &FileError{Path: name, Err: err}
+		}
+		return nil
+	}
+	dst, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	err = c.hashInto(ctx, name, want, dst)
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		extracted[source] = p
+	}
+	return err
 }
 
 // linkOrCopy makes dst hold the bytes of the verified file src.

@@ -127,7 +127,7 @@ func FuzzParseLinks(f *testing.F) {
 			return
 		}
 		for h, urls := range l.URLs {
-			if !isSHA256Hex(h) || len(urls) == 0 {
+			if !IsSHA256Hex(h) || len(urls) == 0 {
 				t.Fatalf("accepted %q with %d URLs", h, len(urls))
 			}
 		}

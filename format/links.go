@@ -46,7 +46,7 @@ func (l *Links) Validate() error {
 		return malformed("LINKS", "version %d is not supported (want 1)", l.Version)
 	}
 	for h, urls := range l.URLs {
-		if !isSHA256Hex(h) {
+		if !IsSHA256Hex(h) {
 			return malformed("LINKS", "%q is not a sha256 hex digest", h)
 		}
 		if len(urls) == 0 {

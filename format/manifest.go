@@ -34,7 +34,7 @@ func (m *Manifest) add(path, hash string) error {
 	if path == "MANIFEST" || path == "LINKS" {
 		return malformed("MANIFEST", "it must not list %s", path)
 	}
-	if !isSHA256Hex(hash) {
+	if !IsSHA256Hex(hash) {
 		return malformed("MANIFEST", "%q is not a sha256 hex digest for %s", hash, path)
 	}
 	if _, dup := m.entries[path]; dup {
@@ -45,7 +45,9 @@ func (m *Manifest) add(path, hash string) error {
 	return nil
 }
 
-func isSHA256Hex(s string) bool {
+// IsSHA256Hex reports whether s is a sha256 as MANIFEST and LINKS write
+// it: 64 lowercase hex digits.
+func IsSHA256Hex(s string) bool {
 	if len(s) != 64 {
 		return false
 	}

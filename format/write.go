@@ -61,7 +61,7 @@ func Write(w io.Writer, cfg *Config, entries []Entry, links *Links) (string, err
 		}
 		seen[e.Name] = true
 		if e.Linked != "" {
-			if !isSHA256Hex(e.Linked) || links == nil || len(links.URLs[e.Linked]) == 0 {
+			if !IsSHA256Hex(e.Linked) || links == nil || len(links.URLs[e.Linked]) == 0 {
 				return "", &FileError{Path: e.Name, Err: fmt.Errorf("%w: a linked file needs a sha256 that LINKS gives URLs for", ErrMalformed)}
 			}
 			t.files[e.Name] = 0

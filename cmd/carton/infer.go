@@ -11,6 +11,7 @@ import (
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/atomicfile"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/tensor"
 )
@@ -133,20 +134,7 @@ func outputFileName(name string) string {
 
 // writeNpyFile writes through a temporary file so a failure leaves nothing.
 func writeNpyFile(path string, t tensor.Tensor) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".carton-out-*")
-	if err != nil {
-		return err
-	}
-	if err := npy.Write(tmp, t); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, func(w io.Writer) error { return npy.Write(w, t) })
 }
 
 // summarize gives min/max/mean of numeric tensors and the first strings.
