@@ -31,7 +31,7 @@ type cartonServer struct {
 	files    map[string][]byte
 	requests atomic.Int32
 	sent     atomic.Int64
-	hang     atomic.Bool  // hold every range request that does not ask for the end
+	hangAt   atomic.Int32 // from this request on, hold every one (0: never)
 	changeAt atomic.Int32 // from this request on, the file has another ETag (0: never)
 	inflight atomic.Int32
 }
@@ -65,7 +65,7 @@ func newCartonServer(t *testing.T, files map[string][]byte) *cartonServer {
 			http.NotFound(w, r)
 			return
 		}
-		if s.hang.Load() && !bytes.HasPrefix([]byte(r.Header.Get("Range")), []byte("bytes=-")) {
+		if at := s.hangAt.Load(); at > 0 && n >= at {
 			<-r.Context().Done()
 			return
 		}
@@ -204,17 +204,32 @@ func TestLoadFromURLChecksTheModel(t *testing.T) {
 	require.ErrorIs(t, err, carton.ErrChecksum)
 }
 
-// A Load waiting on a server that stops answering ends with its context.
+// A Load or Verify waiting on a server that stops answering ends with its
+// context: while opening the carton (the server stops after the zip's
+// end) and while reading the model (after carton.toml too).
 func TestLoadFromURLStopsWithItsContext(t *testing.T) {
 	raw := packLarge(t)
-	srv := newCartonServer(t, map[string][]byte{"/m.carton": raw})
-	srv.hang.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := carton.Load(ctx, srv.URL+"/m.carton", carton.WithCacheDir(t.TempDir()))
-	require.Error(t, err)
-	assert.Less(t, time.Since(start), 10*time.Second)
+	for _, hangAt := range []int32{2, 3} {
+		srv := newCartonServer(t, map[string][]byte{"/m.carton": raw})
+		srv.hangAt.Store(hangAt)
+		for name, call := range map[string]func(context.Context) error{
+			"Load": func(ctx context.Context) error {
+				_, err := carton.Load(ctx, srv.URL+"/m.carton", carton.WithCacheDir(t.TempDir()))
+				return err
+			},
+			"Verify": func(ctx context.Context) error {
+				_, err := carton.Verify(ctx, srv.URL+"/m.carton")
+				return err
+			},
+		} {
+			srv.requests.Store(0)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			start := time.Now()
+			require.Error(t, call(ctx), "%s, server stops at request %d", name, hangAt)
+			assert.Less(t, time.Since(start), 10*time.Second, "%s, server stops at request %d", name, hangAt)
+			cancel()
+		}
+	}
 }
 
 // A carton replaced on the server after Load read its end fails with

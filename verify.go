@@ -31,6 +31,7 @@ func Verify(ctx context.Context, path string, opts ...Option) (*VerifyReport, er
 		return nil, err // labelled with the path already
 	}
 	defer op.close()
+	defer op.interruptOn(ctx)()
 	c := op.carton
 	if err := c.Verify(ctx); err != nil {
 		return nil, labelled(c.Path, err)
