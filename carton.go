@@ -14,7 +14,6 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
-	"github.com/carton-run/carton/internal/httpfile"
 	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
@@ -42,14 +41,10 @@ func infoOf(c *format.Carton, path string) Info {
 // Model is a loaded carton, ready for Infer. See the package documentation
 // for its lifetime and concurrency contract.
 type Model struct {
-	info   Info
-	carton *format.Carton
-	remote *httpfile.File // the carton's URL; nil for a file
-	// keptOffline: a carton by URL loaded offline from what an earlier
-	// Load kept (its metadata and extracted model).
-	keptOffline bool
-	session     backend.Session
-	inputs      *inputChecker
+	info    Info
+	src     opened // the carton, and its URL when read over the network
+	session backend.Session
+	inputs  *inputChecker
 
 	mu      sync.RWMutex // Infer holds it shared, Close exclusive
 	closed  bool
@@ -209,12 +204,10 @@ func loadOpened(ctx context.Context, op opened, o loadOptions) (*Model, error) {
 	info := infoOf(c, path)
 	info.Runtime = &rt
 	m := &Model{
-		info:        info,
-		carton:      c,
-		remote:      op.remote,
-		keptOffline: op.kept,
-		session:     session,
-		inputs:      newInputChecker(cfg.Inputs),
+		info:    info,
+		src:     op,
+		session: session,
+		inputs:  newInputChecker(cfg.Inputs),
 	}
 	// A model dropped without Close is closed once unreachable: its
 	// native memory is freed, and its session's pinned memory unpinned
@@ -269,9 +262,7 @@ func prepareModel(ctx context.Context, op opened, o loadOptions, runner backend.
 	return dir, nil, err
 }
 
-func (m *Model) resources() resources {
-	return resources{session: m.session, carton: m.carton, remote: m.remote}
-}
+func (m *Model) resources() resources { return resources{session: m.session, src: m.src} }
 
 // totalSize is the size of files in c, math.MaxInt64 when one is not in
 // the zip (reachable only through LINKS).
@@ -290,21 +281,13 @@ func totalSize(c *format.Carton, files []string) int64 {
 // resources is what a Model closes, apart from the Model itself, which
 // must become unreachable for the cleanup of a dropped one to run.
 type resources struct {
-	session backend.Session // nil before the model loaded
-	carton  *format.Carton
-	remote  *httpfile.File // the carton's URL, read until Close; nil for a file
+	session backend.Session
+	src     opened
 }
 
 func (r resources) close() error {
-	var errs []error
-	if r.session != nil {
-		errs = append(errs, r.session.Close())
-	}
-	errs = append(errs, r.carton.Close())
-	if r.remote != nil {
-		errs = append(errs, r.remote.Close())
-	}
-	return errors.Join(errs...)
+	err := r.session.Close()
+	return errors.Join(err, r.src.close())
 }
 
 // selectOrFetch picks the runner and runtime; when no installed runtime
@@ -398,8 +381,8 @@ func (m *Model) Close() error {
 // tensors), read and verified on first use.
 func (m *Model) TensorData() (*format.TensorData, error) {
 	m.tensorsOnce.Do(func() {
-		m.tensors, m.tensorsErr = m.carton.TensorData()
-		if m.tensorsErr != nil && m.keptOffline {
+		m.tensors, m.tensorsErr = m.src.carton.TensorData()
+		if m.tensorsErr != nil && m.src.kept {
 			m.tensorsErr = fmt.Errorf("%w: a carton by URL loaded offline keeps only its metadata and model, not tensor_data: %w", ErrOffline, m.tensorsErr)
 		}
 	})

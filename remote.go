@@ -23,11 +23,18 @@ func isURL(path string) bool {
 // opened is a carton as openCarton found it.
 type opened struct {
 	carton *format.Carton
-	remote *httpfile.File // a URL read over the network: close it after the carton
-	kept   bool           // a URL's metadata an earlier Load kept, opened offline
+	remote *httpfile.File // a URL read over the network, read until close
+	kept   bool           // a URL's metadata an earlier Load kept, opened offline (its model extracted, its other files not kept)
 }
 
-func (op opened) close() error { return resources{carton: op.carton, remote: op.remote}.close() }
+// close closes the carton, then the URL it reads.
+func (op opened) close() error {
+	err := op.carton.Close()
+	if op.remote != nil {
+		err = errors.Join(err, op.remote.Close())
+	}
+	return err
+}
 
 // interruptOn ends reads over the network blocked when ctx ends (they do
 // not see it otherwise), until the returned stop is called.
