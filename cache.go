@@ -131,14 +131,14 @@ func PruneCachedModels(cacheDir string, unusedFor time.Duration) ([]CachedModel,
 			}
 		}
 	}
-	errs = append(errs, pruneKeptMetadata(filepath.Dir(root), root))
+	errs = append(errs, pruneKeptMetadata(filepath.Dir(root)))
 	return removed, errors.Join(errs...)
 }
 
 // pruneKeptMetadata removes the metadata Load kept for cartons by URL
-// (remote.go) whose model is no longer under models.
-func pruneKeptMetadata(cacheDir, models string) error {
-	dir := filepath.Join(cacheDir, keptDir)
+// (remote.go) whose model is no longer in the cache.
+func pruneKeptMetadata(cacheDir string) error {
+	dir, models := filepath.Join(cacheDir, keptDir), filepath.Join(cacheDir, modelsDir)
 	list, _ := os.ReadDir(dir)
 	var errs []error
 	for _, d := range list {
