@@ -45,6 +45,7 @@ type Model struct {
 	src     opened // the carton, and its URL when read over the network
 	session backend.Session
 	inputs  *inputChecker
+	spare   spareMaps // output maps given back by ReleaseOutputs
 
 	mu      sync.RWMutex // Infer holds it shared, Close exclusive
 	closed  bool
@@ -322,9 +323,17 @@ func (m *Model) Info() Info { return m.info }
 
 // Infer runs the model on inputs keyed by input name. Inputs are checked
 // against the declared specs first; outputs are keyed by output name.
+//
+// The map is the caller's. A caller done with the outputs can give it back
+// with ReleaseOutputs, which releases them and lets a later Infer refill
+// the map instead of allocating one.
 func (m *Model) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
-	outputs := make(map[string]tensor.Tensor, len(m.info.Outputs))
+	outputs := m.spare.take()
+	if outputs == nil {
+		outputs = make(map[string]tensor.Tensor, len(m.info.Outputs))
+	}
 	if err := m.InferInto(ctx, inputs, outputs); err != nil {
+		m.spare.put(outputs) // left empty by InferInto
 		return nil, err
 	}
 	return outputs, nil

@@ -24,13 +24,13 @@ import (
 
 const upstreamCarton = "testdata/upstream/test.carton"
 
-func mustShape(t *testing.T, s string) format.ShapeSpec {
+func mustShape(t testing.TB, s string) format.ShapeSpec {
 	sp, err := format.ParseShapeSpec(s)
 	require.NoError(t, err)
 	return sp
 }
 
-func noopOptions(t *testing.T) carton.PackOptions {
+func noopOptions(t testing.TB) carton.PackOptions {
 	x, err := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6})
 	require.NoError(t, err)
 	ids, err := tensor.From(tensor.Shape{2}, []int64{7, 8})
@@ -49,7 +49,7 @@ func noopOptions(t *testing.T) carton.PackOptions {
 	}
 }
 
-func packNoop(t *testing.T) (string, string) {
+func packNoop(t testing.TB) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "weights.bin")
@@ -61,7 +61,7 @@ func packNoop(t *testing.T) (string, string) {
 }
 
 // loadNoop packs a noop carton and loads it with a cache of its own.
-func loadNoop(t *testing.T) *carton.Model {
+func loadNoop(t testing.TB) *carton.Model {
 	t.Helper()
 	path, _ := packNoop(t)
 	m, err := carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))

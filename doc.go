@@ -26,7 +26,10 @@
 // the call (they may be shared with the framework without a copy, so do not
 // modify them while Infer runs). Outputs belong to the caller: call Release
 // on each output tensor when done with it, which frees framework memory
-// early (a finalizer is only a safety net). An output may alias an input.
+// early (a finalizer is only a safety net), or Model.ReleaseOutputs on the
+// map Infer returned, which releases them all and gives the map back to
+// the model for a later Infer to refill (neither the map nor its tensors
+// may be used afterwards). An output may alias an input.
 // InferInto stores the outputs in a map the caller owns and reuses (it
 // holds only the last call's outputs; earlier ones are dropped, not
 // released); the map must not be shared by concurrent calls.

@@ -81,6 +81,27 @@ func ExampleModel_InferInto() {
 	// Output: 0 1 2
 }
 
+// A serving loop done with each call's outputs gives them back:
+// ReleaseOutputs releases every tensor and lets the next Infer refill the
+// map instead of allocating one.
+func ExampleModel_ReleaseOutputs() {
+	ctx := context.Background()
+	m, cleanup := loadEcho(ctx)
+	defer cleanup()
+
+	for i := range 3 {
+		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": tensor.Scalar(float32(i))})
+		if err != nil {
+			log.Fatal(err)
+		}
+		v, _ := tensor.View[float32](out["x"])
+		fmt.Print(v[0], " ")
+		m.ReleaseOutputs(out) // out and its tensors are not used after this
+	}
+	fmt.Println()
+	// Output: 0 1 2
+}
+
 // A carton shipped inside the program: with
 //
 //	//go:embed model.carton

@@ -24,6 +24,13 @@ header_version() { # include-dir -> X.Y.Z (newer libtorch keeps the defines in t
        END {if (v["TORCH_VERSION_MAJOR"] != "") print v["TORCH_VERSION_MAJOR"] "." v["TORCH_VERSION_MINOR"] "." v["TORCH_VERSION_PATCH"]}' "${files[@]}"
 }
 
+compile() { # source output lib-dir flags...: output appears whole or not at all
+  local src=$1 out=$2 lib=$3
+  shift 3
+  "$CXX" "$@" "$src" -o "$out.tmp" -L"$lib" -ltorch_cpu -lc10 -Wl,-rpath,"$lib" || { rm -f "$out.tmp"; return 1; }
+  mv "$out.tmp" "$out"
+}
+
 build() { # include-dir lib-dir
   local inc=$1 lib=$2 version abi std out
   version=$(header_version "$inc")
@@ -35,22 +42,23 @@ build() { # include-dir lib-dir
   std=c++17
   if grep -q 'C++20 or later' "$inc/ATen/ATen.h" 2>/dev/null; then std=c++20; fi
   mkdir -p "$shim_dir/$version"
+  local flags=(-O2 -shared -fPIC -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi -I"$root/include" -I"$inc" -I"$inc/torch/csrc/api/include")
+  local pids=()
   if [ ! -f "$out" ] || [ "$here/carton_torch.cpp" -nt "$out" ] || [ "$root/include/carton_torch.h" -nt "$out" ]; then
     echo "building the shim for libtorch $version ($lib, -std=$std, _GLIBCXX_USE_CXX11_ABI=$abi)"
-    "$CXX" -O2 -shared -fPIC -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi \
-      -I"$root/include" -I"$inc" -I"$inc/torch/csrc/api/include" \
-      "$here/carton_torch.cpp" -o "$out.tmp" -L"$lib" -ltorch_cpu -lc10 -Wl,-rpath,"$lib"
-    mv "$out.tmp" "$out"
+    compile "$here/carton_torch.cpp" "$out" "$lib" "${flags[@]}" & pids+=($!)
   fi
   if [ "${BENCH:-0}" = 1 ]; then
     local direct="$shim_dir/$version/libcarton_torch_bench.so"
     if [ ! -f "$direct" ] || [ "$here/bench_direct.cpp" -nt "$direct" ] || [ "$root/include/carton_torch.h" -nt "$direct" ]; then
       echo "building the in-process C++ forward floor for libtorch $version"
-      "$CXX" -O2 -shared -fPIC -std=$std -D_GLIBCXX_USE_CXX11_ABI=$abi -I"$root/include" -I"$inc" -I"$inc/torch/csrc/api/include" \
-        "$here/bench_direct.cpp" -o "$direct.tmp" -L"$lib" -ltorch_cpu -lc10 -Wl,-rpath,"$lib"
-      mv "$direct.tmp" "$direct"
+      compile "$here/bench_direct.cpp" "$direct" "$lib" "${flags[@]}" & pids+=($!)
     fi
   fi
+  # Both compiles at once: each spends a minute or more in libtorch's headers.
+  local pid status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  return $status
 }
 
 found=0

@@ -45,6 +45,10 @@ func BenchmarkOverhead(b *testing.B) {
 			b.ReportAllocs()
 			benchpair.Time(b, benchpair.Infers(ctx, m, in))
 		})
+		b.Run("input="+c.name+"/impl=carton-release", func(b *testing.B) {
+			b.ReportAllocs()
+			benchpair.Time(b, benchpair.InfersReleasing(ctx, m, in))
+		})
 		b.Run("input="+c.name+"/impl=carton-into", func(b *testing.B) {
 			b.ReportAllocs()
 			benchpair.Time(b, benchpair.InfersInto(ctx, m, in))

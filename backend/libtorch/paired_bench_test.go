@@ -25,7 +25,8 @@ import (
 // shim's ct_forward called straight through the binding in a loop, splits
 // the difference into the shim's part (level=shim: binding vs C++) and
 // the Go side's (level=go: carton.Infer vs binding); level=total-into is
-// carton.InferInto with one output map for every call; level=shim-code is
+// carton.InferInto with one output map for every call, level=total-release
+// carton.Infer with each call's map given back through ReleaseOutputs; level=shim-code is
 // the shim called from a C++ loop (its C++ alone) and level=transition that
 // loop vs the binding loop (one Go call per forward). level=least is a
 // hand-written loop doing only what any Go binding with carton's API must
@@ -68,7 +69,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			a, b               benchpair.Op
 		}{
 			{"total", "cpp", "carton", direct, benchpair.Infers(ctx, m, in)},
-			{"total-into", "cpp", "carton", direct, benchpair.InfersInto(ctx, m, in)}, // carton.InferInto, one output map
+			{"total-into", "cpp", "carton", direct, benchpair.InfersInto(ctx, m, in)},         // carton.InferInto, one output map
+			{"total-release", "cpp", "carton", direct, benchpair.InfersReleasing(ctx, m, in)}, // carton.Infer, outputs given back by ReleaseOutputs
 			{"shim", "cpp", "binding", direct, binding},
 			{"shim-code", "cpp", "shim-from-cpp", direct, shimCpp},       // the shim's C++ alone
 			{"transition", "shim-from-cpp", "binding", shimCpp, binding}, // one Go call per forward

@@ -69,8 +69,13 @@ type module struct {
 	namesMu     sync.RWMutex
 	extraNames  []cname  // undeclared input names seen so far, pinned
 	seenOutputs []string // undeclared output names seen so far
-	scratch     sync.Pool
-	closed      sync.Once
+	// Call states: the last call's waits in lastCall, which a lone
+	// goroutine's calls hand on with one atomic swap each way (measured
+	// cheaper than the pool's Get and Put between two forwards); concurrent
+	// calls take more from scratch.
+	lastCall atomic.Pointer[callState]
+	scratch  sync.Pool
+	closed   sync.Once
 	// freeResult frees a ct_result; the release of a lone foreign output.
 	freeResult func(uintptr)
 	// Results no Go tensor refers to (every output was copied out) wait
@@ -196,7 +201,10 @@ func defaultNameClash(declared []cname) (string, bool) {
 
 // Infer runs forward.
 func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) error {
-	cs := m.scratch.Get().(*callState)
+	cs := m.lastCall.Swap(nil)
+	if cs == nil {
+		cs = m.scratch.Get().(*callState)
+	}
 	defer m.putCallState(cs)
 	if err := m.gather(cs, inputs); err != nil {
 		return err
@@ -245,8 +253,8 @@ func (m *module) inputName(cs *callState, i int) string {
 	return cs.keys[i]
 }
 
-// putCallState returns cs to the pool, dropping its references to the
-// caller's tensors.
+// putCallState hands cs on to the next call, dropping its references to
+// the caller's tensors.
 func (m *module) putCallState(cs *callState) {
 	if cs.pinned {
 		cs.pin.Unpin()
@@ -254,7 +262,9 @@ func (m *module) putCallState(cs *callState) {
 	}
 	clear(cs.tensors)
 	clear(cs.data[:])
-	m.scratch.Put(cs)
+	if !m.lastCall.CompareAndSwap(nil, cs) {
+		m.scratch.Put(cs)
+	}
 }
 
 // takeRetired moves retired results into cs.call.done for the next forward.

@@ -99,7 +99,7 @@ func BenchmarkOverhead(b *testing.B) {
 		})
 		m := loadPacked(b, rt, c.model)
 		for _, api := range benchpair.APIs(context.Background(), m, in) {
-			impl := map[string]string{"Infer": "carton", "InferInto": "carton-into"}[api.Name]
+			impl := map[string]string{"Infer": "carton", "InferRelease": "carton-release", "InferInto": "carton-into"}[api.Name]
 			b.Run("input="+c.name+"/impl="+impl, func(b *testing.B) {
 				b.ReportAllocs()
 				benchpair.Time(b, api.Op)

@@ -105,8 +105,8 @@ func serveInfer(w http.ResponseWriter, r *http.Request, m *carton.Model) {
 			encErr = fmt.Errorf("output %s: %w", name, err)
 		}
 		resp[name] = wt
-		t.Release()
 	}
+	m.ReleaseOutputs(out) // toWire copied what it needs
 	if encErr != nil {
 		http.Error(w, encErr.Error(), http.StatusInternalServerError)
 		return

@@ -110,7 +110,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // caller returns one goroutine's call: Infer, or InferInto with a map of
-// its own; each call's outputs are released, as a caller done with them.
+// its own; each call's outputs are released, as a caller done with them
+// (Infer's through ReleaseOutputs, which lets the next call reuse the map).
 func caller(m *carton.Model, in map[string]tensor.Tensor, reuse bool) func(context.Context) error {
 	if reuse {
 		out := map[string]tensor.Tensor{}
@@ -124,9 +125,7 @@ func caller(m *carton.Model, in map[string]tensor.Tensor, reuse bool) func(conte
 	}
 	return func(ctx context.Context) error {
 		out, err := m.Infer(ctx, in)
-		for _, t := range out {
-			t.Release()
-		}
+		m.ReleaseOutputs(out)
 		return err
 	}
 }

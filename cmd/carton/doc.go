@@ -17,8 +17,9 @@
 // `carton help COMMAND` (or `carton COMMAND --help`) lists a command's
 // flags. Exit status: 0 on success, 1 on failure, 2 on a usage error.
 //
-// bench loads the carton once, warms it up, then calls Infer (InferInto
-// with --reuse-outputs) from C goroutines. Allocations and bytes per call
+// bench loads the carton once, warms it up, then calls Infer, giving each
+// call's outputs back through ReleaseOutputs (InferInto with
+// --reuse-outputs), from C goroutines. Allocations and bytes per call
 // are the calls' own: the goroutines, their calls and the latency log
 // exist before counting starts, and the log's fixed-size chunks added
 // while measuring are subtracted.

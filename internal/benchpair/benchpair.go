@@ -51,6 +51,30 @@ func InfersInto(ctx context.Context, m IntoInferer, inputs map[string]tensor.Ten
 	}
 }
 
+// OutputReleaser is what InfersReleasing gives outputs back to: a
+// *carton.Model.
+type OutputReleaser interface {
+	ReleaseOutputs(outputs map[string]tensor.Tensor)
+}
+
+// InfersReleasing is Infers with each call's outputs given back through
+// ReleaseOutputs, which releases them and lets the next Infer reuse the map.
+func InfersReleasing[M interface {
+	Inferer
+	OutputReleaser
+}](ctx context.Context, m M, inputs map[string]tensor.Tensor) Op {
+	return func(n int) error {
+		for range n {
+			out, err := m.Infer(ctx, inputs)
+			if err != nil {
+				return err
+			}
+			m.ReleaseOutputs(out)
+		}
+		return nil
+	}
+}
+
 // Infers is the Op of n Infer calls with the same inputs, each call's
 // outputs released before the next, as a caller that is done with them.
 func Infers(ctx context.Context, m Inferer, inputs map[string]tensor.Tensor) Op {
@@ -256,22 +280,25 @@ type API struct {
 	Op   Op
 }
 
-// APIs returns Infer and InferInto on m with inputs.
-func APIs[M interface {
+// Model is every way of calling a model APIs compares: a *carton.Model.
+type Model interface {
 	Inferer
 	IntoInferer
-}](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
-	return []API{{"Infer", Infers(ctx, m, inputs)}, {"InferInto", InfersInto(ctx, m, inputs)}}
+	OutputReleaser
+}
+
+// APIs returns, on m with inputs: Infer with each output released,
+// Infer with the outputs given back through ReleaseOutputs, and InferInto.
+func APIs[M Model](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
+	return []API{{"Infer", Infers(ctx, m, inputs)}, {"InferRelease", InfersReleasing(ctx, m, inputs)},
+		{"InferInto", InfersInto(ctx, m, inputs)}}
 }
 
 // BenchAPIs runs Bench between a floor and each API of m, as the
-// sub-benchmarks prefix+"/api=Infer" and prefix+"/api=InferInto". floor
-// makes the floor's Op inside each sub-benchmark, so that the Op may fail
-// that sub-benchmark.
-func BenchAPIs[M interface {
-	Inferer
-	IntoInferer
-}](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor, batch int, floorName string, floor func(*testing.B) Op) {
+// sub-benchmarks prefix+"/api=Infer", "/api=InferRelease" and
+// "/api=InferInto". floor makes the floor's Op inside each sub-benchmark,
+// so that the Op may fail that sub-benchmark.
+func BenchAPIs[M Model](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor, batch int, floorName string, floor func(*testing.B) Op) {
 	for _, api := range APIs(ctx, m, inputs) {
 		b.Run(prefix+"/api="+api.Name, func(b *testing.B) {
 			Bench(b, batch, floorName, floor(b), "carton", api.Op)
