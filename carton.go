@@ -383,6 +383,7 @@ func (m *Model) Close() error {
 	}
 	m.closed = true
 	m.dropped.Stop()
+	m.spare.drop()
 	return m.resources().close()
 }
 

@@ -75,6 +75,14 @@ func (s *spareMaps) put(m map[string]tensor.Tensor) {
 	s.more = append(s.more, p)
 }
 
+// drop lets the collector have every spare map (when the model closes).
+func (s *spareMaps) drop() {
+	s.slot.Store(nil)
+	s.mu.Lock()
+	s.more = nil
+	s.mu.Unlock()
+}
+
 // ReleaseOutputs releases every tensor in outputs, a map Infer returned,
 // and gives the map back to the model: a later Infer refills it instead of
 // allocating a new one, which saves what the map costs per call (two
