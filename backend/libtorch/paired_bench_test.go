@@ -24,7 +24,8 @@ import (
 // median added time per call with its 95% interval. A third side, the
 // shim's ct_forward called straight through the binding in a loop, splits
 // the difference into the shim's part (level=shim: binding vs C++) and
-// the Go side's (level=go: carton.Infer vs binding); level=total-into is
+// the Go side's (level=go: carton.Infer vs binding; go-release and
+// go-into the same for Infer with ReleaseOutputs and InferInto); level=total-into is
 // carton.InferInto with one output map for every call, level=total-release
 // carton.Infer with each call's map given back through ReleaseOutputs; level=shim-code is
 // the shim called from a C++ loop (its C++ alone) and level=transition that
@@ -75,6 +76,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			{"shim-code", "cpp", "shim-from-cpp", direct, shimCpp},       // the shim's C++ alone
 			{"transition", "shim-from-cpp", "binding", shimCpp, binding}, // one Go call per forward
 			{"go", "binding", "carton", binding, benchpair.Infers(ctx, m, in)},
+			{"go-release", "binding", "carton", binding, benchpair.InfersReleasing(ctx, m, in)}, // issue #7's yardstick: the same binding, called directly
+			{"go-into", "binding", "carton", binding, benchpair.InfersInto(ctx, m, in)},
 			{"least", "cpp", "least-go", direct, least},                                      // the least Go work this API needs
 			{"into-vs-least", "least-go", "carton", least, benchpair.InfersInto(ctx, m, in)}, // what carton adds to that
 			{"least-infer", "cpp", "least-go", direct, leastInfer},                           // the same with a new map per call, as Infer returns
