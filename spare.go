@@ -30,7 +30,7 @@ type spareMaps struct {
 type mapObject struct{}
 
 func mapPointer(m map[string]tensor.Tensor) *mapObject {
-	return *(*(*mapObject))(unsafe.Pointer(&m))
+	return *(**mapObject)(unsafe.Pointer(&m))
 }
 
 func mapOf(p *mapObject) map[string]tensor.Tensor {
@@ -89,10 +89,11 @@ func (s *spareMaps) drop() {
 // allocations, and more in cache misses: BENCHMARKS.md). After the call
 // neither outputs nor the tensors it held may be used, since another
 // goroutine's Infer may be filling the map; keep what you need with
-// Tensor.Clone first. Giving the same map back twice without an Infer
-// between is harmless; giving back a map that a later Infer returned
-// again releases that call's outputs. A nil map does nothing. Safe for
-// concurrent use, like Infer.
+// Tensor.Clone first. Giving the same map back twice with no Infer
+// between is harmless (it is kept once), but once an Infer has taken it
+// again it is that call's: giving it back then releases that call's
+// outputs, and while the call is still filling it is a data race on the
+// map. A nil map does nothing. Safe for concurrent use, like Infer.
 func (m *Model) ReleaseOutputs(outputs map[string]tensor.Tensor) {
 	if outputs == nil {
 		return
