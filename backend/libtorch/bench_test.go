@@ -40,19 +40,7 @@ func BenchmarkOverhead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in := map[string]tensor.Tensor{"x": c.x}
-		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
-			b.ReportAllocs()
-			benchpair.Time(b, benchpair.Infers(ctx, m, in))
-		})
-		b.Run("input="+c.name+"/impl=carton-release", func(b *testing.B) {
-			b.ReportAllocs()
-			benchpair.Time(b, benchpair.InfersReleasing(ctx, m, in))
-		})
-		b.Run("input="+c.name+"/impl=carton-into", func(b *testing.B) {
-			b.ReportAllocs()
-			benchpair.Time(b, benchpair.InfersInto(ctx, m, in))
-		})
+		benchpair.TimeAPIs(b, "input="+c.name, ctx, m, map[string]tensor.Tensor{"x": c.x})
 		b.Run("input="+c.name+"/impl=cpp", func(b *testing.B) {
 			benchpair.Time(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x))
 		})

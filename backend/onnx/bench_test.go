@@ -54,9 +54,9 @@ func BenchmarkOverhead(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("input="+c.name+"/impl=direct", func(b *testing.B) { benchDirect(b, s, c.input) })
-		for _, impl := range []string{"carton", "carton-release", "carton-into"} {
-			b.Run("input="+c.name+"/impl="+impl, func(b *testing.B) { benchCarton(b, path, c.model, s.inputs[0].name, c.input, impl) })
-		}
+		m := loadPackedONNX(b, path, c.model)
+		benchpair.TimeAPIs(b, "input="+c.name, context.Background(), m, map[string]tensor.Tensor{s.inputs[0].name: c.input})
+		m.Close()
 		b.Run("input="+c.name+"/impl=session", func(b *testing.B) {
 			in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
 			ctx := context.Background()
@@ -122,20 +122,6 @@ func loadPackedONNX(b *testing.B, libPath, model string) *carton.Model {
 		b.Fatal(err)
 	}
 	return m
-}
-
-// benchCarton measures the public API on a packed carton: carton.Infer
-// (impl carton), Infer with the outputs given back through ReleaseOutputs
-// (carton-release) or InferInto with one output map (carton-into).
-func benchCarton(b *testing.B, libPath, model, input string, x tensor.Tensor, impl string) {
-	ctx := context.Background()
-	m := loadPackedONNX(b, libPath, model)
-	defer m.Close()
-	in := map[string]tensor.Tensor{input: x}
-	op := map[string]benchpair.Op{"carton": benchpair.Infers(ctx, m, in),
-		"carton-release": benchpair.InfersReleasing(ctx, m, in), "carton-into": benchpair.InfersInto(ctx, m, in)}[impl]
-	b.ReportAllocs()
-	benchpair.Time(b, op)
 }
 
 // benchDirect is the floor: the native calls any binding has to make.

@@ -98,13 +98,7 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 		})
 		m := loadPacked(b, rt, c.model)
-		for _, api := range benchpair.APIs(context.Background(), m, in) {
-			impl := map[string]string{"Infer": "carton", "InferRelease": "carton-release", "InferInto": "carton-into"}[api.Name]
-			b.Run("input="+c.name+"/impl="+impl, func(b *testing.B) {
-				b.ReportAllocs()
-				benchpair.Time(b, api.Op)
-			})
-		}
+		benchpair.TimeAPIs(b, "input="+c.name, context.Background(), m, in)
 		m.Close()
 		s.Close()
 	}

@@ -274,9 +274,10 @@ func Bench(b *testing.B, batch int, aName string, a Op, bName string, bOp Op) {
 	Report(b, p.result(), aName, bName)
 }
 
-// API is one way of calling a model, for benchmarks that compare both.
+// API is one way of calling a model, for benchmarks that compare them.
 type API struct {
-	Name string
+	Name string // in paired benchmarks: api=Name
+	Impl string // in the timed ones (TimeAPIs): impl=Impl
 	Op   Op
 }
 
@@ -290,8 +291,20 @@ type Model interface {
 // APIs returns, on m with inputs: Infer with each output released,
 // Infer with the outputs given back through ReleaseOutputs, and InferInto.
 func APIs[M Model](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
-	return []API{{"Infer", Infers(ctx, m, inputs)}, {"InferRelease", InfersReleasing(ctx, m, inputs)},
-		{"InferInto", InfersInto(ctx, m, inputs)}}
+	return []API{{"Infer", "carton", Infers(ctx, m, inputs)}, {"InferRelease", "carton-release", InfersReleasing(ctx, m, inputs)},
+		{"InferInto", "carton-into", InfersInto(ctx, m, inputs)}}
+}
+
+// TimeAPIs times each API of m on inputs, reporting allocations, as the
+// sub-benchmarks prefix+"/impl=carton", "/impl=carton-release" and
+// "/impl=carton-into".
+func TimeAPIs[M Model](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor) {
+	for _, api := range APIs(ctx, m, inputs) {
+		b.Run(prefix+"/impl="+api.Impl, func(b *testing.B) {
+			b.ReportAllocs()
+			Time(b, api.Op)
+		})
+	}
 }
 
 // BenchAPIs runs Bench between a floor and each API of m, as the
