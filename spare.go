@@ -20,9 +20,10 @@ const maxSpareMaps = 16
 // back"). One map waits in an atomic slot, which is all a goroutine
 // calling in a loop needs; more wait in a list under a mutex.
 type spareMaps struct {
-	slot atomic.Pointer[mapObject]
-	mu   sync.Mutex
-	more []*mapObject
+	slot  atomic.Pointer[mapObject]
+	nMore atomic.Int32 // len(more), read without the mutex
+	mu    sync.Mutex
+	more  []*mapObject
 }
 
 // mapObject stands for the runtime's map object: a map value is a pointer
@@ -51,20 +52,22 @@ func (s *spareMaps) take() map[string]tensor.Tensor {
 	p := s.more[n-1]
 	s.more[n-1] = nil
 	s.more = s.more[:n-1]
+	s.nMore.Store(int32(n - 1))
 	return mapOf(p)
 }
 
 // put keeps m for a later take unless it is already kept (a second
 // ReleaseOutputs of one map would otherwise hand it to two calls) or the
-// list is full.
+// list is full. While the list is empty the slot alone says whether m is
+// kept: a goroutine calling in a loop takes no lock.
 func (s *spareMaps) put(m map[string]tensor.Tensor) {
 	p := mapPointer(m)
-	if s.slot.Load() == p || s.slot.CompareAndSwap(nil, p) {
+	if s.nMore.Load() == 0 && (s.slot.Load() == p || s.slot.CompareAndSwap(nil, p)) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.more) == maxSpareMaps || s.slot.Load() == p {
+	if s.slot.Load() == p {
 		return
 	}
 	for _, kept := range s.more {
@@ -72,7 +75,11 @@ func (s *spareMaps) put(m map[string]tensor.Tensor) {
 			return
 		}
 	}
+	if s.slot.CompareAndSwap(nil, p) || len(s.more) == maxSpareMaps {
+		return
+	}
 	s.more = append(s.more, p)
+	s.nMore.Store(int32(len(s.more)))
 }
 
 // drop lets the collector have every spare map (when the model closes).
@@ -80,6 +87,7 @@ func (s *spareMaps) drop() {
 	s.slot.Store(nil)
 	s.mu.Lock()
 	s.more = nil
+	s.nMore.Store(0)
 	s.mu.Unlock()
 }
 

@@ -30,3 +30,16 @@ func TestSpareMapsBoundsAndDrop(t *testing.T) {
 	s.drop()
 	assert.Nil(t, s.take(), "nothing is kept after drop")
 }
+
+// A map given back again after the slot emptied is still kept once: it
+// waits in the list, which the slot's fast path must not bypass.
+func TestSpareMapsKeepOnceAcrossSlotAndList(t *testing.T) {
+	var s spareMaps
+	inSlot, inList := map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+	s.put(inSlot)
+	s.put(inList) // the slot is taken: into the list
+	assert.Equal(t, mapPointer(inSlot), mapPointer(s.take()))
+	s.put(inList) // the slot is free now
+	assert.Equal(t, mapPointer(inList), mapPointer(s.take()))
+	assert.Nil(t, s.take(), "kept twice")
+}
