@@ -44,8 +44,10 @@ type Model struct {
 	info    Info
 	src     opened // the carton, and its URL when read over the network
 	session backend.Session
+	blocks  backend.BlockSession // the session, when it carves outputs from a block it can be given
 	inputs  *inputChecker
-	spare   spareMaps // output maps given back by ReleaseOutputs
+	spare   mapPool // output maps given back by ReleaseOutputs, for Infer to refill
+	lent    mapPool // output maps Infer refilled, until given back (spare.go)
 
 	mu      sync.RWMutex // Infer holds it shared, Close exclusive
 	closed  bool
@@ -210,6 +212,7 @@ func loadOpened(ctx context.Context, op opened, o loadOptions) (*Model, error) {
 		session: session,
 		inputs:  newInputChecker(cfg.Inputs),
 	}
+	m.blocks, _ = session.(backend.BlockSession)
 	// A model dropped without Close is closed once unreachable: its
 	// native memory is freed, and its session's pinned memory unpinned
 	// (a runtime.Pinner collected while pinning is a fatal error).
@@ -328,13 +331,32 @@ func (m *Model) Info() Info { return m.info }
 // with ReleaseOutputs, which releases them and lets a later Infer refill
 // the map instead of allocating one.
 func (m *Model) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
-	outputs := m.spare.take()
-	if outputs == nil {
+	e := m.spare.take()
+	var outputs map[string]tensor.Tensor
+	var spare []byte
+	if e != nil {
+		outputs, spare = e.m, e.block
+	} else {
 		outputs = make(map[string]tensor.Tensor, len(m.info.Outputs))
 	}
-	if err := m.InferInto(ctx, inputs, outputs); err != nil {
-		m.spare.put(outputs) // left empty by InferInto
+	block, err := m.infer(ctx, inputs, outputs, spare)
+	if err != nil {
+		clear(outputs)
+		if e == nil {
+			e = &spareMap{m: outputs}
+		}
+		m.spare.put(e) // no output of the failed call reached the caller: its block stays reusable
 		return nil, err
+	}
+	// A map refilled goes out with the block its outputs occupy, for
+	// ReleaseOutputs to find; a new one goes out alone, sparing plain
+	// Infer an allocation.
+	if e != nil {
+		e.block = nil
+		if cap(block) <= spareKeepMaxBytes {
+			e.block = block
+		}
+		m.lent.put(e)
 	}
 	return outputs, nil
 }
@@ -351,26 +373,35 @@ func (m *Model) InferInto(ctx context.Context, inputs, outputs map[string]tensor
 	if outputs == nil {
 		return fmt.Errorf("%w: InferInto needs a non-nil output map", ErrInvalidInput)
 	}
-	if err := m.inferInto(ctx, inputs, outputs); err != nil {
+	// A map Infer returned keeps its outputs' block only until the caller
+	// gives it back: once InferInto has refilled it, the caller may still
+	// hold those outputs, so the block must not be reused.
+	m.lent.takeMap(mapPointer(outputs))
+	if _, err := m.infer(ctx, inputs, outputs, nil); err != nil {
 		clear(outputs)
 		return err
 	}
 	return nil
 }
 
-func (m *Model) inferInto(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
+// infer runs the session on inputs into outputs, offering it spare as the
+// block for its outputs, and returns the block they occupy.
+func (m *Model) infer(ctx context.Context, inputs, outputs map[string]tensor.Tensor, spare []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := m.inputs.check(inputs); err != nil {
-		return err
+		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	return m.session.Infer(ctx, inputs, outputs)
+	if m.blocks != nil {
+		return m.blocks.InferBlock(ctx, inputs, outputs, spare)
+	}
+	return nil, m.session.Infer(ctx, inputs, outputs)
 }
 
 // Close releases the runner session and the carton file. It waits for Infer
@@ -384,6 +415,7 @@ func (m *Model) Close() error {
 	m.closed = true
 	m.dropped.Stop()
 	m.spare.drop()
+	m.lent.drop()
 	return m.resources().close()
 }
 

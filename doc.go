@@ -28,8 +28,10 @@
 // on each output tensor when done with it, which frees framework memory
 // early (a finalizer is only a safety net), or Model.ReleaseOutputs on the
 // map Infer returned, which releases them all and gives the map back to
-// the model for a later Infer to refill (neither the map nor its tensors
-// may be used afterwards). An output may alias an input.
+// the model for a later Infer to refill, over the same output memory where
+// the runner allows (neither the map nor its tensors may be used
+// afterwards: a loop doing so allocates nothing per call). An output may
+// alias an input.
 // InferInto stores the outputs in a map the caller owns and reuses (it
 // holds only the last call's outputs; earlier ones are dropped, not
 // released); the map must not be shared by concurrent calls.

@@ -1,6 +1,7 @@
 package carton
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -8,40 +9,52 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-// maxSpareMaps bounds the output maps a Model keeps for reuse beyond its
+// maxSpareMaps bounds the output maps a Model keeps beyond each pool's
 // fast slot: enough for the goroutines of a busy server calling one model
-// at once; a map given back beyond it is left to the collector.
+// at once.
 const maxSpareMaps = 16
 
-// spareMaps holds output maps given back through ReleaseOutputs, for Infer
-// to refill instead of allocating: a map reused is warm in the cache and
-// overwritten in place, a fresh one costs more after a forward than its
-// allocation (RATIONALE.md, "Infer reuses the maps ReleaseOutputs gives
-// back"). One map waits in an atomic slot, which is all a goroutine
-// calling in a loop needs; more wait in a list under a mutex.
-type spareMaps struct {
-	slot  atomic.Pointer[mapObject]
+// spareMap is an output map Infer returned, with the Go block its outputs
+// occupy when the session carves them from one (backend.BlockSession).
+// It travels with its map: from Infer to the lent pool, from
+// ReleaseOutputs to the spare pool, and back to Infer, which refills the
+// map and offers the block to the session again. A map reused is warm in
+// the cache and overwritten in place; a fresh one costs more after a
+// forward than its allocation, and so does a fresh block (RATIONALE.md,
+// "Infer reuses the maps ReleaseOutputs gives back").
+type spareMap struct {
+	m     map[string]tensor.Tensor
+	block []byte
+}
+
+func (e *spareMap) holds(p *mapObject) bool { return mapPointer(e.m) == p }
+
+// mapPool holds spareMaps, at most one per map: one in an atomic slot,
+// which is all a goroutine calling in a loop needs, up to maxSpareMaps
+// more in a list under a mutex. A Model has two: spare (maps given back,
+// for Infer to take) and lent (maps Infer returned, until given back).
+type mapPool struct {
+	slot  atomic.Pointer[spareMap]
 	nMore atomic.Int32 // len(more), read without the mutex
 	mu    sync.Mutex
-	more  []*mapObject
+	more  []*spareMap
 }
 
 // mapObject stands for the runtime's map object: a map value is a pointer
-// to it, which is how the maps travel through the atomic slot.
+// to it, which is how maps are compared.
 type mapObject struct{}
 
 func mapPointer(m map[string]tensor.Tensor) *mapObject {
 	return *(**mapObject)(unsafe.Pointer(&m))
 }
 
-func mapOf(p *mapObject) map[string]tensor.Tensor {
-	return *(*map[string]tensor.Tensor)(unsafe.Pointer(&p))
-}
-
-// take returns a spare map, or nil when there is none.
-func (s *spareMaps) take() map[string]tensor.Tensor {
-	if p := s.slot.Swap(nil); p != nil {
-		return mapOf(p)
+// take returns any entry, or nil when there is none.
+func (s *mapPool) take() *spareMap {
+	if e := s.slot.Swap(nil); e != nil {
+		return e
+	}
+	if s.nMore.Load() == 0 {
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -49,41 +62,75 @@ func (s *spareMaps) take() map[string]tensor.Tensor {
 	if n == 0 {
 		return nil
 	}
-	p := s.more[n-1]
+	e := s.more[n-1]
 	s.more[n-1] = nil
 	s.more = s.more[:n-1]
 	s.nMore.Store(int32(n - 1))
-	return mapOf(p)
+	return e
 }
 
-// put keeps m for a later take unless it is already kept (a second
-// ReleaseOutputs of one map would otherwise hand it to two calls) or the
-// list is full. While the list is empty the slot alone says whether m is
-// kept: a goroutine calling in a loop takes no lock.
-func (s *spareMaps) put(m map[string]tensor.Tensor) {
-	p := mapPointer(m)
-	if s.nMore.Load() == 0 && (s.slot.Load() == p || s.slot.CompareAndSwap(nil, p)) {
-		return
+// takeMap returns the entry holding map p, or nil when there is none.
+func (s *mapPool) takeMap(p *mapObject) *spareMap {
+	if e := s.slot.Load(); e != nil && e.holds(p) && s.slot.CompareAndSwap(e, nil) {
+		return e
+	}
+	if s.nMore.Load() == 0 {
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.slot.Load() == p {
-		return
+	if e := s.slot.Load(); e != nil && e.holds(p) && s.slot.CompareAndSwap(e, nil) {
+		return e
 	}
-	for _, kept := range s.more {
-		if kept == p {
+	for i, e := range s.more {
+		if e.holds(p) {
+			s.more = slices.Delete(s.more, i, i+1)
+			s.nMore.Store(int32(len(s.more)))
+			return e
+		}
+	}
+	return nil
+}
+
+// put keeps e unless an entry for its map is kept already (a second
+// ReleaseOutputs of one map would otherwise hand it to two calls). When
+// the list is full the oldest entry in it makes room: entries of maps a
+// caller never gives back must not crowd out those of maps it does. While
+// the list is empty the slot alone says what is kept: a goroutine calling
+// in a loop takes no lock.
+func (s *mapPool) put(e *spareMap) {
+	p := mapPointer(e.m)
+	if s.nMore.Load() == 0 {
+		cur := s.slot.Load()
+		if cur != nil && cur.holds(p) {
+			return
+		}
+		if cur == nil && s.slot.CompareAndSwap(nil, e) {
 			return
 		}
 	}
-	if s.slot.CompareAndSwap(nil, p) || len(s.more) == maxSpareMaps {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur := s.slot.Load(); cur != nil && cur.holds(p) {
 		return
 	}
-	s.more = append(s.more, p)
+	for _, kept := range s.more {
+		if kept.holds(p) {
+			return
+		}
+	}
+	if s.slot.CompareAndSwap(nil, e) {
+		return
+	}
+	if len(s.more) == maxSpareMaps {
+		s.more = slices.Delete(s.more, 0, 1)
+	}
+	s.more = append(s.more, e)
 	s.nMore.Store(int32(len(s.more)))
 }
 
-// drop lets the collector have every spare map (when the model closes).
-func (s *spareMaps) drop() {
+// drop lets the collector have every entry (when the model closes).
+func (s *mapPool) drop() {
 	s.slot.Store(nil)
 	s.mu.Lock()
 	s.more = nil
@@ -93,15 +140,24 @@ func (s *spareMaps) drop() {
 
 // ReleaseOutputs releases every tensor in outputs, a map Infer returned,
 // and gives the map back to the model: a later Infer refills it instead of
-// allocating a new one, which saves what the map costs per call (two
-// allocations, and more in cache misses: BENCHMARKS.md). After the call
-// neither outputs nor the tensors it held may be used, since another
-// goroutine's Infer may be filling the map; keep what you need with
-// Tensor.Clone first. Giving the same map back twice with no Infer
-// between is harmless (it is kept once), but once an Infer has taken it
-// again it is that call's: giving it back then releases that call's
-// outputs, and while the call is still filling it is a data race on the
-// map. A nil map does nothing. Safe for concurrent use, like Infer.
+// allocating a new one, and writes the outputs it holds in Go memory over
+// the memory this call's outputs occupied, when the runner carves them
+// from one block (libtorch, ONNX Runtime). A loop that gives each map back
+// makes no allocation per Infer, and touches memory still in the CPU's
+// cache instead of fresh memory (BENCHMARKS.md).
+//
+// After the call neither outputs nor the tensors it held may be used,
+// copies of them and slices taken from them (View, Bytes, Shape) included:
+// another goroutine's Infer may be filling the map, and a later Infer may
+// overwrite their data and shapes. Keep what you need with Tensor.Clone
+// first. One misuse is caught: an output of that call fed
+// back as the next call's input (a recurrent state, say) keeps its data,
+// as the next call then writes its outputs elsewhere. Giving the same map
+// back twice with no Infer between is harmless (it is kept once), but once
+// an Infer has taken it again it is that call's: giving it back then
+// releases that call's outputs, and while the call is still filling it is
+// a data race on the map. A nil map does nothing. Safe for concurrent use,
+// like Infer.
 func (m *Model) ReleaseOutputs(outputs map[string]tensor.Tensor) {
 	if outputs == nil {
 		return
@@ -117,9 +173,13 @@ func (m *Model) ReleaseOutputs(outputs map[string]tensor.Tensor) {
 			outputs[name] = tensor.Tensor{}
 		}
 	}
-	m.spare.put(outputs)
+	e := m.lent.takeMap(mapPointer(outputs))
+	if e == nil { // not from Infer's lent pool: its outputs' block is unknown
+		e = &spareMap{m: outputs}
+	}
+	m.spare.put(e)
 }
 
-// spareKeepMaxBytes is the most Go memory an output in a spare map may keep
-// alive.
+// spareKeepMaxBytes is the most Go memory an output in a spare map, or
+// its block, may keep alive.
 const spareKeepMaxBytes = 64 << 10

@@ -8,38 +8,54 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-func TestSpareMapsBoundsAndDrop(t *testing.T) {
-	var s spareMaps
+func TestMapPoolBoundsAndDrop(t *testing.T) {
+	var s mapPool
 	assert.Nil(t, s.take())
 	maps := make([]map[string]tensor.Tensor, maxSpareMaps+3)
 	for i := range maps {
 		maps[i] = map[string]tensor.Tensor{}
-		s.put(maps[i])
-		s.put(maps[i]) // kept once
+		s.put(&spareMap{m: maps[i]})
+		s.put(&spareMap{m: maps[i]}) // another entry, the same map: kept once
 	}
 	kept := map[*mapObject]bool{}
-	for m := s.take(); m != nil; m = s.take() {
-		p := mapPointer(m)
+	for e := s.take(); e != nil; e = s.take() {
+		p := mapPointer(e.m)
 		assert.False(t, kept[p], "a map came back twice")
 		kept[p] = true
 	}
 	assert.Len(t, kept, 1+maxSpareMaps, "the slot and the list, no more")
+	assert.True(t, kept[mapPointer(maps[0])], "the slot keeps the first")
+	assert.True(t, kept[mapPointer(maps[len(maps)-1])], "a full list makes room for the newest")
+	assert.False(t, kept[mapPointer(maps[1])], "by dropping its oldest")
 
-	s.put(maps[0])
-	s.put(maps[1])
+	s.put(&spareMap{m: maps[0]})
+	s.put(&spareMap{m: maps[1]})
 	s.drop()
 	assert.Nil(t, s.take(), "nothing is kept after drop")
 }
 
 // A map given back again after the slot emptied is still kept once: it
 // waits in the list, which the slot's fast path must not bypass.
-func TestSpareMapsKeepOnceAcrossSlotAndList(t *testing.T) {
-	var s spareMaps
+func TestMapPoolKeepsOnceAcrossSlotAndList(t *testing.T) {
+	var s mapPool
 	inSlot, inList := map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
-	s.put(inSlot)
-	s.put(inList) // the slot is taken: into the list
-	assert.Equal(t, mapPointer(inSlot), mapPointer(s.take()))
-	s.put(inList) // the slot is free now
-	assert.Equal(t, mapPointer(inList), mapPointer(s.take()))
+	s.put(&spareMap{m: inSlot})
+	s.put(&spareMap{m: inList}) // the slot is taken: into the list
+	assert.Equal(t, mapPointer(inSlot), mapPointer(s.take().m))
+	s.put(&spareMap{m: inList}) // the slot is free now
+	assert.Equal(t, mapPointer(inList), mapPointer(s.take().m))
 	assert.Nil(t, s.take(), "kept twice")
+}
+
+func TestMapPoolTakeMap(t *testing.T) {
+	var s mapPool
+	a, b, c := map[string]tensor.Tensor{}, map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+	ea, eb := &spareMap{m: a}, &spareMap{m: b}
+	s.put(ea)
+	s.put(eb)
+	assert.Nil(t, s.takeMap(mapPointer(c)), "not kept")
+	assert.Same(t, eb, s.takeMap(mapPointer(b)), "from the list")
+	assert.Nil(t, s.takeMap(mapPointer(b)), "taken already")
+	assert.Same(t, ea, s.takeMap(mapPointer(a)), "from the slot")
+	assert.Nil(t, s.take(), "nothing left")
 }

@@ -2,7 +2,10 @@ package carton_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -119,4 +123,141 @@ func TestReleaseOutputsConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	assert.EqualValues(t, goroutines*calls, released.Load())
+}
+
+// loadCopy loads a carton for the test-copy runner (blockrunner_internal_test.go),
+// which copies its numeric inputs into one Go block, taking the block it
+// is offered when it can.
+func loadCopy(t testing.TB) *carton.Model {
+	t.Helper()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "weights.bin")
+	require.NoError(t, os.WriteFile(model, []byte("weights"), 0o644))
+	path := filepath.Join(dir, "copy.carton")
+	_, err := carton.Pack(context.Background(), model, path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "test-copy", RequiredFrameworkVersion: "*"}}})
+	require.NoError(t, err)
+	m, err := carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func floats(t testing.TB, vs ...float32) tensor.Tensor {
+	t.Helper()
+	x, err := tensor.From(tensor.Shape{int64(len(vs))}, vs)
+	require.NoError(t, err)
+	return x
+}
+
+func firstFloat(t testing.TB, x tensor.Tensor) float32 {
+	t.Helper()
+	v, err := tensor.View[float32](x)
+	require.NoError(t, err)
+	return v[0]
+}
+
+// The outputs of a map given back are refilled in place, over the same Go
+// memory: the block its outputs occupied goes back to the runner with it.
+func TestReleaseOutputsReusesTheOutputsMemory(t *testing.T) {
+	ctx := context.Background()
+	m := loadCopy(t)
+	first, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 1, 2)})
+	require.NoError(t, err)
+	m.ReleaseOutputs(first) // a new map goes out alone: its block is not known
+	second, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 2, 2)})
+	require.NoError(t, err)
+	require.Equal(t, mapID(first), mapID(second))
+	at := second["x"].Pointer()
+	m.ReleaseOutputs(second)
+	third, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 3, 2)})
+	require.NoError(t, err)
+	assert.Equal(t, at, third["x"].Pointer(), "the refilled map's outputs reuse the memory given back")
+	assert.Equal(t, float32(3), firstFloat(t, third["x"]))
+
+	// A larger output than the block holds gets a new block.
+	m.ReleaseOutputs(third)
+	big, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, make([]float32, 64)...)})
+	require.NoError(t, err)
+	assert.NotEqual(t, at, big["x"].Pointer())
+	assert.Len(t, tensor.MustView[float32](big["x"]), 64)
+}
+
+// InferInto may refill a map Infer returned; the caller may still hold the
+// outputs it had, so their memory is not reused when the map comes back.
+func TestReleaseOutputsAfterInferIntoKeepsEarlierOutputs(t *testing.T) {
+	ctx := context.Background()
+	m := loadCopy(t)
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 1)})
+	require.NoError(t, err)
+	m.ReleaseOutputs(out)
+	out, err = m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 2)})
+	require.NoError(t, err)
+	held := out["x"] // from Infer, then dropped by InferInto without release: still the caller's
+	require.NoError(t, m.InferInto(ctx, map[string]tensor.Tensor{"x": floats(t, 3)}, out))
+	m.ReleaseOutputs(out)
+	next, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 4)})
+	require.NoError(t, err)
+	assert.NotEqual(t, held.Pointer(), next["x"].Pointer())
+	assert.Equal(t, float32(2), firstFloat(t, held), "an output InferInto dropped is not overwritten")
+	assert.Equal(t, float32(4), firstFloat(t, next["x"]))
+}
+
+// An output fed back as the next input (a recurrent state, say) after its
+// map was given back is not carved over: the runner gets a new block.
+func TestReleaseOutputsOutputFedBackAsInput(t *testing.T) {
+	ctx := context.Background()
+	m := loadCopy(t)
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 1, 2, 3)})
+	require.NoError(t, err)
+	m.ReleaseOutputs(out)
+	out, err = m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, 5, 6, 7)})
+	require.NoError(t, err)
+	state := out["x"]
+	m.ReleaseOutputs(out)
+	next, err := m.Infer(ctx, map[string]tensor.Tensor{"x": state})
+	require.NoError(t, err)
+	assert.NotEqual(t, state.Pointer(), next["x"].Pointer())
+	assert.Equal(t, []float32{5, 6, 7}, tensor.MustView[float32](next["x"]))
+}
+
+// With the map and its block given back, Infer allocates nothing.
+func TestInferWithReleaseOutputsAllocatesNothing(t *testing.T) {
+	ctx := context.Background()
+	m := loadCopy(t)
+	in := map[string]tensor.Tensor{"x": floats(t, 1, 2)}
+	allocs := testing.AllocsPerRun(100, func() {
+		out, err := m.Infer(ctx, in)
+		if err != nil {
+			panic(err)
+		}
+		m.ReleaseOutputs(out)
+	})
+	assert.Zero(t, allocs)
+}
+
+// Under -race: concurrent callers each get outputs no other call writes.
+func TestReleaseOutputsReusesMemoryConcurrently(t *testing.T) {
+	ctx := context.Background()
+	m := loadCopy(t)
+	var wg sync.WaitGroup
+	const goroutines, calls = 8, 300
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range calls {
+				want := float32(g*calls + i)
+				out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, want, want)})
+				if !assert.NoError(t, err) {
+					return
+				}
+				runtime.Gosched() // let other calls run while these outputs are held
+				v := tensor.MustView[float32](out["x"])
+				if !assert.Equal(t, []float32{want, want}, v) {
+					return
+				}
+				m.ReleaseOutputs(out)
+			}
+		})
+	}
+	wg.Wait()
 }

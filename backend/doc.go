@@ -10,7 +10,11 @@
 //
 // Memory: a Session receives input tensors that stay owned by the caller and
 // are valid only during Infer; it must not keep them (or pointers into them)
-// afterwards. Output tensors belong to the caller, who releases them.
+// afterwards. Output tensors belong to the caller, who releases them. A
+// BlockSession carves the outputs it copies into Go memory from one block
+// per call, which carton hands back to a later call once the caller gave
+// the outputs back (Model.ReleaseOutputs); ReuseBlock decides whether that
+// block may be written.
 //
 // Concurrency: the registry is safe for concurrent use. A Session must accept
 // concurrent Infer calls from many goroutines; Close is called once, after

@@ -199,15 +199,24 @@ func defaultNameClash(declared []cname) (string, bool) {
 	return "", false
 }
 
+var _ backend.BlockSession = (*module)(nil)
+
 // Infer runs forward.
-func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) error {
+func (m *module) Infer(ctx context.Context, inputs, out map[string]tensor.Tensor) error {
+	_, err := m.InferBlock(ctx, inputs, out, nil)
+	return err
+}
+
+// InferBlock runs forward, copying the small outputs into spare when
+// backend.ReuseBlock allows.
+func (m *module) InferBlock(_ context.Context, inputs, out map[string]tensor.Tensor, spare []byte) ([]byte, error) {
 	cs := m.lastCall.Swap(nil)
 	if cs == nil {
 		cs = m.scratch.Get().(*callState)
 	}
 	defer m.putCallState(cs)
 	if err := m.gather(cs, inputs); err != nil {
-		return err
+		return nil, err
 	}
 	cs.ins, cs.dims = cs.ins[:0], cs.dims[:0]
 	for i, t := range cs.tensors {
@@ -218,11 +227,11 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 			name = cs.cnames[i]
 		}
 		if !t.Valid() { // declared inputs were checked by carton; these were not
-			return fmt.Errorf("%w: input %q is an invalid or released tensor", backend.ErrInvalidInput, m.inputName(cs, i))
+			return nil, fmt.Errorf("%w: input %q is an invalid or released tensor", backend.ErrInvalidInput, m.inputName(cs, i))
 		}
 		ct, err := m.describe(cs, i, name, t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cs.ins = append(cs.ins, ct)
 	}
@@ -240,9 +249,9 @@ func (m *module) Infer(_ context.Context, inputs, out map[string]tensor.Tensor) 
 	// The shim freed call.done, even on failure. cs.tensors keeps the
 	// inputs' memory reachable until here.
 	if err := m.shim.check(&cs.Caller, status, &cs.call.err); err != nil {
-		return err
+		return nil, err
 	}
-	return m.outputsOf(cs, out)
+	return m.outputsOf(cs, out, spare)
 }
 
 // inputName is the name of the call's input i, for errors.
@@ -446,7 +455,9 @@ func (o *resultOwner) Release() {
 
 func (o *resultOwner) free() { dlopen.Call(o.shim.fn.resultFree, o.result) }
 
-func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
+// outputsOf hands the result's outputs over into out and returns the Go
+// block the copied ones occupy (spare when backend.ReuseBlock allows).
+func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor, spare []byte) ([]byte, error) {
 	result := cs.call.result
 	res := (*ctResult)(dlopen.Pointer(result))
 	outs := unsafe.Slice((*ctTensor)(dlopen.Pointer(res.tensors)), res.n)
@@ -474,17 +485,14 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 			n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
 			if err != nil {
 				m.retire(result)
-				return fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
+				return nil, fmt.Errorf("%w: output %d: %w", backend.ErrModel, i, err)
 			}
 			blockSize += n
 		}
 		kinds = append(kinds, kind)
 	}
 	cs.kinds = kinds
-	var block []byte
-	if blockSize > 0 {
-		block = make([]byte, blockSize)
-	}
+	block := backend.ReuseBlock(spare, blockSize, cs.tensors)
 	var owner *resultOwner
 	if foreign > 1 {
 		owner = &resultOwner{shim: m.shim, result: result}
@@ -505,10 +513,10 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor) error {
 	}
 	if err != nil {
 		backend.ReleaseStored(out, cs.outNames[:stored])
-		return err
+		return nil, err
 	}
 	backend.KeepOnly(out, cs.outNames[:stored])
-	return nil
+	return block, nil
 }
 
 // handOver is outputsOf's second pass: it puts each output in out as

@@ -68,6 +68,7 @@ func (s *session) planOutputs() {
 		}
 		if plan != nil {
 			o.plan = plan
+			s.planDims += len(plan)
 			some = true
 		}
 	}
@@ -86,6 +87,7 @@ type session struct {
 	namePin           runtime.Pinner
 	release           func(uintptr) // frees one OrtValue; shared by all outputs
 	prealloc          atomic.Bool   // some outputs are allocated in Go before Run
+	planDims          int           // the dims of every planned output shape, together
 	scratch           sync.Pool     // *callState
 	closeOnce         sync.Once
 }
@@ -94,16 +96,21 @@ type session struct {
 // call allocates nothing for it.
 type callState struct {
 	dlopen.Caller
-	pin      runtime.Pinner
-	inVals   []uintptr
-	inShapes []tensor.Shape
-	outVals  []uintptr
-	outGo    []tensor.Tensor // pre-allocated outputs in Go memory
-	value    uintptr         // written by CreateTensor*
-	info     uintptr         // written by GetTensorTypeAndShape
-	data     unsafe.Pointer  // written by GetTensorMutableData
-	count    uintptr         // written by GetStringTensorDataLength
-	dims     [8]int64
+	pin     runtime.Pinner
+	inVals  []uintptr
+	ins     []tensor.Tensor // this call's inputs, in the model's order; cleared after it
+	outVals []uintptr
+	outGo   []tensor.Tensor // pre-allocated outputs in Go memory
+	// Pre-allocation's first pass: which outputs it makes, their shapes
+	// (over outDims).
+	pre       []bool
+	outShapes []tensor.Shape
+	outDims   []int64
+	value     uintptr        // written by CreateTensor*
+	info      uintptr        // written by GetTensorTypeAndShape
+	data      unsafe.Pointer // written by GetTensorMutableData
+	count     uintptr        // written by GetStringTensorDataLength
+	dims      [8]int64
 	// runOpts is this call state's OrtRunOptions, made by its first call
 	// with a cancellable context and freed when the call state is
 	// collected; cancelling sets its terminate flag (cancel.go).
@@ -206,8 +213,9 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	s.release = func(v uintptr) { dlopen.Call(releaseValue, v) }
 	s.scratch.New = func() any {
 		return &callState{
-			inVals: make([]uintptr, len(s.inputs)), inShapes: make([]tensor.Shape, len(s.inputs)),
+			inVals: make([]uintptr, len(s.inputs)), ins: make([]tensor.Tensor, len(s.inputs)),
 			outVals: make([]uintptr, len(s.outputs)), outGo: make([]tensor.Tensor, len(s.outputs)),
+			pre: make([]bool, len(s.outputs)), outShapes: make([]tensor.Shape, len(s.outputs)), outDims: make([]int64, s.planDims),
 		}
 	}
 	return s, nil
@@ -301,6 +309,15 @@ func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
 // shape; if a model's outputs do not keep their declared symbols, the call
 // is retried with ORT allocating and the session stops pre-allocating.
 func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tensor) error {
+	_, err := s.InferBlock(ctx, inputs, out, nil)
+	return err
+}
+
+var _ backend.BlockSession = (*session)(nil)
+
+// InferBlock is Infer carving the pre-allocated outputs from spare when
+// backend.ReuseBlock allows.
+func (s *session) InferBlock(ctx context.Context, inputs, out map[string]tensor.Tensor, spare []byte) ([]byte, error) {
 	a := s.lib.api
 	cs := s.scratch.Get().(*callState)
 	created := 0
@@ -309,29 +326,32 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 			a.rawC(&cs.Caller, fnReleaseValue, cs.inVals[i])
 		}
 		cs.pin.Unpin()
+		clear(cs.ins)
 		s.scratch.Put(cs)
 	}()
 	for i := range s.inputs {
 		spec := &s.inputs[i]
 		t, ok := inputs[spec.name]
 		if !ok {
-			return fmt.Errorf("%w: missing input %q", backend.ErrInvalidInput, spec.name)
+			return nil, fmt.Errorf("%w: missing input %q", backend.ErrInvalidInput, spec.name)
 		}
 		v, err := s.inputValue(cs, spec, t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cs.inVals[i] = v
-		cs.inShapes[i] = t.Shape()
+		cs.ins[i] = t
 		created++
 	}
 	if len(inputs) != len(s.inputs) {
-		return fmt.Errorf("%w: the model takes %d inputs, got %d", backend.ErrInvalidInput, len(s.inputs), len(inputs))
+		return nil, fmt.Errorf("%w: the model takes %d inputs, got %d", backend.ErrInvalidInput, len(s.inputs), len(inputs))
 	}
+	var block []byte
 	pre := s.prealloc.Load()
 	if pre {
-		if err := s.preallocate(cs); err != nil {
-			return err
+		var err error
+		if block, err = s.preallocate(cs, spare); err != nil {
+			return nil, err
 		}
 	} else {
 		clear(cs.outVals) // ORT allocates every output
@@ -346,7 +366,7 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 		}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range s.outputs {
 		if cs.outGo[i].Valid() {
@@ -359,12 +379,12 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 		if err != nil {
 			backend.ReleaseStored(out, s.outKeys[:i])
 			s.releaseOutputs(cs, i+1)
-			return fmt.Errorf("output %q: %w", s.outputs[i].name, err)
+			return nil, fmt.Errorf("output %q: %w", s.outputs[i].name, err)
 		}
 		out[s.outputs[i].name] = t
 	}
 	backend.KeepOnly(out, s.outKeys)
-	return nil
+	return block, nil
 }
 
 // runWith calls Run with runOpts (0 for none).
@@ -374,32 +394,51 @@ func (s *session) runWith(cs *callState, runOpts uintptr) error {
 		ptr(unsafe.SliceData(s.outNames)), uintptr(len(s.outNames)), ptr(unsafe.SliceData(cs.outVals)))
 }
 
-// preallocate fills cs.outVals with ORT values over new Go tensors for the
-// outputs whose shape the inputs determine, and zero for the others.
-func (s *session) preallocate(cs *callState) error {
+// preallocate fills cs.outVals with ORT values over Go tensors for the
+// small outputs whose shape the inputs determine, and zero for the others.
+// The tensors are carved from one block, spare when backend.ReuseBlock
+// allows, which it returns.
+func (s *session) preallocate(cs *callState, spare []byte) ([]byte, error) {
 	a := s.lib.api
+	size, dims := 0, cs.outDims
 	for i := range s.outputs {
-		cs.outVals[i] = 0
+		cs.outVals[i], cs.pre[i] = 0, false
 		spec := &s.outputs[i]
 		if spec.plan == nil {
 			continue
 		}
-		shape := cs.dims[:len(spec.plan)]
+		shape := tensor.Shape(dims[:len(spec.plan):len(spec.plan)])
+		dims = dims[len(spec.plan):]
 		for j, d := range spec.plan {
 			if d.input < 0 {
 				shape[j] = d.size
 			} else {
-				shape[j] = cs.inShapes[d.input][d.dim]
+				shape[j] = cs.ins[d.input].Shape()[d.dim]
 			}
 		}
-		if n, err := tensor.Shape(shape).NumElements(); err != nil || n*spec.dtype.Size() > backend.SmallOutputBytes {
+		if n, err := shape.NumElements(); err != nil || n*spec.dtype.Size() > backend.SmallOutputBytes {
 			continue // large: ORT's arena reuses its memory, Go's GC would churn
 		}
-		t, err := tensor.New(spec.dtype, tensor.Shape(shape))
+		k, err := tensor.BlockSize(spec.dtype, shape)
+		if err != nil {
+			return nil, err
+		}
+		size += k
+		cs.pre[i], cs.outShapes[i] = true, shape
+	}
+	block := backend.ReuseBlock(spare, size, cs.ins)
+	rest := block
+	for i := range s.outputs {
+		if !cs.pre[i] {
+			continue
+		}
+		spec := &s.outputs[i]
+		t, r, err := tensor.Carve(rest, spec.dtype, cs.outShapes[i]) // copies the shape
 		if err != nil {
 			s.dropPreallocated(cs)
-			return err
+			return nil, err
 		}
+		rest = r
 		// The tensor is ours, held in cs.outGo through the call, and heap
 		// memory never moves: no pin needed.
 		data := t.Pointer()
@@ -413,11 +452,11 @@ func (s *session) preallocate(cs *callState) error {
 		}
 		if err := a.callC(&cs.Caller, fnCreateTensorWithDataAsOrtVal, s.lib.memInfo, uintptr(data), uintptr(t.ByteLen()), shapePtr, uintptr(len(ts)), spec.ortType, ptr(&cs.outVals[i])); err != nil {
 			s.dropPreallocated(cs)
-			return err
+			return nil, err
 		}
 		cs.outGo[i] = t
 	}
-	return nil
+	return block, nil
 }
 
 // dropPreallocated releases pre-allocated output wrappers and forgets them.

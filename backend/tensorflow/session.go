@@ -54,7 +54,8 @@ type callState struct {
 	inVals  []uintptr // TF_Tensor* per input
 	outVals []uintptr // TF_Tensor* per output, written by TF_SessionRun
 	inputs  []tensor.Tensor
-	dims    [8]int64
+	outs    []outputInfo // outputsOf's findings per output
+	outDims []int64      // the output shapes TensorFlow reported, concatenated
 	runOpts tfBuffer
 }
 
@@ -110,7 +111,8 @@ func newSession(lib *library, dir string, o sessionOptions) (*session, error) {
 		cs := &callState{
 			lib: lib, status: lib.newStatus(),
 			inVals: make([]uintptr, len(s.inOps)), outVals: make([]uintptr, len(s.outOps)),
-			inputs: make([]tensor.Tensor, len(s.inOps)),
+			inputs: make([]tensor.Tensor, len(s.inOps)), outs: make([]outputInfo, len(s.outOps)),
+			outDims: make([]int64, 0, 16),
 		}
 		runtime.SetFinalizer(cs, freeStatus)
 		return cs
@@ -158,8 +160,17 @@ func (s *session) bindSignature(c *dlopen.Caller, metaBuf uintptr, name string) 
 // zeroBytes stands in for the data of empty tensors.
 var zeroBytes [tstringSize]byte
 
+var _ backend.BlockSession = (*session)(nil)
+
 // Infer runs the signature. See the package documentation for memory.
 func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tensor) error {
+	_, err := s.InferBlock(ctx, inputs, out, nil)
+	return err
+}
+
+// InferBlock is Infer carving the small outputs it copies from spare when
+// backend.ReuseBlock allows.
+func (s *session) InferBlock(ctx context.Context, inputs, out map[string]tensor.Tensor, spare []byte) ([]byte, error) {
 	lib := s.lib // carton.Model checked ctx already
 	cs := s.scratch.Get().(*callState)
 	created := 0
@@ -177,22 +188,22 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 		spec := &s.sig.inputs[i]
 		t, ok := inputs[spec.key]
 		if !ok {
-			return fmt.Errorf("%w: missing input %q (the signature takes %s)", backend.ErrInvalidInput, spec.key, keyList(s.sig.inputs))
+			return nil, fmt.Errorf("%w: missing input %q (the signature takes %s)", backend.ErrInvalidInput, spec.key, keyList(s.sig.inputs))
 		}
 		v, err := s.newInputTensor(cs, spec, t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cs.inVals[i] = v
 		cs.inputs[i] = t
 		created++
 	}
 	if len(inputs) != len(s.sig.inputs) {
-		return fmt.Errorf("%w: the signature takes %d inputs (%s), got %d", backend.ErrInvalidInput, len(s.sig.inputs), keyList(s.sig.inputs), len(inputs))
+		return nil, fmt.Errorf("%w: the signature takes %d inputs (%s), got %d", backend.ErrInvalidInput, len(s.sig.inputs), keyList(s.sig.inputs), len(inputs))
 	}
 	runOpts, err := cs.runOptions(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cs.Call(lib.fn.sessionRun, s.handle, runOpts,
 		uintptr(unsafe.Pointer(unsafe.SliceData(s.inOps))), uintptr(unsafe.Pointer(unsafe.SliceData(cs.inVals))), uintptr(len(s.inOps)),
@@ -200,23 +211,11 @@ func (s *session) Infer(ctx context.Context, inputs, out map[string]tensor.Tenso
 		0, 0, 0, uintptr(cs.status))
 	if err := lib.err(&cs.Caller, cs.status); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("%w (%w)", ctxErr, err)
+			return nil, fmt.Errorf("%w (%w)", ctxErr, err)
 		}
-		return err
+		return nil, err
 	}
-	for i := range s.sig.outputs {
-		t, err := s.outputTensor(cs, &s.sig.outputs[i], cs.outVals[i])
-		if err != nil {
-			backend.ReleaseStored(out, s.sig.outputKeys[:i])
-			for _, v := range cs.outVals[i+1:] {
-				cs.Call(lib.fn.deleteTensor, v)
-			}
-			return fmt.Errorf("output %q: %w", s.sig.outputs[i].key, err)
-		}
-		out[s.sig.outputs[i].key] = t
-	}
-	backend.KeepOnly(out, s.sig.outputKeys)
-	return nil
+	return s.outputsOf(cs, out, spare)
 }
 
 func keyList(specs []ioSpec) string {
@@ -313,68 +312,164 @@ func (cs *callState) stringViews(t tensor.Tensor) (unsafe.Pointer, int) {
 	return unsafe.Pointer(&hdr[0]), len(hdr)
 }
 
-// outputTensor turns one output TF_Tensor into a carton tensor: a view of
-// the caller's memory when it aliases an input, a copy for strings, else a
-// tensor over TensorFlow's memory that deletes the TF_Tensor on Release.
-func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.Tensor, error) {
-	lib := s.lib
-	if v == 0 {
-		return tensor.Tensor{}, fmt.Errorf("%w: TensorFlow returned no tensor", ErrTensorFlow)
+// outputKind is how outputsOf hands one output over.
+type outputKind uint8
+
+const (
+	outputCopied  outputKind = iota // into the call's Go block
+	outputStrings                   // decoded into Go strings
+	outputAlias                     // a view of an input's Go memory
+	outputForeign                   // left in TensorFlow's memory
+)
+
+// outputInfo is what outputsOf's first pass found about one output.
+type outputInfo struct {
+	kind      outputKind
+	off, rank int // its shape in callState.outDims, unless the spec's is known
+	data      uintptr
+	nbytes    int
+}
+
+// outputShape is output i's shape: its spec's when known, else the one
+// TensorFlow reported (in cs.outDims; tensor constructors copy it).
+func (cs *callState) outputShape(spec *ioSpec, i int) tensor.Shape {
+	if spec.known {
+		return spec.dims
 	}
-	shape := tensor.Shape(spec.dims) // never modified: tensor constructors clone shapes
+	o := &cs.outs[i]
+	return cs.outDims[o.off : o.off+o.rank : o.off+o.rank]
+}
+
+// outputsOf turns the output TF_Tensors into carton tensors in out: a view
+// of the caller's memory when one aliases an input, a copy for strings and
+// for small tensors (all carved from one Go block, spare when
+// backend.ReuseBlock allows, which it returns), else a tensor over
+// TensorFlow's memory that deletes the TF_Tensor on Release. The first pass
+// sorts the outputs and sizes the block, the second hands them over.
+func (s *session) outputsOf(cs *callState, out map[string]tensor.Tensor, spare []byte) ([]byte, error) {
+	lib := s.lib
+	size := 0
+	cs.outDims = cs.outDims[:0]
+	for i := range s.sig.outputs {
+		n, err := s.sortOutput(cs, i)
+		if err != nil {
+			for _, v := range cs.outVals {
+				if v != 0 {
+					cs.Call(lib.fn.deleteTensor, v)
+				}
+			}
+			return nil, fmt.Errorf("output %q: %w", s.sig.outputs[i].key, err)
+		}
+		size += n
+	}
+	block := backend.ReuseBlock(spare, size, cs.inputs)
+	rest := block
+	for i := range s.sig.outputs {
+		t, err := s.handOver(cs, i, &rest)
+		if err != nil {
+			backend.ReleaseStored(out, s.sig.outputKeys[:i])
+			for _, v := range cs.outVals[i+1:] {
+				cs.Call(lib.fn.deleteTensor, v)
+			}
+			return nil, fmt.Errorf("output %q: %w", s.sig.outputs[i].key, err)
+		}
+		out[s.sig.outputs[i].key] = t
+	}
+	backend.KeepOnly(out, s.sig.outputKeys)
+	return block, nil
+}
+
+// sortOutput reads output i's shape and data and decides how it is handed
+// over; it returns the bytes it needs in the block.
+func (s *session) sortOutput(cs *callState, i int) (int, error) {
+	lib := s.lib
+	spec, v, o := &s.sig.outputs[i], cs.outVals[i], &cs.outs[i]
+	if v == 0 {
+		return 0, fmt.Errorf("%w: TensorFlow returned no tensor", ErrTensorFlow)
+	}
 	if !spec.known {
 		rank := len(spec.dims)
 		if spec.dims == nil {
 			rank = int(int32(cs.Call(lib.fn.numDims, v)))
 		}
-		dims := cs.dims[:0]
-		if rank > len(cs.dims) {
-			dims = make([]int64, 0, rank)
+		if rank < 0 {
+			return 0, fmt.Errorf("%w: TensorFlow returned a tensor of rank %d", ErrTensorFlow, rank)
 		}
-		dims = dims[:rank]
-		for j := range dims {
-			if spec.dims != nil && spec.dims[j] >= 0 {
-				dims[j] = spec.dims[j]
-			} else {
-				dims[j] = int64(cs.Call(lib.fn.dim, v, uintptr(j)))
+		o.off, o.rank = len(cs.outDims), rank
+		for j := range rank {
+			d := int64(-1)
+			if spec.dims != nil {
+				d = spec.dims[j]
 			}
+			if d < 0 {
+				d = int64(cs.Call(lib.fn.dim, v, uintptr(j)))
+			}
+			cs.outDims = append(cs.outDims, d)
 		}
-		shape = dims
 	}
+	shape := cs.outputShape(spec, i)
 	n, err := shape.NumElements()
 	if err != nil {
-		cs.Call(lib.fn.deleteTensor, v)
-		return tensor.Tensor{}, err
+		return 0, err
 	}
-	data := cs.Call(lib.fn.tensorData, v)
+	o.data = cs.Call(lib.fn.tensorData, v)
 	if spec.dtype == tensor.String {
-		defer cs.Call(lib.fn.deleteTensor, v)
-		strs, err := decodeTStrings(data, n)
+		o.kind, o.nbytes = outputStrings, n // the element count, for strings
+		return 0, nil
+	}
+	o.nbytes = n * spec.dtype.Size()
+	if _, _, aliased := backend.AliasedInput(cs.inputs, o.data, o.nbytes); aliased {
+		o.kind = outputAlias
+		return 0, nil
+	}
+	if o.nbytes > backend.SmallOutputBytes {
+		o.kind = outputForeign
+		return 0, nil
+	}
+	// Small: a copy costs less than a finalizer and a Go object over
+	// TensorFlow's buffer, and the TF_Tensor goes at once.
+	o.kind = outputCopied
+	return tensor.BlockSize(spec.dtype, shape)
+}
+
+// handOver makes output i's tensor as sortOutput decided, carving copies
+// from block; on error the TF_Tensor is deleted.
+func (s *session) handOver(cs *callState, i int, block *[]byte) (tensor.Tensor, error) {
+	lib := s.lib
+	spec, v, o := &s.sig.outputs[i], cs.outVals[i], &cs.outs[i]
+	shape := cs.outputShape(spec, i)
+	if o.kind == outputForeign {
+		t, err := tensor.ForeignHandle(spec.dtype, shape, dlopen.Pointer(o.data), o.nbytes, lib.release, v)
+		if err != nil {
+			cs.Call(lib.fn.deleteTensor, v)
+		}
+		return t, err
+	}
+	defer cs.Call(lib.fn.deleteTensor, v)
+	switch o.kind {
+	case outputStrings:
+		strs, err := decodeTStrings(o.data, o.nbytes)
 		if err != nil {
 			return tensor.Tensor{}, err
 		}
 		return tensor.FromStrings(shape, strs) // copies the shape
-	}
-	nbytes := n * spec.dtype.Size()
-	if t, ok := backend.AliasOfInput(cs.inputs, spec.dtype, shape, data, nbytes); ok {
-		cs.Call(lib.fn.deleteTensor, v)
+	case outputAlias:
+		// A view of the caller's Go memory stays valid after the call.
+		t, ok := backend.AliasOfInput(cs.inputs, spec.dtype, shape, o.data, o.nbytes)
+		if !ok {
+			return tensor.Tensor{}, fmt.Errorf("%w: %s %v does not fit the input it aliases", ErrTensorFlow, spec.dtype, shape)
+		}
 		return t, nil
 	}
-	if nbytes <= backend.SmallOutputBytes {
-		// Small: a copy costs less than a finalizer and a Go object over
-		// TensorFlow's buffer, and the TF_Tensor goes at once.
-		defer cs.Call(lib.fn.deleteTensor, v)
-		t, err := tensor.New(spec.dtype, shape) // copies the shape
-		if err == nil && nbytes > 0 {
-			copy(t.Bytes(), unsafe.Slice((*byte)(dlopen.Pointer(data)), nbytes))
-		}
-		return t, err
-	}
-	t, err := tensor.ForeignHandle(spec.dtype, shape, dlopen.Pointer(data), nbytes, lib.release, v)
+	t, rest, err := tensor.Carve(*block, spec.dtype, shape) // copies the shape
 	if err != nil {
-		cs.Call(lib.fn.deleteTensor, v)
+		return tensor.Tensor{}, err
 	}
-	return t, err
+	*block = rest
+	if o.nbytes > 0 {
+		copy(unsafe.Slice((*byte)(t.Pointer()), o.nbytes), unsafe.Slice((*byte)(dlopen.Pointer(o.data)), o.nbytes))
+	}
+	return t, nil
 }
 
 // Close closes and deletes the session and its graph. Outputs already

@@ -305,36 +305,74 @@ func TestDeadline(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
+// mixedInputs are inputs for the mixed model: ids first, first+1.
+func mixedInputs(first int64) map[string]tensor.Tensor {
+	ids, _ := tensor.From(tensor.Shape{2}, []int64{first, first + 1})
+	mask, _ := tensor.From(tensor.Shape{2}, []bool{true, false})
+	x, _ := tensor.From(tensor.Shape{2}, []float64{float64(first), 2})
+	return map[string]tensor.Tensor{"ids": ids, "mask": mask, "x": x}
+}
+
+// checkMixed compares the mixed model's outputs for mixedInputs(first).
+func checkMixed(t testing.TB, out map[string]tensor.Tensor, first int64) bool {
+	return assert.Equal(t, []int64{first + 1, first + 2}, tensor.MustView[int64](out["next_ids"])) &&
+		assert.Equal(t, []bool{false, true}, tensor.MustView[bool](out["inverted"])) &&
+		assert.Equal(t, []float64{float64(first) / 2, 1}, tensor.MustView[float64](out["halved"])) &&
+		assert.Equal(t, []int64{first}, tensor.MustView[int64](out["masked_sum"]))
+}
+
+// Each call sees its own outputs, whether the caller releases them one by
+// one or gives the map back for any goroutine's next call to refill.
 func TestConcurrentInfer(t *testing.T) {
 	m := load(t, pack(t, "mixed", nil))
-	in, want := refdata.Load(t, models, "mixed")
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 50; i++ {
-				got, err := m.Infer(context.Background(), in)
-				if err != nil {
-					errs <- err
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				first := int64(g*1000 + i)
+				out, err := m.Infer(context.Background(), mixedInputs(first))
+				if !assert.NoError(t, err) || !checkMixed(t, out, first) {
 					return
 				}
-				for name, w := range want {
-					if mm := tensor.Compare(got[name], w, tensor.Tolerance{}); mm != nil {
-						errs <- mm
-						return
-					}
-					got[name].Release()
+				if g%2 == 0 {
+					m.ReleaseOutputs(out)
+					continue
+				}
+				for _, o := range out {
+					o.Release()
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+}
+
+// Small outputs of a map given back are copied into the Go memory the last
+// call's outputs occupied; an output fed back as an input gets new memory.
+func TestReleaseOutputsReusesOutputMemory(t *testing.T) {
+	ctx := context.Background()
+	m := load(t, pack(t, "mixed", nil))
+	infer := func(in map[string]tensor.Tensor) map[string]tensor.Tensor {
+		out, err := m.Infer(ctx, in)
+		require.NoError(t, err)
+		return out
 	}
+	m.ReleaseOutputs(infer(mixedInputs(0))) // a new map: its block is not known yet
+	out := infer(mixedInputs(10))
+	at := out["next_ids"].Pointer()
+	m.ReleaseOutputs(out)
+	out = infer(mixedInputs(20))
+	assert.Equal(t, at, out["next_ids"].Pointer(), "copied into the memory given back")
+	checkMixed(t, out, 20)
+
+	fedBack := map[string]tensor.Tensor{"ids": out["next_ids"], "mask": out["inverted"], "x": out["halved"]}
+	m.ReleaseOutputs(out)
+	out = infer(fedBack)
+	assert.NotEqual(t, at, out["next_ids"].Pointer(), "inputs in the memory given back: not reused")
+	assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
+	assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
+	assert.Equal(t, []float64{5, 0.5}, tensor.MustView[float64](out["halved"]))
+	assert.Equal(t, []int64{22}, tensor.MustView[int64](out["masked_sum"]))
 }
 
 // Outputs up to 16 KiB are copied into Go memory; larger ones hold their

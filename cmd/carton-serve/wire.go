@@ -145,7 +145,9 @@ func view[T tensor.Elem](t tensor.Tensor) any { v, _ := tensor.View[T](t); retur
 
 // toWire encodes t; integers exactly, floats as wireFloat.
 func toWire(t tensor.Tensor) (wireTensor, error) {
-	wt := wireTensor{DType: t.DType().String(), Shape: t.Shape()}
+	// A copy: the shape is the tensor's, whose memory a later Infer reuses
+	// once the outputs are given back.
+	wt := wireTensor{DType: t.DType().String(), Shape: slices.Clone(t.Shape())}
 	if strs, err := t.Strings(); err == nil {
 		// encoding/json would put U+FFFD in place of each bad byte
 		if i := slices.IndexFunc(strs, func(s string) bool { return !utf8.ValidString(s) }); i >= 0 {
