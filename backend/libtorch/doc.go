@@ -36,7 +36,9 @@
 // for the call only). The first ten inputs' data go to the shim as call
 // arguments, which Go's pointer rules allow without pinning; later inputs
 // and strings are pinned for the call (RATIONALE.md). Outputs up to 16 KiB are copied into Go memory
-// (one allocation for all of a call's small outputs) and libtorch's result
+// (one block for all of a call's small outputs: the last call's, when the
+// caller gave those back through carton's Model.ReleaseOutputs, else a new
+// one) and libtorch's result
 // goes back to the shim with the module's next forward, or at Close: no
 // native call and no finalizer of its own. Larger outputs stay in
 // libtorch's memory, zero-copy, until Release (they stay valid after the

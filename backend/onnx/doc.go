@@ -24,8 +24,12 @@
 // Memory: inputs made from Go memory are handed to ORT without a copy
 // (CreateTensorWithDataAsOrtValue over memory pinned for the call only);
 // string inputs are copied, as ORT stores strings its own way. Numeric
-// outputs are tensors over ORT's memory that Release frees; string outputs
-// are copied into Go strings.
+// outputs up to 16 KiB whose shape follows from the inputs' are written by
+// ORT into Go memory carved before the run from one block per call (the
+// block of the last call's outputs when the caller gave them back through
+// carton's Model.ReleaseOutputs); other numeric outputs are tensors over
+// ORT's memory that Release frees; string outputs are copied into Go
+// strings.
 //
 // Concurrency and cancellation: one session serves concurrent Infer calls
 // (ORT's Run is thread-safe). When Infer's context is cancelled during a

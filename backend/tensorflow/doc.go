@@ -34,8 +34,9 @@
 // deallocator that frees nothing. TensorFlow copies inputs that are not
 // 64-byte aligned, so allocate them with tensor.New or tensor.Aligned.
 // String inputs are passed as TF_TString views over one pinned copy of
-// their bytes. Outputs up to 16 KiB are copied into Go memory and their
-// TF_Tensor deleted at once (cheaper than a finalizer over it); larger ones
+// their bytes. Outputs up to 16 KiB are copied into Go memory (one block
+// per call, the last call's when the caller gave its outputs back through
+// carton's Model.ReleaseOutputs) and their TF_Tensor deleted at once (cheaper than a finalizer over it); larger ones
 // stay in TensorFlow's memory, zero-copy, until Release (each holds its own
 // TF_Tensor, valid after Close); an output that aliases an input (Identity)
 // is handed back as a view of the input's Go memory, and string outputs
