@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/carton-run/carton/internal/racebuild"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -140,30 +141,41 @@ func (s *mapPool) drop() {
 
 // ReleaseOutputs releases every tensor in outputs, a map Infer returned,
 // and gives the map back to the model: a later Infer refills it instead of
-// allocating a new one, and writes the outputs it holds in Go memory over
-// the memory this call's outputs occupied, when the runner carves them
-// from one block (libtorch, ONNX Runtime). A loop that gives each map back
-// makes no allocation per Infer, and touches memory still in the CPU's
-// cache instead of fresh memory (BENCHMARKS.md).
+// allocating a new one, and writes the outputs it copies into Go memory
+// over the memory this call's outputs occupied (libtorch, ONNX Runtime and
+// TensorFlow copy small outputs). A loop that gives each map back makes
+// no allocation per Infer, and touches memory still in the CPU's cache
+// instead of fresh memory (BENCHMARKS.md).
 //
 // After the call neither outputs nor the tensors it held may be used,
 // copies of them and slices taken from them (View, Bytes, Shape) included:
 // another goroutine's Infer may be filling the map, and a later Infer may
 // overwrite their data and shapes. Keep what you need with Tensor.Clone
-// first. One misuse is caught: an output of that call fed
-// back as the next call's input (a recurrent state, say) keeps its data,
-// as the next call then writes its outputs elsewhere. Giving the same map
-// back twice with no Infer between is harmless (it is kept once), but once
-// an Infer has taken it again it is that call's: giving it back then
-// releases that call's outputs, and while the call is still filling it is
-// a data race on the map. A nil map does nothing. Safe for concurrent use,
-// like Infer.
+// first: an output fed back as a later call's input (a recurrent state,
+// say) is this rule's likeliest breach. Under the race detector (go test
+// -race) the data taken back is overwritten with 0xff bytes at once (NaN
+// floats, -1 integers), so that a test breaking the rule fails every time
+// rather than now and then. Without it, a call never writes its outputs
+// over one of its own inputs, but another goroutine's call may.
+//
+// Giving the same map back twice with no Infer between is harmless (it is
+// kept once), but once an Infer has taken it again it is that call's:
+// giving it back then releases that call's outputs, and while the call is
+// still filling it is a data race on the map. A nil map does nothing. Safe
+// for concurrent use, like Infer.
 func (m *Model) ReleaseOutputs(outputs map[string]tensor.Tensor) {
 	if outputs == nil {
 		return
 	}
+	e := m.lent.takeMap(mapPointer(outputs))
+	if e == nil { // not from Infer's lent pool: its outputs' block is unknown
+		e = &spareMap{m: outputs}
+	}
 	for name, t := range outputs {
 		t.Release()
+		if racebuild.Enabled { // as sync.Pool drops items under the race detector
+			poisonIn(e.block, t)
+		}
 		// A spare map must not keep large Go memory alive (an output
 		// aliasing a large input, say, or strings of any size). Other
 		// entries stay until the next Infer overwrites them in place:
@@ -173,11 +185,22 @@ func (m *Model) ReleaseOutputs(outputs map[string]tensor.Tensor) {
 			outputs[name] = tensor.Tensor{}
 		}
 	}
-	e := m.lent.takeMap(mapPointer(outputs))
-	if e == nil { // not from Infer's lent pool: its outputs' block is unknown
-		e = &spareMap{m: outputs}
-	}
 	m.spare.put(e)
+}
+
+// poisonIn fills t's data with 0xff bytes (NaN floats, -1 integers) when
+// it lies in block, memory a later Infer will write over. Its shape stays
+// as it was, so that a test breaking the rule fails on its values, not on
+// an error about a shape nobody made.
+func poisonIn(block []byte, t tensor.Tensor) {
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(block)))
+	if p := uintptr(t.Pointer()); p == 0 || p < lo || p >= lo+uintptr(cap(block)) {
+		return
+	}
+	b := t.Bytes()
+	for i := range b {
+		b[i] = 0xff
+	}
 }
 
 // spareKeepMaxBytes is the most Go memory an output in a spare map, or

@@ -16,6 +16,7 @@ import (
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/racebuild"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -204,7 +205,8 @@ func TestReleaseOutputsAfterInferIntoKeepsEarlierOutputs(t *testing.T) {
 }
 
 // An output fed back as the next input (a recurrent state, say) after its
-// map was given back is not carved over: the runner gets a new block.
+// map was given back, which ReleaseOutputs forbids, is at least not carved
+// over by that call: the runner gets a new block.
 func TestReleaseOutputsOutputFedBackAsInput(t *testing.T) {
 	ctx := context.Background()
 	m := loadCopy(t)
@@ -218,7 +220,9 @@ func TestReleaseOutputsOutputFedBackAsInput(t *testing.T) {
 	next, err := m.Infer(ctx, map[string]tensor.Tensor{"x": state})
 	require.NoError(t, err)
 	assert.NotEqual(t, state.Pointer(), next["x"].Pointer())
-	assert.Equal(t, []float32{5, 6, 7}, tensor.MustView[float32](next["x"]))
+	if !racebuild.Enabled { // which poisons state (spare_race_test.go)
+		assert.Equal(t, []float32{5, 6, 7}, tensor.MustView[float32](next["x"]))
+	}
 }
 
 // With the map and its block given back, Infer allocates nothing.

@@ -22,6 +22,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/libtorch"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/racebuild"
 	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/tensor"
@@ -246,8 +247,9 @@ func TestOnConcurrentInfer(t *testing.T) {
 }
 
 // Outputs of a map given back are copied into the Go memory the last
-// call's outputs occupied; an output fed back as an input gets new memory,
-// so the forward never reads memory being overwritten.
+// call's outputs occupied; an output fed back as an input (which
+// ReleaseOutputs forbids) gets new memory, so the forward never reads
+// memory being overwritten.
 func TestOnReleaseOutputsReusesOutputMemory(t *testing.T) {
 	rt := thisVersion(t)
 	ctx := context.Background()
@@ -278,9 +280,11 @@ func TestOnReleaseOutputsReusesOutputMemory(t *testing.T) {
 	out, err = m.Infer(ctx, fedBack)
 	require.NoError(t, err)
 	assert.NotEqual(t, at, out["next_ids"].Pointer(), "inputs in the memory given back: not reused")
-	assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
-	assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
-	assert.Equal(t, []float64{0.25, 0.5}, tensor.MustView[float64](out["halved"]))
+	if !racebuild.Enabled { // which poisons what ReleaseOutputs took back
+		assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
+		assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
+		assert.Equal(t, []float64{0.25, 0.5}, tensor.MustView[float64](out["halved"]))
+	}
 }
 
 func TestOnErrors(t *testing.T) {

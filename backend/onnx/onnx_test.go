@@ -21,6 +21,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/onnx"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/racebuild"
 	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/internal/ziptest"
@@ -222,8 +223,9 @@ func TestConcurrentInfer(t *testing.T) {
 }
 
 // Outputs of a map given back are written into the Go memory the last
-// call's outputs occupied; an output fed back as an input gets new memory,
-// since ONNX Runtime writes outputs while it reads inputs.
+// call's outputs occupied; an output fed back as an input (which
+// ReleaseOutputs forbids) gets new memory, since ONNX Runtime writes
+// outputs while it reads inputs.
 func TestReleaseOutputsReusesOutputMemory(t *testing.T) {
 	rt := runtimes(t)[0]
 	ctx := context.Background()
@@ -254,10 +256,12 @@ func TestReleaseOutputsReusesOutputMemory(t *testing.T) {
 	out, err = m.Infer(ctx, fedBack)
 	require.NoError(t, err)
 	assert.NotEqual(t, at, out["next_ids"].Pointer(), "inputs in the memory given back: not reused")
-	assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
-	assert.Equal(t, []float32{4, 8, 12, 16}, tensor.MustView[float32](out["scaled"]))
-	assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
-	assert.Equal(t, []float32{0, 14}, tensor.MustView[float32](out["masked_sum"]))
+	if !racebuild.Enabled { // which poisons what ReleaseOutputs took back
+		assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
+		assert.Equal(t, []float32{4, 8, 12, 16}, tensor.MustView[float32](out["scaled"]))
+		assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
+		assert.Equal(t, []float32{0, 14}, tensor.MustView[float32](out["masked_sum"]))
+	}
 }
 
 func TestInputErrors(t *testing.T) {

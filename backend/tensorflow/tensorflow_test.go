@@ -17,6 +17,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/backend/tensorflow"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/racebuild"
 	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/tensor"
 )
@@ -348,7 +349,8 @@ func TestConcurrentInfer(t *testing.T) {
 }
 
 // Small outputs of a map given back are copied into the Go memory the last
-// call's outputs occupied; an output fed back as an input gets new memory.
+// call's outputs occupied; an output fed back as an input (which
+// ReleaseOutputs forbids) gets new memory.
 func TestReleaseOutputsReusesOutputMemory(t *testing.T) {
 	ctx := context.Background()
 	m := load(t, pack(t, "mixed", nil))
@@ -369,10 +371,12 @@ func TestReleaseOutputsReusesOutputMemory(t *testing.T) {
 	m.ReleaseOutputs(out)
 	out = infer(fedBack)
 	assert.NotEqual(t, at, out["next_ids"].Pointer(), "inputs in the memory given back: not reused")
-	assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
-	assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
-	assert.Equal(t, []float64{5, 0.5}, tensor.MustView[float64](out["halved"]))
-	assert.Equal(t, []int64{22}, tensor.MustView[int64](out["masked_sum"]))
+	if !racebuild.Enabled { // which poisons what ReleaseOutputs took back
+		assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
+		assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
+		assert.Equal(t, []float64{5, 0.5}, tensor.MustView[float64](out["halved"]))
+		assert.Equal(t, []int64{22}, tensor.MustView[int64](out["masked_sum"]))
+	}
 }
 
 // Outputs up to 16 KiB are copied into Go memory; larger ones hold their
