@@ -35,8 +35,10 @@ import (
 // for the outputs, copy, map entries, release) against the C++ forward:
 // a lower bound for carton.InferInto, which level=into-vs-least compares
 // with it; level=least-infer is that loop with a new output map per call,
-// the lower bound for carton.Infer (level=infer-vs-least). -benchtime
-// sets the number of rounds.
+// the lower bound for carton.Infer (level=infer-vs-least), and
+// level=least-release the loop keeping one Go block for the outputs, the
+// lower bound for carton.Infer with ReleaseOutputs (level=release-vs-least).
+// -benchtime sets the number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
 	ctx := context.Background()
@@ -63,8 +65,9 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		binding := bindingLoop(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		shimCpp := shimFromCpp(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		in := map[string]tensor.Tensor{"x": c.x}
-		least := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, false)
-		leastInfer := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, true)
+		least := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, leastInto)
+		leastInfer := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, leastFreshMap)
+		leastReuse := leastGoLoop(b, rt, filepath.Join(models, c.model+".pt"), in, leastKeptBlock)
 		for _, level := range []struct {
 			name, aName, bName string
 			a, b               benchpair.Op
@@ -82,6 +85,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			{"into-vs-least", "least-go", "carton", least, benchpair.InfersInto(ctx, m, in)}, // what carton adds to that
 			{"least-infer", "cpp", "least-go", direct, leastInfer},                           // the same with a new map per call, as Infer returns
 			{"infer-vs-least", "least-go", "carton", leastInfer, benchpair.Infers(ctx, m, in)},
+			{"least-release", "cpp", "least-go", direct, leastReuse}, // the same keeping its block, as Infer with ReleaseOutputs may
+			{"release-vs-least", "least-go", "carton", leastReuse, benchpair.InfersReleasing(ctx, m, in)},
 		} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
 				benchpair.Bench(b, 50, level.aName, level.a, level.bName, level.b)
@@ -245,20 +250,30 @@ func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor)
 	}
 }
 
+// leastMode is what leastGoLoop's loop allocates per call.
+type leastMode int
+
+const (
+	leastInto      leastMode = iota // one output map for every call, a new block per call (InferInto)
+	leastFreshMap                   // a new map and a new block per call (Infer)
+	leastKeptBlock                  // one map and one block for every call (Infer with ReleaseOutputs)
+)
+
 // leastGoLoop returns an op that runs forward on inputs["x"] n times doing
 // the least Go work carton's API implies: the input looked up in the map,
 // the previous result handed back as done, one Go block carved into the
-// outputs, their data copied, the entries of one reused map overwritten,
-// and the outputs released. No call state, pool, checks beyond the
-// status, aliasing or error paths: what is left is what InferInto cannot
-// avoid. With freshMap, each call stores into a new map, as Infer must.
-func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[string]tensor.Tensor, freshMap bool) benchpair.Op {
+// outputs, their data copied, the entries of a map overwritten, and the
+// outputs released; mode says whether the map and the block are new each
+// call. No call state, pool, checks beyond the status, aliasing or error
+// paths: what is left is what the API in mode cannot avoid.
+func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[string]tensor.Tensor, mode leastMode) benchpair.Op {
 	m, cs := oneInputCall(b, rt, model, inputs["x"])
 	var names []string // output names by position, made on the first call
 	out := map[string]tensor.Tensor{}
+	var kept []byte
 	return func(n int) error {
 		for range n {
-			if freshMap {
+			if mode == leastFreshMap {
 				out = make(map[string]tensor.Tensor, len(names))
 			}
 			if err := cs.forwardOne(m, inputs["x"]); err != nil {
@@ -274,7 +289,13 @@ func leastGoLoop(b *testing.B, rt backend.Runtime, model string, inputs map[stri
 				}
 				size += k
 			}
-			block := make([]byte, size)
+			var block []byte
+			if mode == leastKeptBlock && cap(kept) >= size {
+				block = kept[:size]
+			} else {
+				block = make([]byte, size)
+				kept = block
+			}
 			for i := range outs {
 				o := &outs[i]
 				t, rest, err := tensor.Carve(block, tensor.DType(o.dtype), outputShape(o))
