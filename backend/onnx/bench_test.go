@@ -206,6 +206,21 @@ func BenchmarkOverheadParallel(b *testing.B) {
 				}
 			})
 		})
+		// As carton-serve and carton bench call it: outputs given back, so
+		// maps and blocks go round between the goroutines.
+		b.Run("input="+c.name+"/impl=carton-release", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					out, err := m.Infer(ctx, in)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					m.ReleaseOutputs(out)
+				}
+			})
+		})
 		m.Close()
 		s.Close()
 	}
