@@ -2,10 +2,12 @@ package carton_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -264,4 +266,50 @@ func TestReleaseOutputsReusesMemoryConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Random sequences of Infer, InferInto and ReleaseOutputs, as callers may
+// mix them: every output the caller may still use (from a map not given
+// back, or dropped from a map by InferInto, which does not release) keeps
+// its values whatever memory later calls reuse.
+func TestReleaseOutputsNeverOverwritesHeldOutputs(t *testing.T) {
+	ctx := context.Background()
+	m := loadCopy(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type held struct {
+		x    tensor.Tensor
+		want float32
+	}
+	var maps []map[string]tensor.Tensor // out with the caller
+	var kept []held                     // outputs the caller may still use
+	for step := range 2000 {
+		v := float32(step)
+		n := 1 + rng.IntN(6) // sizes vary, so blocks are sometimes too small
+		switch op := rng.IntN(3); {
+		case op == 0 || len(maps) == 0:
+			out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, slices.Repeat([]float32{v}, n)...)})
+			require.NoError(t, err)
+			maps = append(maps, out)
+			kept = append(kept, held{out["x"], v})
+		case op == 1:
+			i := rng.IntN(len(maps))
+			out := maps[i]
+			require.NoError(t, m.InferInto(ctx, map[string]tensor.Tensor{"x": floats(t, slices.Repeat([]float32{v}, n)...)}, out))
+			kept = append(kept, held{out["x"], v}) // the one it replaced stays in kept
+		default:
+			i := rng.IntN(len(maps))
+			out := maps[i]
+			maps = slices.Delete(maps, i, i+1)
+			gone := out["x"].Pointer() // the map's own output goes back with it; those InferInto dropped stay
+			kept = slices.DeleteFunc(kept, func(h held) bool { return h.x.Pointer() == gone })
+			m.ReleaseOutputs(out)
+		}
+		for _, h := range kept {
+			for _, got := range tensor.MustView[float32](h.x) {
+				if got != h.want {
+					t.Fatalf("step %d: an output the caller still holds reads %v, want %v", step, got, h.want)
+				}
+			}
+		}
+	}
 }
