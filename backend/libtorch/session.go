@@ -109,7 +109,7 @@ type callState struct {
 	dims    []int64 // every input's sizes, concatenated; over dimsBuf likewise
 	dimsBuf [16]int64
 	data    [directInputs]uintptr // the first inputs' data, passed as arguments
-	kinds   []outputKind          // outputsOf's sorting of the outputs, reused
+	kinds   []backend.OutputKind  // outputsOf's sorting of the outputs, reused
 	tensors []tensor.Tensor
 	// When the carton declares no inputs: the input names of this call
 	// state's last call, in forward's order, and their pinned C names. The
@@ -472,16 +472,11 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor, spare []
 	foreign, blockSize := 0, 0
 	for i := range outs {
 		o := &outs[i]
-		kind := outputCopied
-		switch _, _, aliased := backend.AliasedInput(cs.tensors, o.data, int(o.nbytes)); {
-		case tensor.DType(o.dtype) == tensor.String:
-			kind = outputStrings
-		case aliased:
-			kind = outputAlias
-		case o.nbytes > backend.SmallOutputBytes:
-			kind = outputForeign
+		kind := backend.KindOf(cs.tensors, tensor.DType(o.dtype), o.data, int(o.nbytes))
+		switch kind {
+		case backend.OutputForeign:
 			foreign++
-		default:
+		case backend.OutputCopied:
 			n, err := tensor.BlockSize(tensor.DType(o.dtype), outputShape(o))
 			if err != nil {
 				m.retire(result)
@@ -530,17 +525,17 @@ func (m *module) handOver(cs *callState, out map[string]tensor.Tensor, outs []ct
 		shape := outputShape(o)
 		var t tensor.Tensor
 		switch cs.kinds[i] {
-		case outputStrings:
+		case backend.OutputStrings:
 			if t, err = stringsOutput(o, shape); err != nil {
 				err = fmt.Errorf("output %q: %w", name, err)
 			}
-		case outputAlias:
+		case backend.OutputAlias:
 			// A view of the caller's Go memory stays valid after the call.
 			var ok bool
 			if t, ok = backend.AliasOfInput(cs.tensors, dtype, shape, o.data, int(o.nbytes)); !ok {
 				err = fmt.Errorf("%w: output %q: %s %v does not fit the input it aliases", backend.ErrModel, name, dtype, shape)
 			}
-		case outputCopied:
+		case backend.OutputCopied:
 			t, block, err = tensor.Carve(block, dtype, shape) // copies the shape
 			switch {
 			case err != nil:
@@ -550,7 +545,7 @@ func (m *module) handOver(cs *callState, out map[string]tensor.Tensor, outs []ct
 			case o.nbytes > 0:
 				copy(unsafe.Slice((*byte)(t.Pointer()), o.nbytes), unsafe.Slice((*byte)(dlopen.Pointer(o.data)), o.nbytes))
 			}
-		case outputForeign:
+		case backend.OutputForeign:
 			if owner != nil {
 				owner.refs.Add(1)
 				if t, err = tensor.ForeignShared(dtype, shape, dlopen.Pointer(o.data), int(o.nbytes), owner); err != nil {
@@ -586,16 +581,6 @@ func stringsOutput(o *ctTensor, shape tensor.Shape) (tensor.Tensor, error) {
 	}
 	return tensor.FromStrings(shape, strs) // copies the shape
 }
-
-// outputKind is how outputsOf hands one output over.
-type outputKind uint8
-
-const (
-	outputCopied  outputKind = iota // into the call's Go block
-	outputStrings                   // copied into Go strings
-	outputAlias                     // a view of an input's Go memory
-	outputForeign                   // left in libtorch's memory
-)
 
 // outputShape is an output's shape in the shim's memory (not copied).
 func outputShape(o *ctTensor) tensor.Shape {

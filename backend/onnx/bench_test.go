@@ -190,37 +190,7 @@ func BenchmarkOverheadParallel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in := map[string]tensor.Tensor{s.inputs[0].name: c.input}
-		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					out, err := m.Infer(ctx, in)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					for _, t := range out {
-						t.Release()
-					}
-				}
-			})
-		})
-		// As carton-serve and carton bench call it: outputs given back, so
-		// maps and blocks go round between the goroutines.
-		b.Run("input="+c.name+"/impl=carton-release", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					out, err := m.Infer(ctx, in)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					m.ReleaseOutputs(out)
-				}
-			})
-		})
+		benchpair.TimeParallelAPIs(b, "input="+c.name, ctx, m, map[string]tensor.Tensor{s.inputs[0].name: c.input})
 		m.Close()
 		s.Close()
 	}

@@ -120,23 +120,7 @@ func BenchmarkOverheadParallel(b *testing.B) {
 			})
 		})
 		m := loadPacked(b, rt, c.model)
-		in := map[string]tensor.Tensor{s.sig.inputs[0].key: c.input}
-		b.Run("input="+c.name+"/impl=carton", func(b *testing.B) {
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					out, err := m.Infer(ctx, in)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					for _, t := range out {
-						t.Release()
-					}
-				}
-			})
-		})
+		benchpair.TimeParallelAPIs(b, "input="+c.name, context.Background(), m, map[string]tensor.Tensor{s.sig.inputs[0].key: c.input})
 		m.Close()
 		s.Close()
 	}

@@ -312,19 +312,9 @@ func (cs *callState) stringViews(t tensor.Tensor) (unsafe.Pointer, int) {
 	return unsafe.Pointer(&hdr[0]), len(hdr)
 }
 
-// outputKind is how outputsOf hands one output over.
-type outputKind uint8
-
-const (
-	outputCopied  outputKind = iota // into the call's Go block
-	outputStrings                   // decoded into Go strings
-	outputAlias                     // a view of an input's Go memory
-	outputForeign                   // left in TensorFlow's memory
-)
-
 // outputInfo is what outputsOf's first pass found about one output.
 type outputInfo struct {
-	kind      outputKind
+	kind      backend.OutputKind
 	off, rank int // its shape in callState.outDims, unless the spec's is known
 	data      uintptr
 	nbytes    int
@@ -414,21 +404,14 @@ func (s *session) sortOutput(cs *callState, i int) (int, error) {
 	}
 	o.data = cs.Call(lib.fn.tensorData, v)
 	if spec.dtype == tensor.String {
-		o.kind, o.nbytes = outputStrings, n // the element count, for strings
+		o.nbytes = n // the element count, for strings
+	} else {
+		o.nbytes = n * spec.dtype.Size()
+	}
+	// A copied output's TF_Tensor goes at once.
+	if o.kind = backend.KindOf(cs.inputs, spec.dtype, o.data, o.nbytes); o.kind != backend.OutputCopied {
 		return 0, nil
 	}
-	o.nbytes = n * spec.dtype.Size()
-	if _, _, aliased := backend.AliasedInput(cs.inputs, o.data, o.nbytes); aliased {
-		o.kind = outputAlias
-		return 0, nil
-	}
-	if o.nbytes > backend.SmallOutputBytes {
-		o.kind = outputForeign
-		return 0, nil
-	}
-	// Small: a copy costs less than a finalizer and a Go object over
-	// TensorFlow's buffer, and the TF_Tensor goes at once.
-	o.kind = outputCopied
 	return tensor.BlockSize(spec.dtype, shape)
 }
 
@@ -438,7 +421,7 @@ func (s *session) handOver(cs *callState, i int, block *[]byte) (tensor.Tensor, 
 	lib := s.lib
 	spec, v, o := &s.sig.outputs[i], cs.outVals[i], &cs.outs[i]
 	shape := cs.outputShape(spec, i)
-	if o.kind == outputForeign {
+	if o.kind == backend.OutputForeign {
 		t, err := tensor.ForeignHandle(spec.dtype, shape, dlopen.Pointer(o.data), o.nbytes, lib.release, v)
 		if err != nil {
 			cs.Call(lib.fn.deleteTensor, v)
@@ -447,13 +430,13 @@ func (s *session) handOver(cs *callState, i int, block *[]byte) (tensor.Tensor, 
 	}
 	defer cs.Call(lib.fn.deleteTensor, v)
 	switch o.kind {
-	case outputStrings:
+	case backend.OutputStrings:
 		strs, err := decodeTStrings(o.data, o.nbytes)
 		if err != nil {
 			return tensor.Tensor{}, err
 		}
 		return tensor.FromStrings(shape, strs) // copies the shape
-	case outputAlias:
+	case backend.OutputAlias:
 		// A view of the caller's Go memory stays valid after the call.
 		t, ok := backend.AliasOfInput(cs.inputs, spec.dtype, shape, o.data, o.nbytes)
 		if !ok {

@@ -279,6 +279,9 @@ type API struct {
 	Name string // in paired benchmarks: api=Name
 	Impl string // in the timed ones (TimeAPIs): impl=Impl
 	Op   Op
+	// Shared: Op may run on several goroutines at once (InferInto's one
+	// output map may not).
+	Shared bool
 }
 
 // Model is every way of calling a model APIs compares: a *carton.Model.
@@ -291,8 +294,11 @@ type Model interface {
 // APIs returns, on m with inputs: Infer with each output released,
 // Infer with the outputs given back through ReleaseOutputs, and InferInto.
 func APIs[M Model](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
-	return []API{{"Infer", "carton", Infers(ctx, m, inputs)}, {"InferRelease", "carton-release", InfersReleasing(ctx, m, inputs)},
-		{"InferInto", "carton-into", InfersInto(ctx, m, inputs)}}
+	return []API{
+		{Name: "Infer", Impl: "carton", Op: Infers(ctx, m, inputs), Shared: true},
+		{Name: "InferRelease", Impl: "carton-release", Op: InfersReleasing(ctx, m, inputs), Shared: true},
+		{Name: "InferInto", Impl: "carton-into", Op: InfersInto(ctx, m, inputs)},
+	}
 }
 
 // TimeAPIs times each API of m on inputs, reporting allocations, as the
@@ -303,6 +309,29 @@ func TimeAPIs[M Model](b *testing.B, prefix string, ctx context.Context, m M, in
 		b.Run(prefix+"/impl="+api.Impl, func(b *testing.B) {
 			b.ReportAllocs()
 			Time(b, api.Op)
+		})
+	}
+}
+
+// TimeParallelAPIs is TimeAPIs with GOMAXPROCS goroutines calling at once
+// (b.RunParallel), for the APIs whose Op may be shared: Infer with each
+// output released, and with the outputs given back, so that maps and
+// their memory pass between goroutines.
+func TimeParallelAPIs[M Model](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor) {
+	for _, api := range APIs(ctx, m, inputs) {
+		if !api.Shared {
+			continue
+		}
+		b.Run(prefix+"/impl="+api.Impl, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := api.Op(1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }
