@@ -157,7 +157,11 @@ func benchInputs(ctx context.Context, path string, files, dims multiFlag, random
 			}
 			in[name] = t
 		}
-		return in, nil
+		info, err := carton.ModelInfo(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return in, narrowToDeclared(in, info.Inputs)
 	}
 	sizes := map[string]int64{}
 	for _, kv := range dims {

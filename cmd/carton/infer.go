@@ -88,6 +88,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer m.Close()
+	if err := narrowToDeclared(in, m.Info().Inputs); err != nil {
+		return err
+	}
 	out, err := m.Infer(ctx, in)
 	if err != nil {
 		return err
@@ -110,10 +113,18 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, name := range names {
 		t := out[name]
 		path := filepath.Join(*outDir, outputFileName(name))
-		if err := writeNpyFile(path, t); err != nil {
+		w, widened, err := npyWritable(t)
+		if err == nil {
+			err = writeNpyFile(path, w)
+		}
+		if err != nil {
 			return fmt.Errorf("output %s: %w", name, err)
 		}
-		fmt.Fprintf(stdout, "%s: %s%v %s -> %s\n", name, t.DType(), t.Shape(), summarize(t), path)
+		note := ""
+		if widened {
+			note = " (as float32: .npy has no bfloat16)"
+		}
+		fmt.Fprintf(stdout, "%s: %s%v %s -> %s%s\n", name, t.DType(), t.Shape(), summarize(t), path, note)
 		t.Release()
 	}
 	return nil

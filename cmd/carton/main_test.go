@@ -376,6 +376,26 @@ func TestInferOutputNamesStayInOutputDir(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(dir, "clash", "a_b.npy"), "checked before writing")
 }
 
+// .npy has no bfloat16: a float32 file feeds a bfloat16 input (rounded),
+// and a bfloat16 output is written as float32 (exactly).
+func TestInferBFloat16ThroughFloat32Files(t *testing.T) {
+	dir, echo := packEcho(t, "--input", "x:bfloat16:*", "--output", "x:bfloat16:*") // noop: x comes back
+	x, _ := tensor.From(tensor.Shape{3}, []float32{1.5, -2, 1.00390625})            // the last rounds to 1 (ties to even)
+	xp := writeNpy(t, dir, "x.npy", x)
+	outDir := filepath.Join(dir, "out")
+	code, stdout, stderr := cli(t, "infer", echo, "--input", "x="+xp, "--output-dir", outDir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "x: bfloat16[3]")
+	assert.Contains(t, stdout, "(as float32: .npy has no bfloat16)")
+	got := refdata.ReadNpy(t, filepath.Join(outDir, "x.npy"))
+	assert.Equal(t, []float32{1.5, -2, 1}, tensor.MustView[float32](got))
+
+	_, undeclared := packEcho(t) // no specs: nothing says the input is bfloat16
+	code, _, stderr = cli(t, "infer", undeclared, "--input", "x="+xp, "--output-dir", outDir)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, tensor.Float32, refdata.ReadNpy(t, filepath.Join(outDir, "x.npy")).DType())
+}
+
 // Packing an ONNX model without specs asks ONNX Runtime for them; with no
 // runtime installed the error says how to do without.
 func TestPackWithoutRuntimeNamesTheWayOut(t *testing.T) {
