@@ -2,20 +2,32 @@ package backend
 
 import "github.com/carton-run/carton/tensor"
 
-// AliasedInput finds the input whose Go memory holds [data, data+nbytes):
-// the framework handed back (part of) an input buffer, as an identity or a
-// view does. Foreign and string inputs are not Go buffers and never match.
-func AliasedInput(inputs []tensor.Tensor, data uintptr, nbytes int) (in tensor.Tensor, offset int, ok bool) {
+// InputHolding finds the input whose memory holds [data, data+nbytes),
+// Go's or another framework's: the framework handed back (part of) an
+// input buffer, as an identity or a view does. String inputs hold no
+// buffer and never match.
+func InputHolding(inputs []tensor.Tensor, data uintptr, nbytes int) (in tensor.Tensor, offset int, ok bool) {
 	if data == 0 {
 		return tensor.Tensor{}, 0, false
 	}
 	for _, in := range inputs {
 		p := uintptr(in.Pointer())
-		if p != 0 && !in.IsForeign() && data >= p && data+uintptr(nbytes) <= p+uintptr(in.ByteLen()) {
+		if p != 0 && data >= p && data+uintptr(nbytes) <= p+uintptr(in.ByteLen()) {
 			return in, int(data - p), true
 		}
 	}
 	return tensor.Tensor{}, 0, false
+}
+
+// AliasedInput is InputHolding for inputs in Go memory only: an output
+// there can be a view of the input. One in a foreign input's memory must
+// be copied instead (KindOf), since that input's owner may free it first.
+func AliasedInput(inputs []tensor.Tensor, data uintptr, nbytes int) (in tensor.Tensor, offset int, ok bool) {
+	in, offset, ok = InputHolding(inputs, data, nbytes)
+	if !ok || in.IsForeign() {
+		return tensor.Tensor{}, 0, false
+	}
+	return in, offset, true
 }
 
 // AliasOfInput returns such an output as a view of the input's Go memory,

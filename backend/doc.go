@@ -14,7 +14,9 @@
 // BlockSession carves the outputs it copies into Go memory from one block
 // per call, which carton hands back to a later call once the caller gave
 // the outputs back (Model.ReleaseOutputs); ReuseBlock decides whether that
-// block may be written, and KindOf which outputs are copied at all.
+// block may be written, and KindOf which outputs are copied at all: an
+// output in a Go input's memory is a view of it, one in a foreign input's
+// memory a copy, since the input's owner may free it before the output.
 //
 // Concurrency: the registry is safe for concurrent use. A Session must accept
 // concurrent Infer calls from many goroutines; Close is called once, after

@@ -15,12 +15,18 @@ const (
 // KindOf sorts one output of dtype whose data is the nbytes at data: up to
 // SmallOutputBytes a copy costs less than a Go object over framework
 // memory with its finalizer and native free, so only larger outputs stay
-// where the framework put them, unless they lie in an input's Go memory.
+// where the framework put them, unless they lie in an input's memory: a
+// view of an input in Go memory, a copy of any size of one in foreign
+// memory (a framework's output fed back), whose owner may release it
+// before the output, and nothing in the framework's result holds it.
 func KindOf(inputs []tensor.Tensor, dtype tensor.DType, data uintptr, nbytes int) OutputKind {
 	if dtype == tensor.String {
 		return OutputStrings
 	}
-	if _, _, aliased := AliasedInput(inputs, data, nbytes); aliased {
+	if in, _, held := InputHolding(inputs, data, nbytes); held {
+		if in.IsForeign() {
+			return OutputCopied
+		}
 		return OutputAlias
 	}
 	if nbytes > SmallOutputBytes {

@@ -41,6 +41,12 @@ type TensorSpec struct {
 	InternalName string       `json:"internal_name,omitempty"`
 }
 
+// String is the spec as carton pack's --input and --output take it:
+// NAME:DTYPE:SHAPE.
+func (s TensorSpec) String() string {
+	return s.Name + ":" + s.DType.String() + ":" + s.Shape.String()
+}
+
 // SelfTest names tensors (as "@tensor_data/NAME") to run and, optionally, to expect.
 type SelfTest struct {
 	Name        string            `json:"name,omitempty"`

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +141,19 @@ func TestShapeSpecJSON(t *testing.T) {
 		var s ShapeSpec
 		assert.Error(t, s.UnmarshalJSON([]byte(bad)), bad)
 	}
+}
+
+func TestTensorSpecStringIsPacksForm(t *testing.T) {
+	for _, s := range []string{"x", "*", "[]", "[n,2]", "[*,4]"} {
+		shape, err := ParseShapeSpec(s)
+		require.NoError(t, err)
+		spec := TensorSpec{Name: "x", DType: tensor.Float32, Shape: shape}
+		back, err := ParseShapeSpec(strings.TrimPrefix(spec.String(), "x:float32:"))
+		require.NoError(t, err, spec.String())
+		assert.Equal(t, shape, back, spec.String())
+	}
+	assert.Equal(t, "[a:int64:[n] b:string:*]", fmt.Sprint([]TensorSpec{
+		{Name: "a", DType: tensor.Int64, Shape: ShapeSpec{Kind: ShapeDims, Dims: []Dim{{Kind: DimSymbol, Symbol: "n"}}}},
+		{Name: "b", DType: tensor.String, Shape: AnyShape},
+	}))
 }

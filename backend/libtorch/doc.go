@@ -44,7 +44,9 @@
 // libtorch's memory, zero-copy, until Release (they stay valid after the
 // module is closed). An output that aliases an input (a module returning
 // its input, or a view of it) is handed back as a view of the input's Go
-// memory. String outputs are copied.
+// memory; one in a foreign input's memory (another call's output fed back)
+// is copied, whatever its size, since that input's owner may free it
+// first. String outputs are copied.
 //
 // Concurrency: one module serves concurrent Infer calls (TorchScript's
 // forward is thread-safe for inference); libraries stay loaded for the

@@ -506,3 +506,27 @@ func TestOnTorchSavePickleIsExplained(t *testing.T) {
 	require.ErrorIs(t, err, carton.ErrFramework)
 	assert.Contains(t, err.Error(), "written by torch.save")
 }
+
+// An output in an input's memory outlives that input: a view when the
+// input is Go memory (TestOnModels), a copy when another framework owns it
+// (an output fed back), which its owner may free first.
+func TestOnOutputsOutliveForeignInputsTheyAlias(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	m, err := carton.Load(ctx, pack(t, "identity", "*", nil, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	for _, rows := range []int{2, 1 << 15} { // copied anyway, and large enough to stay in libtorch's memory
+		values := make([]float32, 4*rows)
+		for i := range values {
+			values[i] = float32(i % 1000)
+		}
+		x, _ := tensor.From(tensor.Shape{int64(rows), 4}, values)
+		in := refdata.OwnedElsewhere(t, x)
+		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": in})
+		require.NoError(t, err)
+		in.Release()
+		assert.Nil(t, tensor.Compare(out["output_0"], x, tensor.Tolerance{}), "%d rows", rows)
+		m.ReleaseOutputs(out)
+	}
+}

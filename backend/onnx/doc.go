@@ -29,7 +29,20 @@
 // block of the last call's outputs when the caller gave them back through
 // carton's Model.ReleaseOutputs); other numeric outputs are tensors over
 // ORT's memory that Release frees; string outputs are copied into Go
-// strings.
+// strings. A graph input that is also an output comes back as a view of
+// the input's Go memory (copied when the input is foreign: its owner may
+// free it first).
+//
+// Shapes: ORT reports a value declared without a shape (any rank) as rank
+// 0, like a scalar; when some input or output looks scalar, the model's
+// graph inputs and outputs are read from model.onnx (the rest of the file
+// skipped unread) to tell the two apart, and the former take any rank
+// (carton pack declares them "*"). An ORT-format model is taken at ORT's
+// word. The shape of an output ORT allocates is always asked of ORT, never
+// taken from the model: ORT only warns when a run breaks a declared shape.
+// An output pre-allocated with its declared shape that a run breaks fails
+// that run inside ORT (which logs the error once), and the session retries
+// it, and every later call, with ORT allocating.
 //
 // Concurrency and cancellation: one session serves concurrent Infer calls
 // (ORT's Run is thread-safe). When Infer's context is cancelled during a

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/internal/pbscan"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -62,4 +64,34 @@ func TestTooOldLibrary(t *testing.T) {
 	v, _ := Version(path)
 	assert.Contains(t, err.Error(), "ONNX Runtime "+v)
 	assert.Contains(t, err.Error(), "1.1000 or newer")
+}
+
+func TestShapelessValues(t *testing.T) {
+	model, err := os.ReadFile(filepath.Join("..", "..", "testdata", "onnx", "any_rank.onnx"))
+	require.NoError(t, err)
+	names := map[string]bool{"x": true, "scale": true, "scaled": true, "reshaped": true}
+	got, err := shapelessValues(bytes.NewReader(model), int64(len(model)), names)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"x": true, "scaled": true, "reshaped": true}, got, "scale has an empty shape: a scalar")
+
+	_, err = shapelessValues(bytes.NewReader(model[:len(model)/2]), int64(len(model)/2), names)
+	assert.ErrorIs(t, err, pbscan.ErrNotProtobuf)
+}
+
+func FuzzShapelessValues(f *testing.F) {
+	for _, name := range []string{"any_rank", "matmul_add", "passthrough"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "onnx", name+".onnx"))
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	names := map[string]bool{"x": true, "y": true, "scaled": true}
+	f.Fuzz(func(t *testing.T, model []byte) {
+		got, err := shapelessValues(bytes.NewReader(model), int64(len(model)), names) // must not panic or loop
+		for name := range got {
+			assert.True(t, names[name], "only the names asked about: %q", name)
+		}
+		if err != nil {
+			assert.ErrorIs(t, err, pbscan.ErrNotProtobuf)
+		}
+	})
 }

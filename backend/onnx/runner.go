@@ -71,7 +71,8 @@ func (Runner) LoadsFromMemory(modelFiles []string, modelBytes int64, opts map[st
 }
 
 // InspectSpecs reads input and output names, dtypes and shapes from the
-// model, for carton pack. Dynamic dims become their symbolic name, or "*".
+// model, for carton pack. Dynamic dims become their symbolic name, or "*";
+// a value declared without a shape becomes "*", any shape.
 func (r Runner) InspectSpecs(ctx context.Context, modelDir string, hints backend.Hints) (inputs, outputs []format.TensorSpec, err error) {
 	sel, err := backend.Select(ctx, r.Name(), "*", nil, hints, "")
 	if err != nil {
@@ -97,6 +98,9 @@ func toSpecs(ios []ioSpec) []format.TensorSpec {
 	out := make([]format.TensorSpec, len(ios))
 	for i, io := range ios {
 		out[i] = format.TensorSpec{Name: io.name, DType: io.dtype, Shape: backend.DeclaredShape(io.dims, io.symbolic)}
+		if io.anyRank {
+			out[i].Shape = format.AnyShape
+		}
 	}
 	return out
 }

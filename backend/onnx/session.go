@@ -23,7 +23,7 @@ type ioSpec struct {
 	ortType  uintptr
 	dims     []int64     // -1 for dynamic
 	symbolic []string    // symbolic dim names ("" if none)
-	static   bool        // every dim known: the output shape needs no query
+	anyRank  bool        // declared without a shape: any rank (markShapeless); dims is empty
 	plan     []dimSource // outputs: how to compute the shape from inputs; nil if it cannot be
 }
 
@@ -36,9 +36,13 @@ type dimSource struct {
 
 // planOutputs decides which outputs can be pre-allocated: numeric ones of
 // rank <= 8 whose dims are all fixed or symbols that also name an input dim.
+// An output that is also a graph input is not: ONNX Runtime leaves a
+// buffer given for it untouched.
 func (s *session) planOutputs() {
 	bySymbol := map[string]dimSource{}
+	inputNames := map[string]bool{}
 	for i, in := range s.inputs {
+		inputNames[in.name] = true
 		for j, sym := range in.symbolic {
 			if sym != "" && in.dims[j] < 0 {
 				if _, seen := bySymbol[sym]; !seen {
@@ -50,7 +54,7 @@ func (s *session) planOutputs() {
 	some := false
 	for i := range s.outputs {
 		o := &s.outputs[i]
-		if o.dtype == tensor.String || len(o.dims) > 8 {
+		if o.dtype == tensor.String || len(o.dims) > 8 || o.anyRank || inputNames[o.name] {
 			continue
 		}
 		plan := make([]dimSource, len(o.dims))
@@ -195,6 +199,9 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	if s.inputs, err = s.readSpecs(fnSessionGetInputCount, fnSessionGetInputName, fnSessionGetInputTypeInfo); err == nil {
 		s.outputs, err = s.readSpecs(fnSessionGetOutputCount, fnSessionGetOutputName, fnSessionGetOutputTypeInfo)
 	}
+	if err == nil {
+		err = s.markShapeless(path, model)
+	}
 	if err != nil {
 		a.raw(fnReleaseSession, s.handle)
 		return nil, err
@@ -289,12 +296,6 @@ func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
 			for i, p := range syms {
 				spec.symbolic[i] = dlopen.GoString(p)
 			}
-		}
-	}
-	spec.static = true
-	for _, d := range spec.dims {
-		if d < 0 {
-			spec.static = false
 		}
 	}
 	return spec, nil
@@ -489,7 +490,7 @@ func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uint
 		return 0, fmt.Errorf("%w: input %q is %s, the model wants %s", backend.ErrInvalidInput, spec.name, t.DType(), spec.dtype)
 	}
 	shape := t.Shape()
-	if len(shape) != len(spec.dims) {
+	if len(shape) != len(spec.dims) && !spec.anyRank {
 		return 0, fmt.Errorf("%w: input %q has rank %d, the model wants %d", backend.ErrInvalidInput, spec.name, len(shape), len(spec.dims))
 	}
 	// ORT copies the shape during the call; a tensor's shape is always heap
@@ -545,33 +546,16 @@ func (s *session) fillStrings(cs *callState, v uintptr, t tensor.Tensor) error {
 	return s.lib.api.call(fnFillStringTensor, v, ptr(&ptrs[0]), uintptr(len(strs)))
 }
 
-// outputTensor wraps one output OrtValue; on error the value is released.
+// outputTensor wraps one output OrtValue that ONNX Runtime allocated; on
+// error the value is released. Its shape is asked for even when the model
+// declares every dim: ONNX Runtime only warns when a model's output breaks
+// its declared shape, and a shape taken on trust would read past the data.
 func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.Tensor, error) {
 	a := s.lib.api
-	var shape tensor.Shape
-	if spec.static {
-		shape = spec.dims // never modified: tensor.From* clones shapes
-	} else {
-		if err := a.callC(&cs.Caller, fnGetTensorTypeAndShape, v, ptr(&cs.info)); err != nil {
-			a.rawC(&cs.Caller, fnReleaseValue, v)
-			return tensor.Tensor{}, err
-		}
-		rank := len(spec.dims)
-		dims := cs.dims[:0]
-		if rank > len(cs.dims) {
-			dims = make([]int64, 0, rank)
-		}
-		dims = dims[:rank]
-		var err error
-		if rank > 0 {
-			err = a.callC(&cs.Caller, fnGetDimensions, cs.info, ptr(&dims[0]), uintptr(rank))
-		}
-		a.rawC(&cs.Caller, fnReleaseTensorTypeAndShapeInfo, cs.info)
-		if err != nil {
-			a.rawC(&cs.Caller, fnReleaseValue, v)
-			return tensor.Tensor{}, err
-		}
-		shape = dims
+	shape, err := s.outputShape(cs, v)
+	if err != nil {
+		a.rawC(&cs.Caller, fnReleaseValue, v)
+		return tensor.Tensor{}, err
 	}
 	if spec.dtype == tensor.String {
 		defer a.rawC(&cs.Caller, fnReleaseValue, v)
@@ -586,9 +570,55 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 		a.rawC(&cs.Caller, fnReleaseValue, v)
 		return tensor.Tensor{}, err
 	}
-	t, err := tensor.ForeignHandle(spec.dtype, shape, cs.data, n*spec.dtype.Size(), s.release, v)
+	nbytes := n * spec.dtype.Size()
+	if in, _, ok := backend.InputHolding(cs.ins, uintptr(cs.data), nbytes); ok {
+		// A graph input passed through: the value wraps the caller's memory.
+		a.rawC(&cs.Caller, fnReleaseValue, v)
+		return aliasOutput(in, spec.dtype, shape, uintptr(cs.data), nbytes)
+	}
+	t, err := tensor.ForeignHandle(spec.dtype, shape, cs.data, nbytes, s.release, v)
 	if err != nil {
 		a.rawC(&cs.Caller, fnReleaseValue, v)
+	}
+	return t, err
+}
+
+// outputShape asks ONNX Runtime for an output value's shape, over cs.dims
+// up to rank 8 (tensors copy the shapes they are given).
+func (s *session) outputShape(cs *callState, v uintptr) (tensor.Shape, error) {
+	a := s.lib.api
+	if err := a.callC(&cs.Caller, fnGetTensorTypeAndShape, v, ptr(&cs.info)); err != nil {
+		return nil, err
+	}
+	defer a.rawC(&cs.Caller, fnReleaseTensorTypeAndShapeInfo, cs.info)
+	if err := a.callC(&cs.Caller, fnGetDimensionsCount, cs.info, ptr(&cs.count)); err != nil {
+		return nil, err
+	}
+	rank := int(cs.count)
+	dims := cs.dims[:0]
+	if rank > len(cs.dims) {
+		dims = make([]int64, 0, rank)
+	}
+	dims = dims[:rank]
+	if rank > 0 {
+		if err := a.callC(&cs.Caller, fnGetDimensions, cs.info, ptr(&dims[0]), uintptr(rank)); err != nil {
+			return nil, err
+		}
+	}
+	return dims, nil
+}
+
+// aliasOutput hands over an output lying in input in's memory: a view of
+// it when that is Go memory, which the view keeps alive; a copy when it is
+// another framework's, which the caller may release before the output.
+func aliasOutput(in tensor.Tensor, dtype tensor.DType, shape tensor.Shape, data uintptr, nbytes int) (tensor.Tensor, error) {
+	if !in.IsForeign() {
+		off := int(data - uintptr(in.Pointer()))
+		return tensor.FromBytes(dtype, shape, in.Bytes()[off:off+nbytes])
+	}
+	t, err := tensor.New(dtype, shape)
+	if err == nil {
+		copy(t.Bytes(), in.Bytes()[data-uintptr(in.Pointer()):][:nbytes])
 	}
 	return t, err
 }

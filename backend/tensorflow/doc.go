@@ -39,8 +39,9 @@
 // carton's Model.ReleaseOutputs) and their TF_Tensor deleted at once (cheaper than a finalizer over it); larger ones
 // stay in TensorFlow's memory, zero-copy, until Release (each holds its own
 // TF_Tensor, valid after Close); an output that aliases an input (Identity)
-// is handed back as a view of the input's Go memory, and string outputs
-// are copied. When Infer returns, TensorFlow holds no Go
+// is handed back as a view of the input's Go memory (copied, whatever its
+// size, when the input is foreign: another call's output fed back, whose
+// owner may free it first), and string outputs are copied. When Infer returns, TensorFlow holds no Go
 // memory.
 //
 // Concurrency and cancellation: one session serves concurrent Infer calls

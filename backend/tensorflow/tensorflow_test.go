@@ -3,6 +3,7 @@ package tensorflow_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -123,36 +124,28 @@ func TestLoadReader(t *testing.T) {
 	refdata.Check(t, got, want)
 }
 
-func specStrings(specs []format.TensorSpec) []string {
-	var out []string
-	for _, s := range specs {
-		out = append(out, s.Name+":"+s.DType.String()+":"+s.Shape.String())
-	}
-	return out
-}
-
 // Pack reads signatures from saved_model.pb in pure Go: no runtime needed.
 func TestPackFillsSpecsFromTheSignature(t *testing.T) {
 	ctx := context.Background()
 	info, err := carton.ModelInfo(ctx, pack(t, "dense", nil))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"x:float32:[*,4]"}, specStrings(info.Inputs))
-	assert.Equal(t, []string{"y:float32:[*,3]"}, specStrings(info.Outputs))
+	assert.Equal(t, "[x:float32:[*,4]]", fmt.Sprint(info.Inputs))
+	assert.Equal(t, "[y:float32:[*,3]]", fmt.Sprint(info.Outputs))
 
 	info, err = carton.ModelInfo(ctx, pack(t, "mixed", nil))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"ids:int64:[*]", "mask:bool:[*]", "x:float64:[*]"}, specStrings(info.Inputs))
-	assert.Equal(t, []string{"halved:float64:[*]", "inverted:bool:[*]", "masked_sum:int64:[]", "next_ids:int64:[*]"}, specStrings(info.Outputs))
+	assert.Equal(t, "[ids:int64:[*] mask:bool:[*] x:float64:[*]]", fmt.Sprint(info.Inputs))
+	assert.Equal(t, "[halved:float64:[*] inverted:bool:[*] masked_sum:int64:[] next_ids:int64:[*]]", fmt.Sprint(info.Outputs))
 
 	info, err = carton.ModelInfo(ctx, pack(t, "signatures", map[string]any{"signature": "times_two"}))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"value:float32:[*]"}, specStrings(info.Inputs))
-	assert.Equal(t, []string{"doubled:float32:[*]"}, specStrings(info.Outputs))
+	assert.Equal(t, "[value:float32:[*]]", fmt.Sprint(info.Inputs))
+	assert.Equal(t, "[doubled:float32:[*]]", fmt.Sprint(info.Outputs))
 
 	info, err = carton.ModelInfo(ctx, pack(t, "strings", nil))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"text:string:[*]"}, specStrings(info.Inputs))
-	assert.Equal(t, []string{"joined:string:[]", "lengths:int32:[*]", "upper:string:[*]"}, specStrings(info.Outputs))
+	assert.Equal(t, "[text:string:[*]]", fmt.Sprint(info.Inputs))
+	assert.Equal(t, "[joined:string:[] lengths:int32:[*] upper:string:[*]]", fmt.Sprint(info.Outputs))
 }
 
 func TestPackRejectsUnknownSignatureAndTags(t *testing.T) {
@@ -442,5 +435,35 @@ func TestDroppedModel(t *testing.T) {
 	for range 5 {
 		goruntime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// An output TensorFlow hands back in an input's buffer (the dtypes model's
+// Identity outputs) outlives that input: a view of Go memory, a copy when
+// another framework owns the input, which may free it first.
+func TestOutputsOutliveForeignInputsTheyAlias(t *testing.T) {
+	m := load(t, pack(t, "dtypes", nil))
+	ref, _ := refdata.Load(t, models, "dtypes")
+	for _, n := range []int64{3, 1 << 15} { // copied anyway, and large enough to stay in TensorFlow's memory
+		in, owned, want := map[string]tensor.Tensor{}, map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
+		for name, r := range ref {
+			x, err := tensor.New(r.DType(), tensor.Shape{n})
+			require.NoError(t, err)
+			for i := range x.Bytes() {
+				x.Bytes()[i] = byte(i%61) &^ 0x40 // finite float16s
+			}
+			want[name+"_out"] = x
+			in[name] = refdata.OwnedElsewhere(t, x)
+			owned[name] = in[name]
+		}
+		out, err := m.Infer(context.Background(), in)
+		require.NoError(t, err)
+		for _, x := range owned {
+			x.Release()
+		}
+		for name, w := range want {
+			assert.Nil(t, tensor.Compare(out[name], w, tensor.Tolerance{}), "%s, %d elements", name, n)
+		}
+		m.ReleaseOutputs(out)
 	}
 }

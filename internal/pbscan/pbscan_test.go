@@ -2,6 +2,7 @@ package pbscan
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"testing"
 
@@ -57,4 +58,53 @@ func FuzzHasMessageField(f *testing.F) {
 		}
 		_ = found
 	})
+}
+
+func TestWalk(t *testing.T) {
+	// A message bigger than a read window: 2000 small fields, then a nested
+	// message whose fields Walk reaches through its Off and Len.
+	var inner []byte
+	inner = protowire.AppendTag(inner, 1, protowire.BytesType)
+	inner = protowire.AppendString(inner, "x")
+	inner = protowire.AppendTag(inner, 2, protowire.VarintType)
+	inner = protowire.AppendVarint(inner, 7)
+	var msg []byte
+	for i := range 2000 {
+		msg = protowire.AppendTag(msg, 1, protowire.BytesType)
+		msg = protowire.AppendBytes(msg, make([]byte, i%7))
+	}
+	msg = protowire.AppendTag(msg, 9, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, inner)
+	r := bytes.NewReader(msg)
+
+	count, nested := 0, []Field(nil)
+	require.NoError(t, Walk(r, 0, int64(len(msg)), func(f Field) error {
+		count++
+		if f.Num == 9 {
+			assert.Equal(t, inner, msg[f.Off:f.Off+f.Len])
+			return Walk(r, f.Off, f.Len, func(g Field) error {
+				nested = append(nested, g)
+				return nil
+			})
+		}
+		assert.Equal(t, uint64(1), f.Num)
+		assert.Equal(t, int64((count-1)%7), f.Len)
+		return nil
+	}))
+	assert.Equal(t, 2001, count)
+	require.Len(t, nested, 2)
+	assert.Equal(t, Field{Num: 1, Wire: 2, Off: int64(len(msg) - len(inner) + 2), Len: 1}, nested[0])
+	assert.Equal(t, Field{Num: 2, Wire: 0}, nested[1])
+
+	stop := errors.New("stop")
+	seen := 0
+	err := Walk(r, 0, int64(len(msg)), func(Field) error { seen++; return stop })
+	assert.Same(t, stop, err, "fn's error comes back as it is")
+	assert.Equal(t, 1, seen)
+
+	// A nested length past its message's end, though within the reader.
+	bad := protowire.AppendTag(nil, 1, protowire.BytesType)
+	bad = protowire.AppendVarint(bad, 5)
+	bad = append(bad, "abcdefgh"...)
+	assert.ErrorIs(t, Walk(bytes.NewReader(bad), 0, 4, func(Field) error { return nil }), ErrNotProtobuf)
 }

@@ -1,4 +1,5 @@
 // Package refdata reads the reference tensors that testdata/ scripts wrote
 // beside their models (NAME.in.<input>.npy, NAME.out.<output>.npy), for the
-// backends' tests. Tensors it returns own their memory.
+// backends' tests. Tensors it returns own their memory, except those of
+// OwnedElsewhere, which stand for another framework's.
 package refdata

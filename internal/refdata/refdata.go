@@ -60,3 +60,22 @@ func ModelDir(t testing.TB, file string, data []byte) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, file), data, 0o644))
 	return dir
 }
+
+// OwnedElsewhere returns a copy of x as a foreign tensor, as another
+// framework's output fed in as an input would be: memory carton does not
+// own, which its owner frees on Release. Here Release overwrites it with
+// 0xff bytes instead, so that an output still reading it shows NaNs or -1s
+// rather than a crash now and then.
+func OwnedElsewhere(t testing.TB, x tensor.Tensor) tensor.Tensor {
+	t.Helper()
+	c, err := x.Clone()
+	require.NoError(t, err)
+	data := c.Bytes()
+	f, err := tensor.Foreign(c.DType(), c.Shape(), c.Pointer(), len(data), func() {
+		for i := range data {
+			data[i] = 0xff
+		}
+	})
+	require.NoError(t, err)
+	return f
+}

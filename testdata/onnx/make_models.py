@@ -23,10 +23,11 @@ def portable(v):
     return v.astype(str) if v.dtype == object else v
 
 
-def save(name, graph, inputs, subdir="", external=False):
+def save(name, graph, inputs, subdir="", external=False, check=True):
     model = helper.make_model(graph, opset_imports=OPSET, producer_name="carton-testdata")
     model.ir_version = 8  # loadable by every ORT release we test
-    onnx.checker.check_model(model)
+    if check:
+        onnx.checker.check_model(model)
     d = os.path.join(HERE, subdir)
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name + ".onnx")
@@ -155,3 +156,48 @@ g = helper.make_graph(
     [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
 )
 save("compute", g, {"x": rng.standard_normal((4, 512)).astype(np.float32)})
+
+# 9. Values declared without a shape (any rank), which ONNX Runtime reports
+#    as rank 0 like a scalar: x takes any rank, scale is a true scalar, and
+#    the outputs' ranks follow the inputs. The runner must not take any of
+#    them for scalars. (onnx.checker wants a shape on a graph input; ONNX
+#    Runtime, and exporters' models, do without.)
+g = helper.make_graph(
+    [helper.make_node("Mul", ["x", "scale"], ["scaled"]), helper.make_node("Reshape", ["x", "to"], ["reshaped"])],
+    "any_rank",
+    [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, None),
+        helper.make_tensor_value_info("scale", TensorProto.FLOAT, []),
+        helper.make_tensor_value_info("to", TensorProto.INT64, ["k"]),
+    ],
+    [helper.make_tensor_value_info("scaled", TensorProto.FLOAT, None),
+     helper.make_tensor_value_info("reshaped", TensorProto.FLOAT, None)],
+)
+save("any_rank", g, {"x": np.arange(6, dtype=np.float32).reshape(2, 3), "scale": np.array(2, np.float32),
+                     "to": np.array([3, 1, 2], np.int64)}, check=False)
+
+# 10. A graph input that is also an output, beside a computed one: ONNX
+#     Runtime passes the input's own memory through (and ignores a buffer
+#     given for it).
+g = helper.make_graph(
+    [helper.make_node("Add", ["x", "x"], ["doubled"])],
+    "passthrough",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+    [helper.make_tensor_value_info("doubled", TensorProto.FLOAT, ["n", 2]),
+     helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+)
+save("passthrough", g, {"x": np.arange(6, dtype=np.float32).reshape(3, 2)})
+
+# 11. An output declared with fixed dims that a run breaks: declared [2, 4],
+#     really [1, 4] (a Slice from a start given at run time). ONNX Runtime
+#     only warns; the runner must return the true shape, and not read past
+#     the output's data.
+g = helper.make_graph(
+    [helper.make_node("Slice", ["x", "start", "end"], ["y"])],
+    "lying_static",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+     helper.make_tensor_value_info("start", TensorProto.INT64, [1])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+    [numpy_helper.from_array(np.array([2], np.int64), "end")],
+)
+save("lying_static", g, {"x": np.arange(8, dtype=np.float32).reshape(2, 4), "start": np.array([1], np.int64)})
