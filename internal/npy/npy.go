@@ -21,7 +21,7 @@ import (
 )
 
 // ErrUnsupported: the .npy file holds something a tensor cannot (objects,
-// records, complex numbers, Fortran order) or the tensor has no .npy dtype.
+// records, complex numbers) or the tensor has no .npy dtype.
 var ErrUnsupported = errors.New("unsupported .npy content")
 
 // ErrMalformed: the file is not a well-formed .npy file.
@@ -98,9 +98,16 @@ func Read(r io.Reader) (t tensor.Tensor, err error) {
 		}
 		return tensor.FromStrings(shapeOf(rd.Header.Descr.Shape), nil)
 	}
-	if rd.Header.Descr.Fortran {
-		return tensor.Tensor{}, fmt.Errorf("%w: Fortran-ordered array (save it with numpy.ascontiguousarray)", ErrUnsupported)
+	t, err = readData(rd, descr)
+	if err != nil || !rd.Header.Descr.Fortran {
+		return t, err
 	}
+	return fromFortran(t)
+}
+
+// readData reads the array's elements, in the file's order, into a tensor
+// of the header's shape.
+func readData(rd *npy.Reader, descr string) (tensor.Tensor, error) {
 	shape := shapeOf(rd.Header.Descr.Shape)
 	var arr npy.Array
 	if err := rd.Read(&arr); err != nil {

@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -69,12 +70,29 @@ func TestUnsupported(t *testing.T) {
 	raw = append(append(raw, hdr...), '\n', 0x80, 0x02)
 	_, err = Read(bytes.NewReader(raw))
 	require.ErrorIs(t, err, ErrUnsupported)
-	hdr = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }"
-	raw = append([]byte("\x93NUMPY\x01\x00"), byte(len(hdr)+1), 0)
-	raw = append(append(raw, hdr...), '\n')
-	raw = append(raw, make([]byte, 16)...)
-	_, err = Read(bytes.NewReader(raw))
-	require.ErrorIs(t, err, ErrUnsupported)
+}
+
+// numpy saves a transposed array (x.T) in Fortran order; it reads back in
+// C order, as numpy.load gives it. The files are numpy's own (testdata/).
+func TestReadFortranOrder(t *testing.T) {
+	f4, err := ReadFile(filepath.Join("testdata", "fortran_f4.npy")) // asfortranarray(arange(24).reshape(2, 3, 4))
+	require.NoError(t, err)
+	assert.Equal(t, tensor.Shape{2, 3, 4}, f4.Shape())
+	want := make([]float32, 24)
+	for i := range want {
+		want[i] = float32(i)
+	}
+	assert.Equal(t, want, tensor.MustView[float32](f4))
+
+	i8, err := ReadFile(filepath.Join("testdata", "transposed_i8.npy")) // arange(6).reshape(2, 3).T
+	require.NoError(t, err)
+	assert.Equal(t, tensor.Shape{3, 2}, i8.Shape())
+	assert.Equal(t, []int64{0, 3, 1, 4, 2, 5}, tensor.MustView[int64](i8))
+
+	u, err := ReadFile(filepath.Join("testdata", "fortran_u.npy")) // the same as strings
+	require.NoError(t, err)
+	strs, _ := u.Strings()
+	assert.Equal(t, []string{"0", "3", "1", "4", "2", "5"}, strs)
 }
 
 func TestMalformedPreamble(t *testing.T) {
