@@ -50,6 +50,11 @@ type PackExample struct {
 	MiscInputs, MiscSampleOut map[string]string
 }
 
+// AnyFrameworkVersion is the requirement Pack writes when the config gives
+// none: any version of the runner's framework (upstream Carton reads it as
+// Cargo's "*" too).
+const AnyFrameworkVersion = "*"
+
 // Pack wraps the model file or directory at modelPath, unchanged, into a
 // carton at out and returns its manifest hash. A single file is stored as
 // model/<the runner's model file name> when the runner has one, else under
@@ -57,7 +62,9 @@ type PackExample struct {
 // pointing outside are stored as copies. The runner, when it can, looks at
 // the model first: a file it could not load at all (an ONNX file packed
 // for torchscript, a torch.save pickle instead of TorchScript) fails with
-// ErrModel. When the carton declares no inputs and outputs and the runner
+// ErrModel. A config naming no runner gets the one DetectRunner finds, and
+// one requiring no framework version gets AnyFrameworkVersion. When the
+// carton declares no inputs and outputs and the runner
 // can read them from the model, they are filled in. out is written
 // through a temporary file renamed into place, so a failure never leaves
 // a partial carton.
@@ -71,6 +78,16 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	}
 	if n := utf8.RuneCountInString(cfg.ShortDescription); n > 100 {
 		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, n)
+	}
+	if cfg.Runner.RunnerName == "" {
+		name, err := DetectRunner(modelPath)
+		if err != nil {
+			return "", err
+		}
+		cfg.Runner.RunnerName = name
+	}
+	if cfg.Runner.RequiredFrameworkVersion == "" {
+		cfg.Runner.RequiredFrameworkVersion = AnyFrameworkVersion
 	}
 	runner, known := backend.Lookup(cfg.Runner.RunnerName)
 	entries, err := modelEntries(modelPath, out, runner, known)

@@ -376,6 +376,38 @@ func TestInferOutputNamesStayInOutputDir(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(dir, "clash", "a_b.npy"), "checked before writing")
 }
 
+// Without --runner, pack asks each runner whether the model is its kind
+// (pure Go, no runtime); without --framework-version it requires any.
+func TestPackRecognizesTheRunner(t *testing.T) {
+	dir := t.TempDir()
+	for model, want := range map[string]string{
+		"../../testdata/onnx/matmul_add.onnx": "onnx", // specs given: reading them would need ONNX Runtime
+		"../../testdata/onnx/external":        "onnx",
+		"../../testdata/torch/dict_io.pt":     "torchscript",
+		"../../testdata/tensorflow/dense":     "tensorflow",
+	} {
+		out := filepath.Join(dir, filepath.Base(model)+".carton")
+		code, stdout, stderr := cli(t, "pack", model, "-o", out, "--input", "x:float32:*", "--output", "y:float32:*")
+		require.Equal(t, 0, code, "%s: %s", model, stderr)
+		assert.Contains(t, stdout, "runner "+want+", recognized from the model", model)
+		info, err := carton.ModelInfo(context.Background(), out)
+		require.NoError(t, err)
+		assert.Equal(t, want, info.Runner.RunnerName, model)
+		assert.Equal(t, carton.AnyFrameworkVersion, info.Runner.RequiredFrameworkVersion, model)
+	}
+
+	code, _, stderr := cli(t, "pack", "../../testdata/torch/state_dict.pt", "-o", filepath.Join(dir, "pickle.carton"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no runner recognizes")
+	assert.Contains(t, stderr, "written by torch.save", "each runner's finding is given")
+	assert.NoFileExists(t, filepath.Join(dir, "pickle.carton"))
+
+	code, stdout, stderr := cli(t, "pack", "../../testdata/onnx/matmul_add.onnx", "-o", filepath.Join(dir, "named.carton"),
+		"--runner", "onnx", "--framework-version", ">=1.20", "--input", "x:float32:*", "--output", "y:float32:*")
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stdout, "recognized", "a named runner is not second-guessed")
+}
+
 // .npy has no bfloat16: a float32 file feeds a bfloat16 input (rounded),
 // and a bfloat16 output is written as float32 (exactly).
 func TestInferBFloat16ThroughFloat32Files(t *testing.T) {

@@ -14,9 +14,9 @@ import (
 )
 
 func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pack", "MODEL_PATH --runner NAME --framework-version REQ -o OUT.carton [flags]", stderr)
-	runner := fs.String("runner", "", "runner name: noop, onnx, torchscript, tensorflow (required)")
-	version := fs.String("framework-version", "", "required framework version, a Cargo-style requirement like =1.13 or ^2 (required)")
+	fs := newFlagSet("pack", "MODEL_PATH -o OUT.carton [--runner NAME] [--framework-version REQ] [flags]", stderr)
+	runner := fs.String("runner", "", "runner name: noop, onnx, torchscript, tensorflow (default: the one that recognizes the model)")
+	version := fs.String("framework-version", "", "required framework version, a Cargo-style requirement like =1.13 or ^2 (default: any, *)")
 	out := fs.String("o", "", "output .carton path (required)")
 	name := fs.String("name", "", "model name")
 	desc := fs.String("description", "", "short description (at most 100 characters)")
@@ -39,8 +39,19 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) != 1 {
 		return usageErr("want exactly one MODEL_PATH, got %d arguments", len(pos))
 	}
-	if *runner == "" || *version == "" || *out == "" {
-		return usageErr("--runner, --framework-version and -o are required")
+	if *out == "" {
+		return usageErr("-o is required")
+	}
+	var notes []string
+	if *runner == "" {
+		if *runner, err = carton.DetectRunner(pos[0]); err != nil {
+			return err
+		}
+		notes = append(notes, "runner "+*runner+", recognized from the model")
+	}
+	if *version == "" {
+		*version = carton.AnyFrameworkVersion
+		notes = append(notes, "any framework version: --framework-version to require one")
 	}
 	cfg := format.Config{
 		ModelName: *name, ShortDescription: *desc, ModelDescription: *longDesc, License: *license,
@@ -83,6 +94,9 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "packed %s (manifest sha256 %s)\n", *out, sha)
+	for _, n := range notes {
+		fmt.Fprintf(stdout, "  %s\n", n)
+	}
 	return nil
 }
 
