@@ -12,7 +12,11 @@
 // [runner.opts] tags (comma-separated) says otherwise. Carton tensor names
 // are the signature's keys. The signature is read from the MetaGraphDef
 // TensorFlow returns, with graft's pure-Go protos; `carton pack` reads it
-// from saved_model.pb without TensorFlow.
+// from saved_model.pb without TensorFlow. At load each output the
+// signature declares is checked against the graph that computes it: a
+// dtype the graph does not compute is ErrModel, and where the shapes
+// differ the graph's is used (a signature is metadata only; outputs are
+// read by their shape).
 //
 // Runtimes: a directory holding libtensorflow.so.2 (the C library archive)
 // or libtensorflow_cc.so.2 (the Python package), directly or under lib/,

@@ -35,6 +35,7 @@ type library struct {
 		sessionRun, closeSession, deleteSession                           uintptr
 		newTensor, deleteTensor, tensorData, tensorByteSize, numDims, dim uintptr
 		tensorType                                                        uintptr
+		operationOutputType, graphGetTensorNumDims, graphGetTensorShape   uintptr
 	}
 	// release frees one output TF_Tensor; the release of every output.
 	release func(uintptr)
@@ -108,7 +109,8 @@ func openLibrary(path string) (*library, error) {
 		"TF_SessionRun":                &f.sessionRun, "TF_CloseSession": &f.closeSession, "TF_DeleteSession": &f.deleteSession,
 		"TF_NewTensor": &f.newTensor, "TF_DeleteTensor": &f.deleteTensor, "TF_TensorData": &f.tensorData,
 		"TF_TensorByteSize": &f.tensorByteSize, "TF_NumDims": &f.numDims, "TF_Dim": &f.dim,
-		"TF_TensorType": &f.tensorType,
+		"TF_TensorType": &f.tensorType, "TF_OperationOutputType": &f.operationOutputType,
+		"TF_GraphGetTensorNumDims": &f.graphGetTensorNumDims, "TF_GraphGetTensorShape": &f.graphGetTensorShape,
 	}); err != nil {
 		return nil, fmt.Errorf("%s does not carry the TensorFlow C API: %w", path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -153,8 +154,44 @@ func (s *session) bindSignature(c *dlopen.Caller, metaBuf uintptr, name string) 
 	if s.inOps, err = resolve(sig.inputs); err != nil {
 		return err
 	}
-	s.outOps, err = resolve(sig.outputs)
-	return err
+	if s.outOps, err = resolve(sig.outputs); err != nil {
+		return err
+	}
+	return s.matchGraph(c)
+}
+
+// matchGraph checks each output the signature declares against the graph
+// that computes it. A dtype the graph does not compute fails the load; a
+// shape is taken from the graph, whose static shapes TensorFlow's own
+// kernels follow, where the signature's differs: a signature is only
+// metadata, edited or exported wrong at times, and a shape taken on trust
+// would read past the end of a smaller output.
+func (s *session) matchGraph(c *dlopen.Caller) error {
+	lib := s.lib
+	st := lib.newStatus()
+	defer lib.deleteStatus(st)
+	for i := range s.sig.outputs {
+		spec, o := &s.sig.outputs[i], s.outOps[i]
+		if t := int32(c.Call(lib.fn.operationOutputType, o.oper, uintptr(o.index))); t != spec.tfType {
+			return fmt.Errorf("%w: signature %q declares output %q as TF_DataType %d, but the graph computes %d at %s:%d",
+				backend.ErrModel, s.sig.name, spec.key, spec.tfType, t, spec.op, spec.index)
+		}
+		var dims []int64 // nil: rank unknown
+		if n := int32(c.Call(lib.fn.graphGetTensorNumDims, s.graph, o.oper, uintptr(o.index), uintptr(st))); lib.err(c, st) == nil && n >= 0 {
+			dims = make([]int64, n)
+			if n > 0 {
+				c.Call(lib.fn.graphGetTensorShape, s.graph, o.oper, uintptr(o.index), uintptr(unsafe.Pointer(&dims[0])), uintptr(n), uintptr(st))
+				if lib.err(c, st) != nil {
+					dims = nil
+				}
+			}
+		}
+		if dims != nil && spec.dims != nil && slices.Equal(dims, spec.dims) {
+			continue
+		}
+		spec.dims, spec.known = dims, dims != nil && !slices.Contains(dims, -1)
+	}
+	return nil
 }
 
 // zeroBytes stands in for the data of empty tensors.

@@ -13,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	tfpb "github.com/wamuir/graft/tensorflow/core/framework/types_go_proto"
+	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
@@ -80,6 +83,7 @@ func TestModels(t *testing.T) {
 		{name: "strings"},
 		{name: "signatures", opts: map[string]any{"signature": "times_two"}},
 		{name: "first"},
+		{name: "lying_signature"}, // the signature says y is [8]
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -466,4 +470,29 @@ func TestOutputsOutliveForeignInputsTheyAlias(t *testing.T) {
 		}
 		m.ReleaseOutputs(out)
 	}
+}
+
+// A signature declaring an output dtype its graph does not compute fails
+// the load: the runner would read the output's bytes as the wrong type.
+func TestSignatureDTypeTheGraphDoesNotCompute(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join(models, "lying_signature"))))
+	pbPath := filepath.Join(dir, "saved_model.pb")
+	raw, err := os.ReadFile(pbPath)
+	require.NoError(t, err)
+	var sm pb.SavedModel
+	require.NoError(t, proto.Unmarshal(raw, &sm))
+	y := sm.MetaGraphs[0].SignatureDef["serving_default"].Outputs["y"]
+	y.Dtype = tfpb.DataType_DT_DOUBLE // the graph computes float32
+	raw, err = proto.Marshal(&sm)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(pbPath, raw, 0o644))
+
+	path := filepath.Join(t.TempDir(), "lying.carton")
+	_, err = carton.Pack(context.Background(), dir, path, carton.PackOptions{Config: format.Config{
+		Runner: format.Runner{RunnerName: "tensorflow", RequiredFrameworkVersion: "^2"}}})
+	require.NoError(t, err)
+	_, err = carton.Load(context.Background(), path, carton.WithRuntimePath(runtime(t).Path), carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), `declares output "y" as TF_DataType 2, but the graph computes 1`)
 }

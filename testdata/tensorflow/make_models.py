@@ -150,3 +150,28 @@ class First(tf.Module):
 
 m = First()
 save("first", m, {"serving_default": m.serve}, m.serve, {"x": np.arange(8, dtype=np.float32)})
+
+
+# 7. A signature that lies about its output: y is x * 2 (shape [None]), but
+#    saved_model.pb's signature is edited to say [8]. TensorFlow runs the
+#    graph regardless; the runner must return y's true shape, and not read
+#    past its data.
+class Double(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve(self, x):
+        return {"y": x * 2}
+
+
+m = Double()
+save("lying_signature", m, {"serving_default": m.serve}, m.serve, {"x": np.arange(3, dtype=np.float32)})
+from tensorflow.core.protobuf import saved_model_pb2  # noqa: E402
+
+pb_path = os.path.join(HERE, "lying_signature", "saved_model.pb")
+sm = saved_model_pb2.SavedModel()
+with open(pb_path, "rb") as f:
+    sm.ParseFromString(f.read())
+shape = sm.meta_graphs[0].signature_def["serving_default"].outputs["y"].tensor_shape
+del shape.dim[:]
+shape.dim.add(size=8)
+with open(pb_path, "wb") as f:
+    f.write(sm.SerializeToString())
