@@ -31,7 +31,10 @@
 // the model for a later Infer to refill, over the same output memory where
 // the runner allows (neither the map nor its tensors may be used
 // afterwards: a loop doing so allocates nothing per call). An output may
-// alias an input.
+// alias an input held in Go memory (a model returning its input comes
+// back as a view of it); one the framework hands back in a foreign
+// input's memory (another call's output fed in) is copied, so that it
+// outlives that input's Release.
 // InferInto stores the outputs in a map the caller owns and reuses (it
 // holds only the last call's outputs; earlier ones are dropped, not
 // released); the map must not be shared by concurrent calls.
