@@ -13,6 +13,10 @@ import (
 // version up to its own, so releases from 1.1 to the newest all work.
 var MinAPIVersion uint32 = 1
 
+// apiVersionResizeString is the first OrtApi version with
+// GetResizedStringTensorElementBuffer, used when it is served.
+const apiVersionResizeString = 15
+
 // Indices into the OrtApi function table (onnxruntime_c_api.h; the table
 // only ever grows at the end, so indices are stable across releases).
 const (
@@ -60,6 +64,9 @@ const (
 	fnReleaseTypeInfo               = 98
 	fnReleaseTensorTypeAndShapeInfo = 99
 	fnReleaseSessionOptions         = 100
+
+	// In the tables of OrtApi version apiVersionResizeString (ORT 1.15) on.
+	fnGetResizedStringTensorElementBuffer = 252
 )
 
 // ErrRuntime wraps errors reported by ONNX Runtime itself.

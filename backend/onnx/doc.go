@@ -23,7 +23,9 @@
 //
 // Memory: inputs made from Go memory are handed to ORT without a copy
 // (CreateTensorWithDataAsOrtValue over memory pinned for the call only);
-// string inputs are copied, as ORT stores strings its own way. Numeric
+// string inputs are copied, as ORT stores strings its own way (whole,
+// NUL bytes included, from ORT 1.15 on; an older ORT refuses a string
+// holding one rather than cut it short). Numeric
 // outputs up to 16 KiB whose shape follows from the inputs' are written by
 // ORT into Go memory carved before the run from one block per call (the
 // block of the last call's outputs when the caller gave them back through

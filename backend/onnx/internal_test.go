@@ -95,3 +95,19 @@ func FuzzShapelessValues(f *testing.F) {
 		}
 	})
 }
+
+// Before ORT 1.15 (no GetResizedStringTensorElementBuffer) a string with a
+// NUL byte is refused rather than cut short.
+func TestStringsWithNULBytesOnOldRuntimes(t *testing.T) {
+	lib, err := loadLibrary(anyLibrary(t))
+	require.NoError(t, err)
+	old := *lib
+	old.resizeString = 0
+	s, err := newSession(&old, filepath.Join("..", "..", "testdata", "onnx", "strings.onnx"), nil, sessionOptions{optLevel: 99})
+	require.NoError(t, err)
+	defer s.Close()
+	text, _ := tensor.FromStrings(tensor.Shape{2}, []string{"ok", "a\x00b"})
+	err = s.Infer(context.Background(), map[string]tensor.Tensor{"text": text}, map[string]tensor.Tensor{})
+	require.ErrorIs(t, err, backend.ErrInvalidInput)
+	assert.Contains(t, err.Error(), `input "text" element 1 holds a NUL byte`)
+}

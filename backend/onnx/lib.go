@@ -19,6 +19,9 @@ type library struct {
 	env       uintptr // OrtEnv*
 	memInfo   uintptr // OrtMemoryInfo* for CPU tensors over caller memory
 	allocator uintptr // OrtAllocator* (default CPU allocator, owned by ORT)
+	// resizeString is GetResizedStringTensorElementBuffer, which writes a
+	// string with NUL bytes into a string tensor; 0 before ORT 1.15.
+	resizeString uintptr
 }
 
 var libraries dlopen.OncePerFile[*library]
@@ -47,6 +50,9 @@ func openLibrary(path string) (*library, error) {
 		return nil, fmt.Errorf("%w: %s is ONNX Runtime %s, which does not serve OrtApi version %d (ONNX Runtime 1.%d or newer is needed)", ErrTooOld, path, version, MinAPIVersion, MinAPIVersion)
 	}
 	lib := &library{path: path, version: version, api: newAPI(table)}
+	if t := dlopen.Call(base.Fn(0), apiVersionResizeString); t != 0 {
+		lib.resizeString = dlopen.Table(t).Fn(fnGetResizedStringTensorElementBuffer)
+	}
 	a := lib.api
 	logID := dlopen.CString("carton")
 	const loggingLevelError = 3

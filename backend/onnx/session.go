@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -504,7 +505,7 @@ func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uint
 			return 0, err
 		}
 		v := cs.value
-		if err := s.fillStrings(cs, v, t); err != nil {
+		if err := s.fillStrings(cs, spec, v, t); err != nil {
 			a.rawC(&cs.Caller, fnReleaseValue, v)
 			return 0, err
 		}
@@ -524,10 +525,24 @@ func (s *session) inputValue(cs *callState, spec *ioSpec, t tensor.Tensor) (uint
 }
 
 // fillStrings copies a string tensor into an ORT string tensor.
-func (s *session) fillStrings(cs *callState, v uintptr, t tensor.Tensor) error {
+// FillStringTensor takes C strings, which end at a NUL byte; strings
+// holding one are then written again whole through
+// GetResizedStringTensorElementBuffer (ORT 1.15 on), or refused.
+func (s *session) fillStrings(cs *callState, spec *ioSpec, v uintptr, t tensor.Tensor) error {
 	strs, _ := t.Strings()
 	if len(strs) == 0 {
 		return nil
+	}
+	withNUL := -1
+	for i, x := range strs {
+		if strings.IndexByte(x, 0) >= 0 {
+			withNUL = i
+			break
+		}
+	}
+	if withNUL >= 0 && s.lib.resizeString == 0 {
+		return fmt.Errorf("%w: input %q element %d holds a NUL byte, which ONNX Runtime %s cannot take (1.15 and later can)",
+			backend.ErrInvalidInput, spec.name, withNUL, s.lib.version)
 	}
 	total := 0
 	for _, x := range strs {
@@ -543,7 +558,20 @@ func (s *session) fillStrings(cs *callState, v uintptr, t tensor.Tensor) error {
 		ptrs[i] = ptr(&buf[off])
 		off += len(x) + 1
 	}
-	return s.lib.api.call(fnFillStringTensor, v, ptr(&ptrs[0]), uintptr(len(strs)))
+	if err := s.lib.api.call(fnFillStringTensor, v, ptr(&ptrs[0]), uintptr(len(strs))); err != nil || withNUL < 0 {
+		return err
+	}
+	for i := withNUL; i < len(strs); i++ {
+		if strings.IndexByte(strs[i], 0) < 0 {
+			continue
+		}
+		var dst uintptr
+		if err := s.lib.api.check(dlopen.Call(s.lib.resizeString, v, uintptr(i), uintptr(len(strs[i])), ptr(&dst))); err != nil {
+			return err
+		}
+		copy(unsafe.Slice((*byte)(dlopen.Pointer(dst)), len(strs[i])), strs[i])
+	}
+	return nil
 }
 
 // outputTensor wraps one output OrtValue that ONNX Runtime allocated; on

@@ -106,3 +106,21 @@ func TestOutputsBreakingTheirDeclaredShape(t *testing.T) {
 		m.ReleaseOutputs(out)
 	}
 }
+
+// ORT takes strings as C strings; one holding a NUL byte is written whole.
+func TestStringsWithNULBytes(t *testing.T) {
+	ctx := context.Background()
+	path := pack(t, filepath.Join(models, "strings.onnx"), nil)
+	for _, rt := range runtimes(t) {
+		t.Run(rt.Version+"-"+rt.Source, func(t *testing.T) {
+			m, err := carton.Load(ctx, path, carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+			require.NoError(t, err)
+			defer m.Close()
+			text, _ := tensor.FromStrings(tensor.Shape{4}, []string{"a\x00b", "", "xy\x00", "\x00"})
+			out, err := m.Infer(ctx, map[string]tensor.Tensor{"text": text})
+			require.NoError(t, err)
+			got, _ := out["upper"].Strings()
+			assert.Equal(t, []string{"A\x00B", "", "XY\x00", "\x00"}, got)
+		})
+	}
+}
