@@ -101,6 +101,7 @@ struct ct_module {
   torch::Device device{torch::kCPU};
   bool dict_mode = false;
   int n_args = 0;
+  std::vector<c10::TypePtr> arg_types;  // positional mode: forward's argument types, without self
   c10::TypePtr dict_value;  // dict mode: the Dict's value type
   std::shared_ptr<Pool> pool = std::make_shared<Pool>();
   std::vector<std::string> default_names;
@@ -204,6 +205,60 @@ c10::IValue to_ivalue(const ct_tensor &in, at::IntArrayRef shape, void *data, co
   return c10::IValue(t);
 }
 
+// as_argument turns a one-element tensor into the int, float or bool
+// forward declares (Optional ones included), and a 1-D tensor into the
+// List[int], List[float] or List[bool]: a tensor is all the caller can
+// pass. Anything else stays a tensor, for TorchScript to judge.
+c10::IValue as_argument(c10::IValue v, c10::TypePtr type) {
+  if (!v.isTensor()) return v;
+  if (type->kind() == c10::TypeKind::OptionalType) type = type->expectRef<c10::OptionalType>().getElementType();
+  const at::Tensor &t = v.toTensor();
+  const bool is_bool = t.scalar_type() == at::kBool;
+  const bool is_int = !is_bool && !t.is_floating_point() && !t.is_complex();
+  switch (type->kind()) {
+    case c10::TypeKind::IntType:
+      if (t.numel() == 1 && is_int) return c10::IValue(t.item<int64_t>());
+      break;
+    case c10::TypeKind::FloatType:
+      if (t.numel() == 1 && !is_bool && !t.is_complex()) return c10::IValue(t.item<double>());
+      break;
+    case c10::TypeKind::BoolType:
+      if (t.numel() == 1 && is_bool) return c10::IValue(t.item<bool>());
+      break;
+    case c10::TypeKind::ListType: {
+      if (t.dim() != 1) break;
+      const auto elem = type->expectRef<c10::ListType>().getElementType()->kind();
+      const at::Tensor c = t.to(torch::kCPU).contiguous();
+      if (elem == c10::TypeKind::IntType && is_int) {
+        const at::Tensor l = c.to(at::kLong);
+        return c10::IValue(c10::List<int64_t>(c10::ArrayRef<int64_t>(l.data_ptr<int64_t>(), l.numel())));
+      }
+      if (elem == c10::TypeKind::FloatType && !is_bool && !t.is_complex()) {
+        const at::Tensor d = c.to(at::kDouble);
+        return c10::IValue(c10::List<double>(c10::ArrayRef<double>(d.data_ptr<double>(), d.numel())));
+      }
+      if (elem == c10::TypeKind::BoolType && is_bool) {
+        c10::List<bool> list;
+        for (int64_t i = 0; i < c.numel(); i++) list.push_back(c.data_ptr<bool>()[i]);
+        return c10::IValue(list);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return v;
+}
+
+// list_tensor copies a List[int], List[float] or List[bool] into a 1-D tensor.
+template <typename T>
+at::Tensor list_tensor(const c10::List<T> &list, at::ScalarType st) {
+  at::Tensor t = at::empty({static_cast<int64_t>(list.size())}, at::TensorOptions().dtype(st));
+  T *p = t.data_ptr<T>();
+  for (size_t i = 0; i < list.size(); i++) p[i] = list.get(i);
+  return t;
+}
+
 void add_tensor(Result *r, std::string_view name, at::Tensor t) {
   int32_t dt;
   if (!from_scalar_type(t.scalar_type(), &dt))
@@ -244,9 +299,21 @@ void add_value(Result *r, std::string_view name, const c10::IValue &v) {
     std::vector<std::string> strs;
     for (const auto &s : v.toListRef()) strs.push_back(s.toStringRef());
     add_strings(r, name, std::move(strs), false);
+  } else if (v.isInt()) {  // a scalar becomes a 0-d tensor, a list a 1-D one
+    add_tensor(r, name, at::scalar_tensor(v.toInt(), at::TensorOptions().dtype(at::kLong)));
+  } else if (v.isDouble()) {
+    add_tensor(r, name, at::scalar_tensor(v.toDouble(), at::TensorOptions().dtype(at::kDouble)));
+  } else if (v.isBool()) {
+    add_tensor(r, name, at::scalar_tensor(v.toBool(), at::TensorOptions().dtype(at::kBool)));
+  } else if (v.isIntList()) {
+    add_tensor(r, name, list_tensor<int64_t>(v.toIntList(), at::kLong));
+  } else if (v.isDoubleList()) {
+    add_tensor(r, name, list_tensor<double>(v.toDoubleList(), at::kDouble));
+  } else if (v.isBoolList()) {
+    add_tensor(r, name, list_tensor<bool>(v.toBoolList(), at::kBool));
   } else {
     throw std::runtime_error("output " + std::string(name) + " is a " + v.type()->str() +
-                             "; outputs must be tensors, str or List[str]");
+                             "; outputs must be tensors, int, float, bool, str or lists of one of those");
   }
 }
 
@@ -265,6 +332,11 @@ std::string_view output_name(const ct_module *m, const ct_call *call, size_t i, 
 extern "C" {
 
 int32_t ct_abi_version(void) { return CT_ABI_VERSION; }
+
+// The revision marker carton looks for in the file, without loading it.
+#define CT_REVISION_SYMBOL_(n) ct_revision_##n
+#define CT_REVISION_SYMBOL(n) CT_REVISION_SYMBOL_(n)
+__attribute__((visibility("default"), used)) extern const int32_t CT_REVISION_SYMBOL(CT_SHIM_REVISION) = CT_SHIM_REVISION;
 
 const char *ct_torch_version(void) { return TORCH_VERSION; }
 
@@ -295,6 +367,7 @@ int32_t ct_load(const char *path, const void *bytes, size_t len, const char *dev
   const auto &schema = m->module.get_method("forward").function().getSchema();
   const auto &args = schema.arguments();
   m->n_args = static_cast<int>(args.size()) - 1;  // without self
+  for (size_t i = 1; i < args.size(); i++) m->arg_types.push_back(args[i].type());
   if (m->n_args == 1 && args[1].type()->kind() == c10::TypeKind::DictType) {
     m->dict_mode = true;
     m->dict_value = args[1].type()->expectRef<c10::DictType>().getValueType();
@@ -352,7 +425,11 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     args.emplace_back(std::move(dict));
   } else {
     args.reserve(static_cast<size_t>(n_inputs));
-    for (int64_t i = 0; i < n_inputs; i++) args.push_back(input(i));
+    for (int64_t i = 0; i < n_inputs; i++) {
+      c10::IValue v = input(i);
+      if (static_cast<size_t>(i) < m->arg_types.size()) v = as_argument(std::move(v), m->arg_types[i]);
+      args.push_back(std::move(v));
+    }
   }
   c10::IValue result = m->module.forward(std::move(args));  // forward takes the vector by value
   if (!r) r.reset(acquire(m->pool));

@@ -19,6 +19,10 @@ extern "C" {
 #endif
 
 #define CT_ABI_VERSION 3
+/* Bumped when the shim's behaviour changes within one ABI: a shim built
+ * from older sources lacks the symbol ct_revision_<N> of this revision,
+ * and carton rebuilds it where it can (backend/libtorch). */
+#define CT_SHIM_REVISION 2
 
 /* Inputs whose data comes in ct_forward's own arguments; see ct_forward. */
 #define CT_DIRECT_INPUTS 10

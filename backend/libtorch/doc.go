@@ -11,7 +11,11 @@
 // forward takes a Dict[str, Tensor] and returns a dict runs unchanged.
 // forward over positional tensors works too: inputs in [[input]] order,
 // outputs (a tensor, a tuple or a dict) named by [[output]] or output_0...
-// String inputs become List[str] (str for a scalar).
+// String inputs become List[str] (str for a scalar). Where forward
+// declares an int, float or bool argument (Optional ones included), a
+// one-element tensor passes its value; for a List[int], List[float] or
+// List[bool], a 1-D tensor its elements. int, float and bool results
+// become 0-d int64, float64 and bool tensors, and lists of them 1-D ones.
 //
 // Runtimes: a libtorch directory (holding lib/ or being it) from the
 // WithRuntimePath option or $CARTON_LIBTORCH_DIR, the cache
@@ -20,7 +24,9 @@
 // $CARTON_LIBTORCH_SHIM_DIR or <cache>/shims/libtorch; `make shims` builds
 // one per libtorch it finds, and Load builds a missing one into the cache
 // (from the sources in the binary, with $CXX or g++) for a libtorch in the
-// cache or an installed Python torch.
+// cache or an installed Python torch. A shim built from older sources
+// (no ct_revision_<ShimRevision> symbol) counts as missing there, and is
+// used as it is where none can be built.
 //
 // Devices: cpu, or cuda:N on a CUDA build of libtorch (a CUDA torch wheel
 // installed with its nvidia-* dependencies, or the vendor's CUDA archive):

@@ -1,12 +1,14 @@
 package libtorch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -19,6 +21,21 @@ import (
 // ShimABIVersion is the CT_ABI_VERSION of include/carton_torch.h this
 // package speaks.
 const ShimABIVersion = 3
+
+// ShimRevision is the CT_SHIM_REVISION of the sources this package embeds:
+// a shim built from them exports ct_revision_<ShimRevision>. One without
+// it was built by an older carton (the same ABI, fewer features: before
+// revision 2, no int, float, bool or list arguments and results); it is
+// rebuilt where carton builds shims itself, else used as it is.
+const ShimRevision = 2
+
+// shimIsCurrent says whether the shim file at path was built from this
+// package's sources, by its revision symbol, without loading it (a shim
+// once loaded cannot be replaced in the process).
+func shimIsCurrent(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Contains(b, []byte("ct_revision_"+strconv.Itoa(ShimRevision)+"\x00"))
+}
 
 // ErrNoShim: no shim is built for the selected libtorch version.
 var ErrNoShim = errors.New("no carton shim for this libtorch")
@@ -49,9 +66,36 @@ var (
 var ErrOtherLibtorch = errors.New("another libtorch is already loaded in this process")
 
 // ShimPath returns where the shim for a libtorch version is looked for,
-// and whether it is there.
+// and whether one built from this package's sources (ShimRevision) is
+// there: the first such in $CARTON_LIBTORCH_SHIM_DIR's directories, then
+// carton's cache; else the cache's path, where one is built.
 func ShimPath(version string) (string, bool) {
-	v := coreVersion(version)
+	dirs := shimDirs()
+	for _, d := range dirs {
+		if p := filepath.Join(d, coreVersion(version), shimFileName()); shimIsCurrent(p) {
+			return p, true
+		}
+	}
+	if len(dirs) == 0 {
+		return shimFileName(), false
+	}
+	return filepath.Join(dirs[len(dirs)-1], coreVersion(version), shimFileName()), false
+}
+
+// staleShim finds a shim for version built by an older carton, for when
+// no current one can be built.
+func staleShim(version string) (string, bool) {
+	for _, d := range shimDirs() {
+		p := filepath.Join(d, coreVersion(version), shimFileName())
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// shimDirs are the directories shims are looked for in, in order.
+func shimDirs() []string {
 	var dirs []string
 	if d := os.Getenv("CARTON_LIBTORCH_SHIM_DIR"); d != "" {
 		dirs = append(dirs, filepath.SplitList(d)...)
@@ -59,16 +103,7 @@ func ShimPath(version string) (string, bool) {
 	if cache, err := libfetch.CacheDir(); err == nil {
 		dirs = append(dirs, filepath.Join(cache, "shims", "libtorch"))
 	}
-	for _, d := range dirs {
-		p := filepath.Join(d, v, shimFileName())
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-	}
-	if len(dirs) == 0 {
-		return shimFileName(), false
-	}
-	return filepath.Join(dirs[len(dirs)-1], v, shimFileName()), false
+	return dirs
 }
 
 func shimFileName() string {
@@ -100,7 +135,9 @@ func loadShim(rt backend.Runtime) (*shim, error) {
 		case "python": // rt.Path is torch/lib; torch/include beside it
 			buildErr = BuildShim(context.Background(), filepath.Dir(rt.Path), shimPath)
 		}
-		if buildErr != nil {
+		if old, found := staleShim(rt.Version); buildErr != nil && found {
+			shimPath = old // an older shim still speaks the ABI; it lacks what later revisions added
+		} else if buildErr != nil {
 			return nil, fmt.Errorf("%w %s (%s): expected %s, and building it failed (%v); build it with `make shims` or a C++ compiler and the libtorch headers, or set CARTON_LIBTORCH_SHIM_DIR to a directory holding %s/%s",
 				ErrNoShim, rt.Version, rt.Path, shimPath, buildErr, coreVersion(rt.Version), shimFileName())
 		}

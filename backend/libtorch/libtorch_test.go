@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +131,11 @@ var cases = []struct {
 	// reverse, a11 goes first and a00 last.
 	{name: "many"},
 	{name: "many", inputs: manySpecs()},
+	// int, float, bool, List[int] and Optional[float] arguments from
+	// one-element and 1-D tensors (scale a float64, shift a float32);
+	// int, float, bool and list results as 0-d and 1-D tensors.
+	{name: "scalars", inputs: []format.TensorSpec{spec("x", tensor.Float32), spec("n", tensor.Int64), spec("scale", tensor.Float64),
+		spec("flag", tensor.Bool), spec("sizes", tensor.Int64), spec("shift", tensor.Float32)}},
 }
 
 func manySpecs() []format.TensorSpec {
@@ -529,4 +535,66 @@ func TestOnOutputsOutliveForeignInputsTheyAlias(t *testing.T) {
 		assert.Nil(t, tensor.Compare(out["output_0"], x, tensor.Tolerance{}), "%d rows", rows)
 		m.ReleaseOutputs(out)
 	}
+}
+
+// A shim built by an older carton (no ct_revision_<ShimRevision>) is
+// rebuilt where carton builds shims itself, and used as it is when it
+// cannot (no compiler).
+func TestOnStaleShim(t *testing.T) {
+	rt := thisVersion(t)
+	if rt.Source != "python" {
+		t.Skipf("libtorch %s comes from %s, not an installed Python torch", rt.Version, rt.Source)
+	}
+	current, ok := libtorch.ShimPath(rt.Version)
+	require.True(t, ok)
+	b, err := os.ReadFile(current)
+	require.NoError(t, err)
+	mark := fmt.Sprintf("ct_revision_%d\x00", libtorch.ShimRevision)
+	require.Contains(t, string(b), mark)
+	b = bytes.ReplaceAll(b, []byte(mark), []byte(fmt.Sprintf("ct_revision_%d\x00", libtorch.ShimRevision-1)))
+	staleDir := t.TempDir()
+	stale := filepath.Join(staleDir, filepath.Base(filepath.Dir(current)), filepath.Base(current))
+	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
+	require.NoError(t, os.WriteFile(stale, b, 0o755))
+	t.Setenv("CARTON_LIBTORCH_SHIM_DIR", staleDir)
+	cache := t.TempDir()
+	t.Setenv("CARTON_CACHE_DIR", cache)
+	_, ok = libtorch.ShimPath(rt.Version)
+	require.False(t, ok, "the stale shim is not current")
+
+	ctx := context.Background()
+	path := pack(t, "dict_io", "*", nil, nil)
+	t.Setenv("CXX", filepath.Join(t.TempDir(), "no-compiler"))
+	m, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version))
+	require.NoError(t, err, "no shim can be built without a compiler: the stale one serves")
+	require.NoError(t, m.Close())
+	_, ok = libtorch.ShimPath(rt.Version)
+	require.False(t, ok, "and none was built")
+
+	t.Setenv("CXX", "")
+	m, err = carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version))
+	require.NoError(t, err)
+	defer m.Close()
+	built, ok := libtorch.ShimPath(rt.Version)
+	require.True(t, ok, "an installed Python torch's gets a current shim built")
+	assert.True(t, strings.HasPrefix(built, cache), "built into carton's cache: %s", built)
+}
+
+// A tensor of the wrong kind for a scalar argument (a float for an int)
+// reaches TorchScript as a tensor, whose error names the argument.
+func TestOnScalarArgumentOfTheWrongKind(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	c := cases[len(cases)-1]
+	require.Equal(t, "scalars", c.name)
+	inputs := slices.Clone(c.inputs)
+	inputs[1] = spec("n", tensor.Float32) // the carton lets a float through to forward's int
+	m, err := carton.Load(ctx, pack(t, c.name, "*", inputs, c.outputs), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	in, _ := refdata.Load(t, models, c.name)
+	in["n"], _ = tensor.From(tensor.Shape{}, []float32{2})
+	_, err = m.Infer(ctx, in)
+	require.ErrorIs(t, err, carton.ErrFramework)
+	assert.Contains(t, err.Error(), "'n'")
 }

@@ -6,7 +6,7 @@ Each model NAME gets NAME.pt, NAME.in.<input>.npy and NAME.out.<output>.npy.
 Outputs of positional models are named by their specs (see the Go tests).
 """
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -135,6 +135,33 @@ m = Many().eval()
 shapes = [(), (3,), (2, 3), (1, 2, 3)]
 many = {f"a{k:02d}": torch.randn(shapes[k % 4]) for k in range(12)}
 save("many", m, {k: arr(v) for k, v in many.items()}, {k: arr(v) for k, v in m(many).items()})
+
+# 8. Arguments and results that are not tensors: int, float, bool,
+# List[int] and Optional[float] arguments, passed as one-element and 1-D
+# tensors, and int, float, bool and list results, returned as 0-d and 1-D
+# tensors.
+class Scalars(torch.nn.Module):
+    def forward(self, x: torch.Tensor, n: int, scale: float, flag: bool, sizes: List[int],
+                shift: Optional[float]) -> Tuple[torch.Tensor, int, float, bool, List[int], List[float]]:
+        y = x.repeat(n) * scale
+        if shift is not None:
+            y = y + shift
+        if flag:
+            y = -y
+        rev: List[int] = []
+        for s in sizes:
+            rev.insert(0, s)
+        return y, n * 2, scale / 2, not flag, rev, [scale, float(n)]
+
+
+m = Scalars().eval()
+x = torch.tensor([1.0, 2.0])
+y, n2, half, notflag, rev, pair = m(x, 3, 1.5, True, [1, 2, 3], 0.5)
+save("scalars", m,
+     {"x": arr(x), "n": np.array(3, np.int64), "scale": np.array(1.5), "flag": np.array(True),
+      "sizes": np.array([1, 2, 3], np.int64), "shift": np.array(0.5, np.float32)},
+     {"output_0": arr(y), "output_1": np.array(n2, np.int64), "output_2": np.array(half), "output_3": np.array(notflag),
+      "output_4": np.array(rev, np.int64), "output_5": np.array(pair)})
 
 # Not TorchScript: what torch.save writes for a state dict (an eager
 # module's file looks the same), which carton pack must refuse.
