@@ -9,8 +9,10 @@
 // Compatible with upstream Carton's runner: required_framework_version is
 // the libtorch version, the model is model/model.pt, and a module whose
 // forward takes a Dict[str, Tensor] and returns a dict runs unchanged.
-// forward over positional tensors works too: inputs in [[input]] order,
-// outputs (a tensor, a tuple or a dict) named by [[output]] or output_0...
+// forward over positional tensors works too: inputs in [[input]] order
+// (fewer than forward takes leave its trailing arguments to their
+// defaults), outputs (a tensor, a tuple or a dict) named by [[output]] or
+// output_0...
 // String inputs become List[str] (str for a scalar). Where forward
 // declares an int, float or bool argument (Optional ones included), a
 // one-element tensor passes its value; for a List[int], List[float] or

@@ -113,11 +113,13 @@ func spec(name string, dt tensor.DType) format.TensorSpec {
 
 // The models and the specs their cartons declare (positional models need
 // input order and output names).
-var cases = []struct {
+type modelCase struct {
 	name    string
 	inputs  []format.TensorSpec
 	outputs []format.TensorSpec
-}{
+}
+
+var cases = []modelCase{
 	{name: "dict_io"},
 	{name: "positional", inputs: []format.TensorSpec{spec("a", tensor.Float32), spec("b", tensor.Float32)},
 		outputs: []format.TensorSpec{spec("sum", tensor.Float32), spec("product", tensor.Float32)}},
@@ -136,6 +138,8 @@ var cases = []struct {
 	// int, float, bool and list results as 0-d and 1-D tensors.
 	{name: "scalars", inputs: []format.TensorSpec{spec("x", tensor.Float32), spec("n", tensor.Int64), spec("scale", tensor.Float64),
 		spec("flag", tensor.Bool), spec("sizes", tensor.Int64), spec("shift", tensor.Float32)}},
+	// Two of forward's three arguments: the last keeps its default.
+	{name: "optional_args", inputs: []format.TensorSpec{spec("x", tensor.Float32), spec("mask", tensor.Float32)}},
 }
 
 func manySpecs() []format.TensorSpec {
@@ -585,8 +589,8 @@ func TestOnStaleShim(t *testing.T) {
 func TestOnScalarArgumentOfTheWrongKind(t *testing.T) {
 	rt := thisVersion(t)
 	ctx := context.Background()
-	c := cases[len(cases)-1]
-	require.Equal(t, "scalars", c.name)
+	i := slices.IndexFunc(cases, func(c modelCase) bool { return c.name == "scalars" })
+	c := cases[i]
 	inputs := slices.Clone(c.inputs)
 	inputs[1] = spec("n", tensor.Float32) // the carton lets a float through to forward's int
 	m, err := carton.Load(ctx, pack(t, c.name, "*", inputs, c.outputs), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
@@ -597,4 +601,43 @@ func TestOnScalarArgumentOfTheWrongKind(t *testing.T) {
 	_, err = m.Infer(ctx, in)
 	require.ErrorIs(t, err, carton.ErrFramework)
 	assert.Contains(t, err.Error(), "'n'")
+}
+
+// A carton may declare fewer inputs than forward takes: the rest keep
+// their defaults, and one without a default is named by TorchScript.
+// Declaring more is refused at Load.
+func TestOnTrailingArgumentsWithDefaults(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	load := func(inputs ...format.TensorSpec) (*carton.Model, error) {
+		return carton.Load(ctx, pack(t, "optional_args", "*", inputs, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	}
+	x, _ := tensor.From(tensor.Shape{3}, []float32{1, 2, 3})
+	m, err := load(spec("x", tensor.Float32))
+	require.NoError(t, err)
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{2, 4, 6}, tensor.MustView[float32](out["output_0"]), "mask None, scale 2")
+	require.NoError(t, m.Close())
+
+	m, err = load(spec("x", tensor.Float32), spec("mask", tensor.Float32), spec("scale", tensor.Float64))
+	require.NoError(t, err)
+	mask, _ := tensor.From(tensor.Shape{3}, []float32{1, 0, 1})
+	scale, _ := tensor.From(tensor.Shape{}, []float64{10})
+	out, err = m.Infer(ctx, map[string]tensor.Tensor{"x": x, "mask": mask, "scale": scale})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{10, 0, 30}, tensor.MustView[float32](out["output_0"]))
+	require.NoError(t, m.Close())
+
+	_, err = load(spec("x", tensor.Float32), spec("mask", tensor.Float32), spec("scale", tensor.Float64), spec("extra", tensor.Float32))
+	require.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "forward takes 3 arguments but the carton declares 4 inputs")
+
+	m, err = carton.Load(ctx, pack(t, "positional", "*", []format.TensorSpec{spec("a", tensor.Float32)}, nil),
+		carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"a": x})
+	require.ErrorIs(t, err, carton.ErrFramework, "b has no default")
+	assert.Contains(t, err.Error(), "'b'")
 }

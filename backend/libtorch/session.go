@@ -152,9 +152,11 @@ func newModule(s *shim, path string, model []byte, device string, cfg *format.Co
 	for _, spec := range cfg.Outputs {
 		m.outputs = append(m.outputs, cname{spec.Name, dlopen.CString(spec.Name)})
 	}
-	if !m.dictMode && len(m.inputs) > 0 && len(m.inputs) != m.nArgs {
+	// Fewer declared inputs than forward takes leave its trailing
+	// arguments to their defaults (TorchScript names any without one).
+	if !m.dictMode && len(m.inputs) > m.nArgs {
 		c.Call(s.fn.moduleFree, m.handle)
-		return nil, fmt.Errorf("%w: forward takes %d tensors but the carton declares %d inputs", backend.ErrModel, m.nArgs, len(m.inputs))
+		return nil, fmt.Errorf("%w: forward takes %d arguments but the carton declares %d inputs", backend.ErrModel, m.nArgs, len(m.inputs))
 	}
 	if name, clash := defaultNameClash(m.outputs); !m.dictMode && clash {
 		c.Call(s.fn.moduleFree, m.handle)

@@ -163,6 +163,21 @@ save("scalars", m,
      {"output_0": arr(y), "output_1": np.array(n2, np.int64), "output_2": np.array(half), "output_3": np.array(notflag),
       "output_4": np.array(rev, np.int64), "output_5": np.array(pair)})
 
+# 9. Trailing arguments with defaults: a carton may declare fewer inputs
+# than forward takes, and forward fills in the rest.
+class OptionalArgs(torch.nn.Module):
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None, scale: float = 2.0) -> torch.Tensor:
+        y = x * scale
+        if mask is not None:
+            y = y * mask
+        return y
+
+
+m = OptionalArgs().eval()
+x = torch.tensor([1.0, 2.0, 3.0])
+mask = torch.tensor([1.0, 0.0, 1.0])
+save("optional_args", m, {"x": arr(x), "mask": arr(mask)}, {"output_0": arr(m(x, mask))})
+
 # Not TorchScript: what torch.save writes for a state dict (an eager
 # module's file looks the same), which carton pack must refuse.
 torch.save(torch.nn.Linear(4, 2).state_dict(), os.path.join(HERE, "state_dict.pt"))
