@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -32,29 +34,54 @@ var ErrMalformed = errors.New("malformed .npy file")
 // header claims, up to 4 GiB from six bytes of input.
 const maxHeaderBytes = 10000
 
-// checkHeaderLength reads the preamble (magic, version, header length)
-// from br without consuming it.
-func checkHeaderLength(br *bufio.Reader) error {
+// readHeader reads the preamble (magic, version, header length) and the
+// header from br, without consuming them, and returns both.
+func readHeader(br *bufio.Reader) ([]byte, error) {
 	pre, err := br.Peek(12)
 	if len(pre) < 10 || string(pre[:6]) != "\x93NUMPY" {
-		return fmt.Errorf("%w: no .npy magic (%v)", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: no .npy magic (%v)", ErrMalformed, err)
 	}
-	var n int
+	var n, preamble int
 	switch pre[6] {
 	case 1:
-		n = int(binary.LittleEndian.Uint16(pre[8:10]))
+		n, preamble = int(binary.LittleEndian.Uint16(pre[8:10])), 10
 	case 2:
 		if len(pre) < 12 {
-			return fmt.Errorf("%w: truncated preamble", ErrMalformed)
+			return nil, fmt.Errorf("%w: truncated preamble", ErrMalformed)
 		}
-		n = int(binary.LittleEndian.Uint32(pre[8:12]))
+		n, preamble = int(binary.LittleEndian.Uint32(pre[8:12])), 12
 	default:
-		return fmt.Errorf("%w: format version %d.%d", ErrUnsupported, pre[6], pre[7])
+		return nil, fmt.Errorf("%w: format version %d.%d", ErrUnsupported, pre[6], pre[7])
 	}
 	if n > maxHeaderBytes {
-		return fmt.Errorf("%w: header of %d bytes (numpy reads at most %d)", ErrMalformed, n, maxHeaderBytes)
+		return nil, fmt.Errorf("%w: header of %d bytes (numpy reads at most %d)", ErrMalformed, n, maxHeaderBytes)
 	}
-	return nil
+	hdr, err := br.Peek(preamble + n)
+	if len(hdr) < preamble+n {
+		return nil, fmt.Errorf("%w: the header claims %d bytes, the file holds %d (%v)", ErrMalformed, n, len(hdr)-preamble, err)
+	}
+	return hdr, nil
+}
+
+// dataBytes is the size of the data a header describes, when its dtype
+// has a fixed item size: what numpy reads, ignoring any bytes after it.
+func dataBytes(descr string, shape []int) (int64, bool) {
+	d := strings.TrimLeft(strings.Trim(descr, `'"`), "<>|=")
+	if len(d) < 2 {
+		return 0, false
+	}
+	size, err := strconv.ParseInt(d[1:], 10, 64)
+	if err != nil || size < 0 {
+		return 0, false
+	}
+	if d[0] == 'U' {
+		size *= 4 // UCS-4
+	}
+	n, err := shapeOf(shape).NumElements()
+	if err != nil || (n > 0 && size > math.MaxInt64/int64(n)) {
+		return 0, false
+	}
+	return int64(n) * size, true
 }
 
 // ReadFile reads the .npy file at path; errors name the file.
@@ -79,12 +106,27 @@ func Read(r io.Reader) (t tensor.Tensor, err error) {
 			err = fmt.Errorf("%w: %v", ErrMalformed, p)
 		}
 	}()
-	br := bufio.NewReader(r)
-	if err := checkHeaderLength(br); err != nil {
+	br := bufio.NewReaderSize(r, maxHeaderBytes+16)
+	hdr, err := readHeader(br)
+	if err != nil {
 		return tensor.Tensor{}, err
 	}
-	rd, err := npy.NewReader(br)
+	rd, err := npy.NewReader(bytes.NewReader(hdr))
 	if err != nil {
+		return tensor.Tensor{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	// npyio reads everything after the header as data; numpy reads what the
+	// header describes and ignores the rest (another array np.save appended
+	// to the same file, say). Read as numpy does.
+	data := io.Reader(br)
+	if n, ok := dataBytes(rd.Header.Descr.Type, rd.Header.Descr.Shape); ok {
+		data = io.LimitReader(br, n)
+	}
+	hdr = bytes.Clone(hdr)
+	if _, err := br.Discard(len(hdr)); err != nil {
+		return tensor.Tensor{}, err
+	}
+	if rd, err = npy.NewReader(io.MultiReader(bytes.NewReader(hdr), data)); err != nil {
 		return tensor.Tensor{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	descr := rd.Header.Descr.Type

@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,4 +143,36 @@ func TestBytesStrings(t *testing.T) {
 	require.Equal(t, 0, (10+hlen)%64)
 	assert.Equal(t, "{'descr': '|S3', 'fortran_order': False, 'shape': (3,), }", strings.TrimRight(string(b[10:10+hlen]), " \n"))
 	assert.Equal(t, "\xac\x00\x00abc\x00\x00\x00", string(b[10+hlen:]))
+}
+
+// numpy reads the data its header describes and ignores what follows it
+// (a second array np.save appended to the same file); so does Read. A
+// header or data cut short is an error, not a panic.
+func TestReadStopsWhereTheHeaderSays(t *testing.T) {
+	var file bytes.Buffer
+	first, _ := tensor.From(tensor.Shape{2, 2}, []float32{1, 2, 3, 4})
+	words, _ := tensor.FromStrings(tensor.Shape{2}, []string{"héllo", "go"})
+	second, _ := tensor.From(tensor.Shape{3}, []int64{7, 8, 9})
+	for _, x := range []tensor.Tensor{first, words, second} {
+		require.NoError(t, Write(&file, x))
+	}
+	r := bytes.NewReader(file.Bytes())
+	for _, want := range []tensor.Tensor{first, words, second} {
+		var one bytes.Buffer
+		require.NoError(t, Write(&one, want))
+		got, err := Read(bytes.NewReader(file.Bytes()[int(r.Size())-r.Len():]))
+		require.NoError(t, err)
+		assert.Nil(t, tensor.Compare(got, want, tensor.Tolerance{}))
+		_, err = r.Seek(int64(one.Len()), io.SeekCurrent)
+		require.NoError(t, err)
+	}
+
+	var one bytes.Buffer
+	require.NoError(t, Write(&one, first))
+	whole := one.Bytes()
+	_, err := Read(bytes.NewReader(whole[:40]))
+	require.ErrorIs(t, err, ErrMalformed)
+	assert.Contains(t, err.Error(), "the header claims")
+	_, err = Read(bytes.NewReader(whole[:len(whole)-4]))
+	require.Error(t, err, "one element short")
 }
