@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -602,4 +603,42 @@ func TestCommandsTakeURLs(t *testing.T) {
 	code, _, stderr = cli(t, "infer", url, "--input", "x="+writeNpy(t, dir, "x.npy", x), "--output-dir", filepath.Join(dir, "o"))
 	require.Equal(t, 0, code, stderr)
 	assert.FileExists(t, filepath.Join(dir, "o", "x.npy"))
+}
+
+// A service may serve models of every framework from one process: the
+// three runtimes load side by side and each runs its model, in the order a
+// server would meet them (the test's) and with every model open at once.
+func TestEveryFrameworkInOneProcess(t *testing.T) {
+	ctx := context.Background()
+	models := "../../testdata/"
+	var open []*carton.Model
+	defer func() {
+		for _, m := range open {
+			m.Close()
+		}
+	}()
+	for _, c := range []struct{ dir, name, model string }{
+		{"tensorflow", "dense", "dense"},
+		{"torch", "dict_io", "dict_io.pt"},
+		{"onnx", "matmul_add", "matmul_add.onnx"},
+	} {
+		path := filepath.Join(t.TempDir(), c.name+".carton")
+		_, err := carton.Pack(ctx, models+c.dir+"/"+c.model, path, carton.PackOptions{})
+		require.NoError(t, err, c.name)
+		m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+		if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
+			t.Skipf("%s: %v (run make setup)", c.name, err)
+		}
+		require.NoError(t, err, c.name)
+		open = append(open, m)
+	}
+	for i, c := range []struct{ dir, name string }{{"tensorflow", "dense"}, {"torch", "dict_io"}, {"onnx", "matmul_add"}} {
+		in, want := refdata.Load(t, models+c.dir, c.name)
+		got, err := open[i].Infer(ctx, in)
+		require.NoError(t, err, c.name)
+		for name, w := range want {
+			assert.Nil(t, tensor.Compare(got[name], w, tensor.Tolerance{Rtol: 1e-4, Atol: 1e-5}), "%s %s", c.name, name)
+		}
+		open[i].ReleaseOutputs(got)
+	}
 }
