@@ -161,7 +161,7 @@ leakcheck: setup
 	g++ -O1 -g -std=c++17 -Iinclude csrc/leakcheck.cpp -o $(BUILD)/leakcheck -L$(LEAK_SHIM_DIR) -lcarton_torch \
 		-ltorch_cpu -lc10 -Wl,-rpath,$(LEAK_SHIM_DIR)
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=0 \
-		$(BUILD)/leakcheck testdata/torch/dict_io.pt 20 2>&1 | tee $(BUILD)/leakcheck.log | grep -E "lost:|reachable:|ERROR SUMMARY|done"
+		$(BUILD)/leakcheck testdata/torch/dict_io.pt 20 testdata/torch/scalars.pt 2>&1 | tee $(BUILD)/leakcheck.log | grep -E "lost:|reachable:|ERROR SUMMARY|done"
 	! grep -E "(definitely|indirectly|possibly) lost: [1-9]" $(BUILD)/leakcheck.log
 
 # 1,000,000 Infer calls with the resident set size sampled (see BENCHMARKS.md).
