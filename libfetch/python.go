@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -159,4 +160,48 @@ func sonameVersion(link string) string {
 		return ""
 	}
 	return v
+}
+
+// LibTorchVersion finds the version of the libtorch at dir (a libtorch
+// directory, its lib/, or an installed torch package's torch/lib): its
+// build-version file, else its headers' TORCH_VERSION_MAJOR, _MINOR and
+// _PATCH (include/ beside lib/), else the version its libtorch_cpu.so
+// link names. The error names what was looked for.
+func LibTorchVersion(dir string) (string, error) {
+	v, err := ReadBuildVersion(dir)
+	if err == nil {
+		return v, nil
+	}
+	for _, root := range []string{dir, filepath.Dir(dir)} {
+		if v := torchHeaderVersion(filepath.Join(root, "include")); v != "" {
+			return v, nil
+		}
+	}
+	for _, lib := range []string{dir, filepath.Join(dir, "lib")} {
+		if v := sonameVersion(filepath.Join(lib, "libtorch_cpu.so")); v != "" {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("no build-version file, no torch/version.h under include/, and no versioned libtorch_cpu.so: %w", err)
+}
+
+var torchVersionDefine = regexp.MustCompile(`(?m)^#define TORCH_VERSION_(MAJOR|MINOR|PATCH) (\d+)`)
+
+// torchHeaderVersion reads X.Y.Z from libtorch's version header under
+// inc (newer releases keep the defines in torch/headeronly/), or "".
+func torchHeaderVersion(inc string) string {
+	for _, h := range []string{"torch/headeronly/version.h", "torch/csrc/api/include/torch/version.h", "torch/version.h"} {
+		b, err := os.ReadFile(filepath.Join(inc, h))
+		if err != nil {
+			continue
+		}
+		parts := map[string]string{}
+		for _, m := range torchVersionDefine.FindAllSubmatch(b, -1) {
+			parts[string(m[1])] = string(m[2])
+		}
+		if len(parts) == 3 {
+			return parts["MAJOR"] + "." + parts["MINOR"] + "." + parts["PATCH"]
+		}
+	}
+	return ""
 }

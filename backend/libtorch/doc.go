@@ -19,8 +19,10 @@
 // List[bool], a 1-D tensor its elements. int, float and bool results
 // become 0-d int64, float64 and bool tensors, and lists of them 1-D ones.
 //
-// Runtimes: a libtorch directory (holding lib/ or being it) from the
-// WithRuntimePath option or $CARTON_LIBTORCH_DIR, the cache
+// Runtimes: a libtorch directory (holding lib/ or being it, an installed
+// torch package's torch/lib included) from the WithRuntimePath option or
+// $CARTON_LIBTORCH_DIR, its version read from build-version, its headers or
+// its library's file name (libfetch.LibTorchVersion), the cache
 // (<cache>/runtimes/libtorch/<goos>-<goarch>/<version>), or an installed Python torch. The
 // shim for a version is <dir>/<version>/libcarton_torch.so under
 // $CARTON_LIBTORCH_SHIM_DIR or <cache>/shims/libtorch; `make shims` builds

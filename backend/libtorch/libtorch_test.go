@@ -641,3 +641,17 @@ func TestOnTrailingArgumentsWithDefaults(t *testing.T) {
 	require.ErrorIs(t, err, carton.ErrFramework, "b has no default")
 	assert.Contains(t, err.Error(), "'b'")
 }
+
+// An installed torch package's torch/lib, named by path, is a libtorch:
+// its version comes from the headers beside it or its library's name.
+func TestOnRuntimeNamedByPath(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	m, err := carton.Load(ctx, pack(t, "dict_io", "*", nil, nil), carton.WithRuntimePath(rt.Path), carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err, "%s (%s)", rt.Path, rt.Source)
+	defer m.Close()
+	got := m.Info().Runtime
+	assert.Equal(t, "option", got.Source)
+	assert.Equal(t, rt.Path, got.Path)
+	assert.True(t, strings.HasPrefix(rt.Version, strings.SplitN(got.Version, "+", 2)[0]), "%s vs %s", got.Version, rt.Version)
+}

@@ -22,13 +22,15 @@ func (Runner) Name() string          { return "torchscript" }
 func (Runner) Framework() string     { return string(libfetch.LibTorch) }
 func (Runner) ModelFileName() string { return "model.pt" }
 
-// Runtimes lists libtorch installations; an explicit directory without a
-// version (no build-version file) is an error naming what is missing.
+// Runtimes lists libtorch installations. The version of a directory named
+// by option or environment comes from libfetch.LibTorchVersion (a vendor
+// archive, carton's cache, or an installed torch package's torch/lib);
+// one without any is an error naming what is missing.
 func (Runner) Runtimes(ctx context.Context, hints backend.Hints) ([]backend.Runtime, error) {
 	return backend.FindRuntimes(ctx, libfetch.LibTorch, hints, func(path string) (string, error) {
-		v, err := libfetch.ReadBuildVersion(path)
+		v, err := libfetch.LibTorchVersion(path)
 		if err != nil {
-			return "", fmt.Errorf("%w: %s has no build-version file, so its libtorch version is unknown: %v", backend.ErrNoRuntime, path, err)
+			return "", fmt.Errorf("%w: %s: its libtorch version is unknown: %v", backend.ErrNoRuntime, path, err)
 		}
 		return v, nil
 	})
