@@ -14,7 +14,8 @@ import (
 // ONNX file, a TorchScript archive, a SavedModel directory), looked at
 // without loading it. Runners that cannot tell (noop) are not asked. None
 // recognizing it, or more than one, is an error wrapping ErrModel that
-// says what each runner found.
+// says what each runner found; a runner that recognizes it but finds it
+// unusable as it is (backend.UnusableModelError) has its finding returned.
 func DetectRunner(modelPath string) (string, error) {
 	var accepted, refusals []string
 	for _, name := range backend.Names() {
@@ -27,6 +28,10 @@ func DetectRunner(modelPath string) (string, error) {
 		if err == nil {
 			accepted = append(accepted, name)
 			continue
+		}
+		var unusable *backend.UnusableModelError
+		if errors.As(err, &unusable) { // the runner's kind of model, which cannot be packed as it is
+			return "", fmt.Errorf("%s runner: %w", name, err)
 		}
 		if !errors.Is(err, ErrModel) { // not a verdict on the model: a missing file, a failed stage
 			return "", err

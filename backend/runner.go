@@ -118,6 +118,16 @@ type ModelChecker interface {
 	CheckModel(modelDir string) error
 }
 
+// UnusableModelError is a ModelChecker's verdict on a model of its own
+// framework's kind that cannot be used as it is (an ONNX model whose
+// external data files were left out, say), as opposed to a file of another
+// kind: carton.DetectRunner reports it instead of trying other runners.
+// Err wraps ErrModel.
+type UnusableModelError struct{ Err error }
+
+func (e *UnusableModelError) Error() string { return e.Err.Error() }
+func (e *UnusableModelError) Unwrap() error { return e.Err }
+
 // OpenModelFile opens a model file for a ModelChecker and returns it with
 // its size; its errors wrap ErrModel (and fs.ErrNotExist when missing).
 func OpenModelFile(path string) (*os.File, int64, error) {

@@ -12,7 +12,8 @@ import (
 
 // CheckModel says whether the model file is an ONNX ModelProto (its
 // top-level protobuf fields are well formed and one of them is the graph)
-// or an ORT-format model.
+// or an ORT-format model, and whether the files an ONNX model keeps its
+// initializers' data in (external data) lie in the model directory.
 // It reads the field headers only, skipping their contents, so a model of
 // any size costs a few reads; ONNX Runtime judges the rest at Load.
 func (Runner) CheckModel(modelDir string) error {
@@ -32,7 +33,7 @@ func (Runner) CheckModel(modelDir string) error {
 	if err := checkModelProto(f, size); err != nil {
 		return fmt.Errorf("%w: %s is not an ONNX model: %w", backend.ErrModel, filepath.Base(p), err)
 	}
-	return nil
+	return checkExternalData(f, size, p)
 }
 
 // modelProtoGraph is ModelProto's field number for its GraphProto.

@@ -111,3 +111,17 @@ func TestStringsWithNULBytesOnOldRuntimes(t *testing.T) {
 	require.ErrorIs(t, err, backend.ErrInvalidInput)
 	assert.Contains(t, err.Error(), `input "text" element 1 holds a NUL byte`)
 }
+
+func FuzzExternalDataFiles(f *testing.F) {
+	for _, name := range []string{"external/model.onnx", "matmul_add.onnx"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "onnx", name))
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, model []byte) {
+		_, err := externalDataFiles(bytes.NewReader(model), int64(len(model))) // must not panic or loop
+		if err != nil {
+			assert.ErrorIs(t, err, pbscan.ErrNotProtobuf)
+		}
+	})
+}

@@ -312,9 +312,15 @@ func TestOptionsAndLoadErrors(t *testing.T) {
 	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
 	require.ErrorIs(t, err, carton.ErrModel)
 	assert.Contains(t, err.Error(), "is not an ONNX model", "pack's own look at the file")
-	// Well-formed at the top level, so only ONNX Runtime finds the graph
-	// is garbage when pack asks it for the specs.
+	// Bytes that do not parse inside the graph: pack's look finds them too.
 	require.NoError(t, os.WriteFile(broken, []byte("\x3a\x03bad"), 0o644))
+	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
+	require.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "is not an ONNX model")
+	// Well-formed protobuf all through (a graph with one node of an op no
+	// one defines), so only ONNX Runtime finds it is no model when pack
+	// asks it for the specs.
+	require.NoError(t, os.WriteFile(broken, []byte("\x3a\x0c\x0a\x0a\x22\x08NoSuchOp"), 0o644))
 	_, err = carton.Pack(ctx, broken, out, carton.PackOptions{Config: format.Config{Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*"}}})
 	require.ErrorIs(t, err, carton.ErrModel)
 	require.ErrorIs(t, err, carton.ErrFramework, "ONNX Runtime's own error")

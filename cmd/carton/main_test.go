@@ -397,7 +397,13 @@ func TestPackRecognizesTheRunner(t *testing.T) {
 		assert.Equal(t, carton.AnyFrameworkVersion, info.Runner.RequiredFrameworkVersion, model)
 	}
 
-	code, _, stderr := cli(t, "pack", "../../testdata/torch/state_dict.pt", "-o", filepath.Join(dir, "pickle.carton"))
+	// An ONNX model whose external data stayed behind is ONNX's to refuse.
+	code, _, stderr := cli(t, "pack", "../../testdata/onnx/external/model.onnx", "-o", filepath.Join(dir, "alone.carton"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "onnx runner: cannot load model: model.onnx keeps initializer data in weights.bin, which is not beside it; pack the directory")
+	assert.NoFileExists(t, filepath.Join(dir, "alone.carton"))
+
+	code, _, stderr = cli(t, "pack", "../../testdata/torch/state_dict.pt", "-o", filepath.Join(dir, "pickle.carton"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no runner recognizes")
 	assert.Contains(t, stderr, "written by torch.save", "each runner's finding is given")
