@@ -101,7 +101,9 @@ struct ct_module {
   torch::Device device{torch::kCPU};
   bool dict_mode = false;
   int n_args = 0;
-  std::vector<c10::TypePtr> arg_types;  // positional mode: forward's argument types, without self
+  // Positional mode: forward's argument types, without self; null for a
+  // Tensor argument, which the input is as it comes.
+  std::vector<c10::TypePtr> arg_types;
   c10::TypePtr dict_value;  // dict mode: the Dict's value type
   std::shared_ptr<Pool> pool = std::make_shared<Pool>();
   std::vector<std::string> default_names;
@@ -209,9 +211,10 @@ c10::IValue to_ivalue(const ct_tensor &in, at::IntArrayRef shape, void *data, co
 // forward declares (Optional ones included), and a 1-D tensor into the
 // List[int], List[float] or List[bool]: a tensor is all the caller can
 // pass. Anything else stays a tensor, for TorchScript to judge.
-c10::IValue as_argument(c10::IValue v, c10::TypePtr type) {
+c10::IValue as_argument(c10::IValue v, const c10::TypePtr &declared) {
   if (!v.isTensor()) return v;
-  if (type->kind() == c10::TypeKind::OptionalType) type = type->expectRef<c10::OptionalType>().getElementType();
+  const c10::Type *type = declared.get();
+  if (type->kind() == c10::TypeKind::OptionalType) type = type->expectRef<c10::OptionalType>().getElementType().get();
   const at::Tensor &t = v.toTensor();
   const bool is_bool = t.scalar_type() == at::kBool;
   const bool is_int = !is_bool && !t.is_floating_point() && !t.is_complex();
@@ -367,7 +370,10 @@ int32_t ct_load(const char *path, const void *bytes, size_t len, const char *dev
   const auto &schema = m->module.get_method("forward").function().getSchema();
   const auto &args = schema.arguments();
   m->n_args = static_cast<int>(args.size()) - 1;  // without self
-  for (size_t i = 1; i < args.size(); i++) m->arg_types.push_back(args[i].type());
+  for (size_t i = 1; i < args.size(); i++) {
+    const c10::TypePtr &type = args[i].type();
+    m->arg_types.push_back(type->kind() == c10::TypeKind::TensorType ? nullptr : type);
+  }
   if (m->n_args == 1 && args[1].type()->kind() == c10::TypeKind::DictType) {
     m->dict_mode = true;
     m->dict_value = args[1].type()->expectRef<c10::DictType>().getValueType();
@@ -427,7 +433,7 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     args.reserve(static_cast<size_t>(n_inputs));
     for (int64_t i = 0; i < n_inputs; i++) {
       c10::IValue v = input(i);
-      if (static_cast<size_t>(i) < m->arg_types.size()) v = as_argument(std::move(v), m->arg_types[i]);
+      if (static_cast<size_t>(i) < m->arg_types.size() && m->arg_types[i]) v = as_argument(std::move(v), m->arg_types[i]);
       args.push_back(std::move(v));
     }
   }
