@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/carton-run/carton"
 )
@@ -65,7 +66,12 @@ func BuildShim(ctx context.Context, torchDir, out string) error {
 	cmd := exec.CommandContext(ctx, cxx, "-O2", "-shared", "-fPIC", "-std="+std, "-D_GLIBCXX_USE_CXX11_ABI="+abi,
 		"-I"+src, "-I"+inc, "-I"+api, filepath.Join(src, "carton_torch.cpp"), "-o", tmp.Name(),
 		"-L"+lib, "-ltorch_cpu", "-lc10", "-Wl,-rpath,"+lib)
+	killGroupOnCancel(cmd)
+	cmd.WaitDelay = time.Second
 	if outp, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("building the shim: %w", ctx.Err())
+		}
 		tail := outp
 		if len(tail) > 2000 {
 			tail = tail[len(tail)-2000:]

@@ -28,7 +28,8 @@
 // $CARTON_LIBTORCH_SHIM_DIR or <cache>/shims/libtorch; `make shims` builds
 // one per libtorch it finds, and Load builds a missing one into the cache
 // (from the sources in the binary, with $CXX or g++) for a libtorch in the
-// cache or an installed Python torch. A shim built from older sources
+// cache or an installed Python torch (Load's context ends such a build). A
+// shim built from older sources
 // (no ct_revision_<ShimRevision> symbol) counts as missing there, and is
 // used as it is where none can be built.
 //

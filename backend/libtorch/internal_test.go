@@ -28,7 +28,7 @@ func testShim(t *testing.T) *shim {
 	require.NoError(t, err)
 	for _, rt := range rts {
 		if rt.Version == v {
-			s, err := loadShim(rt)
+			s, err := loadShim(context.Background(), rt)
 			require.NoError(t, err)
 			return s
 		}

@@ -122,8 +122,9 @@ func coreVersion(v string) string {
 	return v
 }
 
-// loadShim opens libtorch from rt.Path and the shim built for its version.
-func loadShim(rt backend.Runtime) (*shim, error) {
+// loadShim opens libtorch from rt.Path and the shim built for its version,
+// building it first where it can; ctx ends a build in progress.
+func loadShim(ctx context.Context, rt backend.Runtime) (*shim, error) {
 	shimPath, ok := ShimPath(rt.Version)
 	if !ok {
 		// A libtorch carton fetched (or one placed in the cache) carries its
@@ -131,9 +132,12 @@ func loadShim(rt backend.Runtime) (*shim, error) {
 		var buildErr error = fmt.Errorf("%w: shims are built automatically only for a libtorch in carton's cache or an installed Python torch", ErrNoShim)
 		switch rt.Source {
 		case "download", "cache":
-			buildErr = BuildShim(context.Background(), rt.Path, shimPath)
+			buildErr = BuildShim(ctx, rt.Path, shimPath)
 		case "python": // rt.Path is torch/lib; torch/include beside it
-			buildErr = BuildShim(context.Background(), filepath.Dir(rt.Path), shimPath)
+			buildErr = BuildShim(ctx, filepath.Dir(rt.Path), shimPath)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("building the shim for libtorch %s: %w", rt.Version, err)
 		}
 		if old, found := staleShim(rt.Version); buildErr != nil && found {
 			shimPath = old // an older shim still speaks the ABI; it lacks what later revisions added

@@ -367,13 +367,7 @@ func TestMissingShimIsExplained(t *testing.T) {
 // from the sources in the binary (torch/include beside torch/lib), which
 // then runs the model.
 func TestOnShimBuiltForPythonTorch(t *testing.T) {
-	rt := thisVersion(t)
-	if rt.Source != "python" {
-		t.Skipf("libtorch %s comes from %s, not an installed Python torch", rt.Version, rt.Source)
-	}
-	cache := t.TempDir()
-	t.Setenv("CARTON_LIBTORCH_SHIM_DIR", t.TempDir())
-	t.Setenv("CARTON_CACHE_DIR", cache)
+	rt, cache := withoutShims(t)
 	_, ok := libtorch.ShimPath(rt.Version)
 	require.False(t, ok)
 	ctx := context.Background()
@@ -545,10 +539,7 @@ func TestOnOutputsOutliveForeignInputsTheyAlias(t *testing.T) {
 // rebuilt where carton builds shims itself, and used as it is when it
 // cannot (no compiler).
 func TestOnStaleShim(t *testing.T) {
-	rt := thisVersion(t)
-	if rt.Source != "python" {
-		t.Skipf("libtorch %s comes from %s, not an installed Python torch", rt.Version, rt.Source)
-	}
+	rt := pythonTorch(t)
 	current, ok := libtorch.ShimPath(rt.Version)
 	require.True(t, ok)
 	b, err := os.ReadFile(current)
@@ -654,4 +645,44 @@ func TestOnRuntimeNamedByPath(t *testing.T) {
 	assert.Equal(t, "option", got.Source)
 	assert.Equal(t, rt.Path, got.Path)
 	assert.True(t, strings.HasPrefix(rt.Version, strings.SplitN(got.Version, "+", 2)[0]), "%s vs %s", got.Version, rt.Version)
+}
+
+// Load's context ends a shim build in progress (a build takes tens of
+// seconds), and leaves no shim behind.
+func TestOnShimBuildStopsWithLoadsContext(t *testing.T) {
+	rt, cache := withoutShims(t)
+	path := pack(t, "dict_io", "*", nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // past discovery, well inside the build
+	defer cancel()
+	start := time.Now()
+	_, err := carton.Load(ctx, path, carton.WithFrameworkVersion(rt.Version))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// The compiler's children are killed too: the Load does not wait for
+	// the build (15-25 s here) to finish.
+	assert.Less(t, time.Since(start), 10*time.Second)
+	_, built := libtorch.ShimPath(rt.Version)
+	assert.False(t, built)
+	leftovers, _ := filepath.Glob(filepath.Join(cache, "shims", "libtorch", "*", ".shim-*"))
+	assert.Empty(t, leftovers)
+}
+
+// pythonTorch is this process's libtorch when it comes from an installed
+// Python torch, the kind Load builds shims for; the test is skipped on
+// others.
+func pythonTorch(t *testing.T) backend.Runtime {
+	rt := thisVersion(t)
+	if rt.Source != "python" {
+		t.Skipf("libtorch %s comes from %s, not an installed Python torch", rt.Version, rt.Source)
+	}
+	return rt
+}
+
+// withoutShims is pythonTorch with no shim to be found: an empty shim
+// directory and an empty cache, which it returns.
+func withoutShims(t *testing.T) (backend.Runtime, string) {
+	rt := pythonTorch(t)
+	cache := t.TempDir()
+	t.Setenv("CARTON_LIBTORCH_SHIM_DIR", t.TempDir())
+	t.Setenv("CARTON_CACHE_DIR", cache)
+	return rt, cache
 }

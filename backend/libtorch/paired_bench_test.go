@@ -142,7 +142,7 @@ func (cs *callState) forwardOne(m *module, x tensor.Tensor) error {
 // input "x", as carton does (data passed as an argument, nothing pinned);
 // cleanup frees the last result and the module.
 func oneInputCall(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor) (*module, *callState) {
-	s, err := loadShim(rt)
+	s, err := loadShim(context.Background(), rt)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 	if err != nil {
 		return nil, err
 	}
-	s, err := loadShim(req.Runtime)
+	s, err := loadShim(ctx, req.Runtime)
 	if err != nil {
 		return nil, err
 	}
