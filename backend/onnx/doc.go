@@ -35,6 +35,12 @@
 // the input's Go memory (copied when the input is foreign: its owner may
 // free it first).
 //
+// Outputs that are not tensors (sequences, maps, optionals: skl2onnx's
+// ZipMap gives a sequence of maps beside its labels) are left out of the
+// carton's specs and of every run, and the tensor outputs served; export
+// with zipmap=False for the probabilities as a tensor. Such inputs, and a
+// model with no tensor output, fail Load.
+//
 // Shapes: ORT reports a value declared without a shape (any rank) as rank
 // 0, like a scalar; when some input or output looks scalar, the model's
 // graph inputs and outputs are read from model.onnx (the rest of the file

@@ -89,6 +89,7 @@ func TestModelsOnEveryRuntime(t *testing.T) {
 		{"any_rank", filepath.Join(models, "any_rank.onnx"), models},
 		{"passthrough", filepath.Join(models, "passthrough.onnx"), models},
 		{"lying_static", filepath.Join(models, "lying_static.onnx"), models},
+		{"sequence_output", filepath.Join(models, "sequence_output.onnx"), models}, // its sequence output left out
 	}
 	for _, c := range cases {
 		path := pack(t, c.model, nil)

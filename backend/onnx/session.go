@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -89,6 +90,7 @@ type session struct {
 	// session's life so each Run passes them as they are.
 	inNames, outNames []uintptr
 	outKeys           []string // the outputs' names, in order
+	skipped           []string // outputs that are not tensors, which runs leave out
 	namePin           runtime.Pinner
 	release           func(uintptr) // frees one OrtValue; shared by all outputs
 	prealloc          atomic.Bool   // some outputs are allocated in Go before Run
@@ -197,8 +199,11 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	if err != nil {
 		return nil, err
 	}
-	if s.inputs, err = s.readSpecs(fnSessionGetInputCount, fnSessionGetInputName, fnSessionGetInputTypeInfo); err == nil {
-		s.outputs, err = s.readSpecs(fnSessionGetOutputCount, fnSessionGetOutputName, fnSessionGetOutputTypeInfo)
+	if s.inputs, _, err = s.readSpecs(fnSessionGetInputCount, fnSessionGetInputName, fnSessionGetInputTypeInfo, false); err == nil {
+		s.outputs, s.skipped, err = s.readSpecs(fnSessionGetOutputCount, fnSessionGetOutputName, fnSessionGetOutputTypeInfo, true)
+	}
+	if err == nil && len(s.outputs) == 0 && len(s.skipped) > 0 {
+		err = fmt.Errorf("%w: the model has no tensor outputs (%s: sequences, maps and optionals are not supported)", ErrRuntime, strings.Join(s.skipped, ", "))
 	}
 	if err == nil {
 		err = s.markShapeless(path, model)
@@ -229,32 +234,41 @@ func newSession(lib *library, path string, model []byte, o sessionOptions) (*ses
 	return s, nil
 }
 
-func (s *session) readSpecs(countFn, nameFn, typeFn int) ([]ioSpec, error) {
+// readSpecs describes the session's inputs or outputs. With skipOthers,
+// values that are not tensors (sequences, maps, optionals) are left out
+// and named in skipped; else they are an error.
+func (s *session) readSpecs(countFn, nameFn, typeFn int, skipOthers bool) (specs []ioSpec, skipped []string, err error) {
 	a := s.lib.api
 	n := dlopen.New[uintptr]()
 	if err := a.call(countFn, s.handle, ptr(n)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	specs := make([]ioSpec, *n)
-	for i := range specs {
+	for i := range int(*n) {
 		cname, typeInfo := dlopen.New[uintptr](), dlopen.New[uintptr]()
 		if err := a.call(nameFn, s.handle, uintptr(i), s.lib.allocator, ptr(cname)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		name := dlopen.GoString(*cname)
 		_ = a.call(fnAllocatorFree, s.lib.allocator, *cname)
 		if err := a.call(typeFn, s.handle, uintptr(i), ptr(typeInfo)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		spec, err := s.describe(name, *typeInfo)
 		a.raw(fnReleaseTypeInfo, *typeInfo)
-		if err != nil {
-			return nil, err
+		if skipOthers && errors.Is(err, errNotTensor) {
+			skipped = append(skipped, name)
+			continue
 		}
-		specs[i] = spec
+		if err != nil {
+			return nil, nil, err
+		}
+		specs = append(specs, spec)
 	}
-	return specs, nil
+	return specs, skipped, nil
 }
+
+// errNotTensor marks a value that is a sequence, map or optional.
+var errNotTensor = errors.New("not a tensor")
 
 // describe reads a tensor type info (which the caller releases).
 func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
@@ -267,7 +281,7 @@ func (s *session) describe(name string, typeInfo uintptr) (ioSpec, error) {
 	onnxType := out[0]
 	const onnxTypeTensor = 1
 	if onnxType != onnxTypeTensor {
-		return spec, fmt.Errorf("%w: %q is not a tensor (ONNX type %d: sequences, maps and optionals are not supported)", ErrRuntime, name, onnxType)
+		return spec, fmt.Errorf("%w: %q is %w (ONNX type %d: sequences, maps and optionals are not supported)", ErrRuntime, name, errNotTensor, onnxType)
 	}
 	if err := a.call(fnCastTypeInfoToTensorInfo, typeInfo, ptr(&out[1])); err != nil {
 		return spec, err

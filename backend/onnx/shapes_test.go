@@ -122,3 +122,17 @@ func onEveryRuntime(t *testing.T, path string, test func(*testing.T, *carton.Mod
 		})
 	}
 }
+
+// Outputs that are not tensors (a sequence here; skl2onnx's ZipMap gives a
+// sequence of maps) are left out of the carton's specs and of every run;
+// the tensor outputs beside them are served. A model with none fails Load.
+func TestNonTensorOutputsAreLeftOut(t *testing.T) {
+	info, err := carton.ModelInfo(context.Background(), pack(t, filepath.Join(models, "sequence_output.onnx"), nil))
+	require.NoError(t, err)
+	assert.Equal(t, "[y:float32:[n,2]]", fmt.Sprint(info.Outputs))
+
+	dir := t.TempDir()
+	_, err = carton.Pack(context.Background(), filepath.Join(models, "sequence_only.onnx"), filepath.Join(dir, "seq_only.carton"), carton.PackOptions{})
+	require.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "the model has no tensor outputs (pieces")
+}

@@ -201,3 +201,36 @@ g = helper.make_graph(
     [numpy_helper.from_array(np.array([2], np.int64), "end")],
 )
 save("lying_static", g, {"x": np.arange(8, dtype=np.float32).reshape(2, 4), "start": np.array([1], np.int64)})
+
+# 12. A sequence output beside a tensor one (as skl2onnx's ZipMap gives a
+#     sequence of maps beside the labels): the runner serves the tensor
+#     outputs and leaves the other out. Only y has a reference.
+g = helper.make_graph(
+    [helper.make_node("SplitToSequence", ["x"], ["pieces"], axis=0), helper.make_node("Neg", ["x"], ["y"])],
+    "sequence_output",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+    [helper.make_tensor_sequence_value_info("pieces", TensorProto.FLOAT, None),
+     helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])],
+)
+model = helper.make_model(g, opset_imports=OPSET, producer_name="carton-testdata")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save_model(model, os.path.join(HERE, "sequence_output.onnx"))
+x = np.arange(6, dtype=np.float32).reshape(3, 2)
+pieces, y = ort.InferenceSession(os.path.join(HERE, "sequence_output.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+np.save(os.path.join(HERE, "sequence_output.in.x.npy"), x)
+np.save(os.path.join(HERE, "sequence_output.out.y.npy"), y)
+print("sequence_output", {"pieces": len(pieces), "y": y.shape})
+
+# 13. Only a sequence output: nothing for the runner to serve.
+g = helper.make_graph(
+    [helper.make_node("SplitToSequence", ["x"], ["pieces"], axis=0)],
+    "sequence_only",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+    [helper.make_tensor_sequence_value_info("pieces", TensorProto.FLOAT, None)],
+)
+model = helper.make_model(g, opset_imports=OPSET, producer_name="carton-testdata")
+model.ir_version = 8
+onnx.checker.check_model(model)
+onnx.save_model(model, os.path.join(HERE, "sequence_only.onnx"))
+print("sequence_only")
