@@ -79,8 +79,9 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	if n := utf8.RuneCountInString(cfg.ShortDescription); n > 100 {
 		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, n)
 	}
-	if cfg.Runner.RunnerName == "" {
-		name, err := DetectRunner(modelPath)
+	detected := cfg.Runner.RunnerName == ""
+	if detected {
+		name, err := DetectRunner(modelPath) // the runner's CheckModel accepted the model
 		if err != nil {
 			return "", err
 		}
@@ -95,7 +96,7 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		return "", err
 	}
 	if known {
-		if err := checkModel(ctx, runner, modelPath, entries, &cfg); err != nil {
+		if err := checkModel(ctx, runner, modelPath, entries, &cfg, !detected); err != nil {
 			return "", err
 		}
 	}
@@ -259,11 +260,13 @@ func addTensors(all map[string]tensor.Tensor, prefix string, ts map[string]tenso
 	return refs, nil
 }
 
-// checkModel has the runner look at the model (backend.ModelChecker) and,
-// when the carton declares no inputs and outputs, read them from it
+// checkModel has the runner look at the model (backend.ModelChecker; not
+// when look is false, as after DetectRunner, which did) and, when the
+// carton declares no inputs and outputs, read them from it
 // (backend.SpecInspector).
-func checkModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config) error {
+func checkModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config, look bool) error {
 	checker, check := runner.(backend.ModelChecker)
+	check = check && look
 	insp, inspect := runner.(backend.SpecInspector)
 	inspect = inspect && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0
 	if !check && !inspect {

@@ -37,6 +37,22 @@ func AliasOfInput(inputs []tensor.Tensor, dtype tensor.DType, shape tensor.Shape
 	if !ok {
 		return tensor.Tensor{}, false
 	}
-	t, err := tensor.FromBytes(dtype, shape, in.Bytes()[off:off+nbytes])
+	t, err := HeldOutput(in, off, dtype, shape, nbytes)
 	return t, err == nil
+}
+
+// HeldOutput hands over an output held in input in, nbytes at offset (as
+// InputHolding found it): a view when in is Go memory, which the view keeps
+// alive; a copy when it is another framework's, whose owner may free it
+// before the output.
+func HeldOutput(in tensor.Tensor, offset int, dtype tensor.DType, shape tensor.Shape, nbytes int) (tensor.Tensor, error) {
+	held := in.Bytes()[offset : offset+nbytes]
+	if !in.IsForeign() {
+		return tensor.FromBytes(dtype, shape, held)
+	}
+	t, err := tensor.New(dtype, shape)
+	if err == nil {
+		copy(t.Bytes(), held)
+	}
+	return t, err
 }

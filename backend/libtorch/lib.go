@@ -70,23 +70,22 @@ var ErrOtherLibtorch = errors.New("another libtorch is already loaded in this pr
 // there: the first such in $CARTON_LIBTORCH_SHIM_DIR's directories, then
 // carton's cache; else the cache's path, where one is built.
 func ShimPath(version string) (string, bool) {
-	dirs := shimDirs()
-	for _, d := range dirs {
-		if p := filepath.Join(d, coreVersion(version), shimFileName()); shimIsCurrent(p) {
+	files := shimFiles(version)
+	for _, p := range files {
+		if shimIsCurrent(p) {
 			return p, true
 		}
 	}
-	if len(dirs) == 0 {
+	if len(files) == 0 {
 		return shimFileName(), false
 	}
-	return filepath.Join(dirs[len(dirs)-1], coreVersion(version), shimFileName()), false
+	return files[len(files)-1], false
 }
 
 // staleShim finds a shim for version built by an older carton, for when
 // no current one can be built.
 func staleShim(version string) (string, bool) {
-	for _, d := range shimDirs() {
-		p := filepath.Join(d, coreVersion(version), shimFileName())
+	for _, p := range shimFiles(version) {
 		if _, err := os.Stat(p); err == nil {
 			return p, true
 		}
@@ -94,8 +93,9 @@ func staleShim(version string) (string, bool) {
 	return "", false
 }
 
-// shimDirs are the directories shims are looked for in, in order.
-func shimDirs() []string {
+// shimFiles are the places a shim for version is looked for, in order:
+// under each of $CARTON_LIBTORCH_SHIM_DIR's directories, then the cache's.
+func shimFiles(version string) []string {
 	var dirs []string
 	if d := os.Getenv("CARTON_LIBTORCH_SHIM_DIR"); d != "" {
 		dirs = append(dirs, filepath.SplitList(d)...)
@@ -103,7 +103,11 @@ func shimDirs() []string {
 	if cache, err := libfetch.CacheDir(); err == nil {
 		dirs = append(dirs, filepath.Join(cache, "shims", "libtorch"))
 	}
-	return dirs
+	files := make([]string, len(dirs))
+	for i, d := range dirs {
+		files[i] = filepath.Join(d, coreVersion(version), shimFileName())
+	}
+	return files
 }
 
 func shimFileName() string {

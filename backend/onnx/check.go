@@ -26,18 +26,14 @@ func (Runner) CheckModel(modelDir string) error {
 		return err
 	}
 	defer f.Close()
-	var head [8]byte
-	if n, _ := f.ReadAt(head[:], 0); n == len(head) && string(head[4:]) == "ORTM" {
-		return nil // an ORT-format (flatbuffer) model, which ONNX Runtime reads from bytes
+	if isORTFormat(f) {
+		return nil // ONNX Runtime reads it from bytes
 	}
 	if err := checkModelProto(f, size); err != nil {
 		return fmt.Errorf("%w: %s is not an ONNX model: %w", backend.ErrModel, filepath.Base(p), err)
 	}
 	return checkExternalData(f, size, p)
 }
-
-// modelProtoGraph is ModelProto's field number for its GraphProto.
-const modelProtoGraph = 7
 
 // checkModelProto requires a well-formed message with a graph.
 func checkModelProto(r io.ReaderAt, size int64) error {

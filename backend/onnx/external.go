@@ -33,12 +33,12 @@ func externalDataFiles(r io.ReaderAt, size int64) ([]string, error) {
 	var files []string
 	tensor := func(f pbscan.Field) error {
 		return pbscan.Walk(r, f.Off, f.Len, func(t pbscan.Field) error {
-			if t.Num != tensorProtoExternalData || t.Wire != 2 || t.Len > maxValueInfoBytes {
+			if t.Num != tensorProtoExternalData || t.Wire != 2 {
 				return nil
 			}
-			b := make([]byte, t.Len)
-			if _, err := r.ReadAt(b, t.Off); err != nil {
-				return fmt.Errorf("%w: %w", pbscan.ErrNotProtobuf, err)
+			b, err := readSmall(r, t)
+			if b == nil {
+				return err
 			}
 			var key, value string
 			if err := fields(b, func(num protowire.Number, v []byte) error {
@@ -58,25 +58,19 @@ func externalDataFiles(r io.ReaderAt, size int64) ([]string, error) {
 			return nil
 		})
 	}
-	err := pbscan.Walk(r, 0, size, func(model pbscan.Field) error {
-		if model.Num != modelProtoGraph || model.Wire != 2 {
-			return nil
+	err := walkGraph(r, size, func(g pbscan.Field) error {
+		switch g.Num {
+		case graphProtoInitializer:
+			return tensor(g)
+		case graphProtoSparseInitializer:
+			return pbscan.Walk(r, g.Off, g.Len, func(s pbscan.Field) error {
+				if (s.Num == sparseTensorValues || s.Num == sparseTensorIndices) && s.Wire == 2 {
+					return tensor(s)
+				}
+				return nil
+			})
 		}
-		return pbscan.Walk(r, model.Off, model.Len, func(g pbscan.Field) error {
-			switch {
-			case g.Wire != 2:
-			case g.Num == graphProtoInitializer:
-				return tensor(g)
-			case g.Num == graphProtoSparseInitializer:
-				return pbscan.Walk(r, g.Off, g.Len, func(s pbscan.Field) error {
-					if (s.Num == sparseTensorValues || s.Num == sparseTensorIndices) && s.Wire == 2 {
-						return tensor(s)
-					}
-					return nil
-				})
-			}
-			return nil
-		})
+		return nil
 	})
 	return files, err
 }

@@ -613,10 +613,10 @@ func (s *session) outputTensor(cs *callState, spec *ioSpec, v uintptr) (tensor.T
 		return tensor.Tensor{}, err
 	}
 	nbytes := n * spec.dtype.Size()
-	if in, _, ok := backend.InputHolding(cs.ins, uintptr(cs.data), nbytes); ok {
+	if in, off, ok := backend.InputHolding(cs.ins, uintptr(cs.data), nbytes); ok {
 		// A graph input passed through: the value wraps the caller's memory.
 		a.rawC(&cs.Caller, fnReleaseValue, v)
-		return aliasOutput(in, spec.dtype, shape, uintptr(cs.data), nbytes)
+		return backend.HeldOutput(in, off, spec.dtype, shape, nbytes)
 	}
 	t, err := tensor.ForeignHandle(spec.dtype, shape, cs.data, nbytes, s.release, v)
 	if err != nil {
@@ -648,21 +648,6 @@ func (s *session) outputShape(cs *callState, v uintptr) (tensor.Shape, error) {
 		}
 	}
 	return dims, nil
-}
-
-// aliasOutput hands over an output lying in input in's memory: a view of
-// it when that is Go memory, which the view keeps alive; a copy when it is
-// another framework's, which the caller may release before the output.
-func aliasOutput(in tensor.Tensor, dtype tensor.DType, shape tensor.Shape, data uintptr, nbytes int) (tensor.Tensor, error) {
-	if !in.IsForeign() {
-		off := int(data - uintptr(in.Pointer()))
-		return tensor.FromBytes(dtype, shape, in.Bytes()[off:off+nbytes])
-	}
-	t, err := tensor.New(dtype, shape)
-	if err == nil {
-		copy(t.Bytes(), in.Bytes()[data-uintptr(in.Pointer()):][:nbytes])
-	}
-	return t, err
 }
 
 func (s *session) readStrings(cs *callState, v uintptr, shape tensor.Shape) (tensor.Tensor, error) {

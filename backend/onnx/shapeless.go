@@ -22,10 +22,6 @@ const (
 	tensorTypeShape  = 2  // TypeProto.Tensor.shape: TensorShapeProto
 )
 
-// maxValueInfoBytes bounds the one message per graph input or output that
-// shapelessValues decodes: a name, a type and a few dims.
-const maxValueInfoBytes = 1 << 20
-
 // errScan stops a walk once it has what it needs.
 var errScan = errors.New("scan done")
 
@@ -37,34 +33,29 @@ var errScan = errors.New("scan done")
 func shapelessValues(r io.ReaderAt, size int64, names map[string]bool) (map[string]bool, error) {
 	shapeless := map[string]bool{}
 	seen := map[string]bool{}
-	err := pbscan.Walk(r, 0, size, func(model pbscan.Field) error {
-		if model.Num != modelProtoGraph || model.Wire != 2 {
+	err := walkGraph(r, size, func(f pbscan.Field) error {
+		if f.Num != graphProtoInput && f.Num != graphProtoOutput {
 			return nil
 		}
-		return pbscan.Walk(r, model.Off, model.Len, func(f pbscan.Field) error {
-			if (f.Num != graphProtoInput && f.Num != graphProtoOutput) || f.Wire != 2 || f.Len > maxValueInfoBytes {
-				return nil
-			}
-			b := make([]byte, f.Len)
-			if _, err := r.ReadAt(b, f.Off); err != nil {
-				return fmt.Errorf("%w: %w", pbscan.ErrNotProtobuf, err)
-			}
-			name, tensor, shaped, err := valueInfo(b)
-			if err != nil {
-				return err
-			}
-			if !names[name] || seen[name] {
-				return nil
-			}
-			seen[name] = true
-			if tensor && !shaped {
-				shapeless[name] = true
-			}
-			if len(seen) == len(names) {
-				return errScan
-			}
+		b, err := readSmall(r, f)
+		if b == nil {
+			return err
+		}
+		name, tensor, shaped, err := valueInfo(b)
+		if err != nil {
+			return err
+		}
+		if !names[name] || seen[name] {
 			return nil
-		})
+		}
+		seen[name] = true
+		if tensor && !shaped {
+			shapeless[name] = true
+		}
+		if len(seen) == len(names) {
+			return errScan
+		}
+		return nil
 	})
 	if err != nil && !errors.Is(err, errScan) {
 		return nil, err
@@ -97,34 +88,6 @@ func valueInfo(b []byte) (name string, tensor, shaped bool, err error) {
 	return name, tensor, shaped, err
 }
 
-// fields calls fn with each length-delimited field of the message in b.
-func fields(b []byte, fn func(protowire.Number, []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", pbscan.ErrNotProtobuf, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: %w", pbscan.ErrNotProtobuf, protowire.ParseError(n))
-			}
-			if err := fn(num, v); err != nil {
-				return err
-			}
-			b = b[n:]
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", pbscan.ErrNotProtobuf, protowire.ParseError(n))
-		}
-		b = b[n:]
-	}
-	return nil
-}
-
 // markShapeless marks the session's inputs and outputs that ONNX Runtime
 // reports as rank 0 but the model declares without a shape: they take
 // tensors of any rank. Only an ONNX model needs reading, and only when
@@ -153,8 +116,7 @@ func (s *session) markShapeless(path string, model []byte) error {
 		defer f.Close()
 		r, size = f, n
 	}
-	var head [8]byte
-	if n, _ := r.ReadAt(head[:], 0); n == len(head) && string(head[4:]) == "ORTM" {
+	if isORTFormat(r) {
 		return nil
 	}
 	shapeless, err := shapelessValues(r, size, ambiguous)

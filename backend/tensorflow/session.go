@@ -161,11 +161,11 @@ func (s *session) bindSignature(c *dlopen.Caller, metaBuf uintptr, name string) 
 }
 
 // matchGraph checks each output the signature declares against the graph
-// that computes it. A dtype the graph does not compute fails the load; a
-// shape is taken from the graph, whose static shapes TensorFlow's own
-// kernels follow, where the signature's differs: a signature is only
-// metadata, edited or exported wrong at times, and a shape taken on trust
-// would read past the end of a smaller output.
+// that computes it. A dtype the graph does not compute fails the load; the
+// shape is the graph's, whose static shapes TensorFlow's own kernels
+// follow, not the signature's: a signature is only metadata, edited or
+// exported wrong at times, and a shape taken on trust would read past the
+// end of a smaller output.
 func (s *session) matchGraph(c *dlopen.Caller) error {
 	lib := s.lib
 	st := lib.newStatus()
@@ -185,9 +185,6 @@ func (s *session) matchGraph(c *dlopen.Caller) error {
 					dims = nil
 				}
 			}
-		}
-		if dims != nil && spec.dims != nil && slices.Equal(dims, spec.dims) {
-			continue
 		}
 		spec.dims, spec.known = dims, dims != nil && !slices.Contains(dims, -1)
 	}

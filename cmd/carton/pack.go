@@ -42,17 +42,6 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *out == "" {
 		return usageErr("-o is required")
 	}
-	var notes []string
-	if *runner == "" {
-		if *runner, err = carton.DetectRunner(pos[0]); err != nil {
-			return err
-		}
-		notes = append(notes, "runner "+*runner+", recognized from the model")
-	}
-	if *version == "" {
-		*version = carton.AnyFrameworkVersion
-		notes = append(notes, "any framework version: --framework-version to require one")
-	}
 	cfg := format.Config{
 		ModelName: *name, ShortDescription: *desc, ModelDescription: *longDesc, License: *license,
 		Repository: *repo, Homepage: *homepage, RequiredPlatforms: platforms,
@@ -94,8 +83,15 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "packed %s (manifest sha256 %s)\n", *out, sha)
-	for _, n := range notes {
-		fmt.Fprintf(stdout, "  %s\n", n)
+	if *runner == "" { // Pack chose it (carton.DetectRunner)
+		info, err := carton.ModelInfo(ctx, *out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  runner %s, recognized from the model\n", info.Runner.RunnerName)
+	}
+	if *version == "" {
+		fmt.Fprintf(stdout, "  any framework version: --framework-version to require one\n")
 	}
 	return nil
 }
