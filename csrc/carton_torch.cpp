@@ -45,6 +45,11 @@ struct Result {
   std::vector<Slot> slots;  // slots[0, used) are this call's outputs
   size_t used = 0;
   std::shared_ptr<Pool> pool;
+  // Dict mode: the input dict of the call that made this result, which
+  // the next call through this result refills in place when nothing else
+  // holds it (see input_dict). Its tensors are views of memory it does
+  // not own, so keeping it holds no input alive.
+  c10::IValue input_dict;
 };
 
 Pool::~Pool() {
@@ -105,6 +110,13 @@ struct ct_module {
   // Tensor argument, which the input is as it comes.
   std::vector<c10::TypePtr> arg_types;
   c10::TypePtr dict_value;  // dict mode: the Dict's value type
+  // forward, looked up once (Module::forward looks it up by name on
+  // every call).
+  std::unique_ptr<torch::jit::Method> forward;
+  // Dict mode with str keys: the dict ct_forward builds is of forward's
+  // declared type by construction, so it runs forward without the schema
+  // check (which builds the dict's type anew on every call).
+  bool dict_prechecked = false;
   std::shared_ptr<Pool> pool = std::make_shared<Pool>();
   std::vector<std::string> default_names;
 };
@@ -330,6 +342,37 @@ std::string_view output_name(const ct_module *m, const ct_call *call, size_t i, 
   return scratch;
 }
 
+// input_dict returns forward's input dict holding this call's inputs
+// (input(i) makes input i). It refills r's dict of the previous call in
+// place when nothing but r holds it and it has exactly this call's keys in
+// this call's order (forward may have kept or changed it); else it makes
+// a new one. A dict is kept only when every value is a view over the
+// caller's memory: one on another device, or strings, would hold memory.
+template <typename MakeInput>
+c10::IValue input_dict(Result *r, const ct_module *m, const ct_tensor *inputs, int64_t n_inputs, MakeInput &&input) {
+  bool keep = m->device.is_cpu();
+  for (int64_t i = 0; i < n_inputs; i++) keep = keep && inputs[i].dtype != CT_STRING;
+  bool reusable = r->input_dict.isGenericDict() && r->input_dict.use_count() == 1;
+  if (reusable) {
+    const auto dict = r->input_dict.toGenericDict();
+    reusable = static_cast<int64_t>(dict.size()) == n_inputs;
+    int64_t i = 0;
+    for (auto it = dict.begin(); reusable && it != dict.end(); ++it, ++i)
+      reusable = it->key().isString() && it->key().toStringRef() == inputs[i].name;
+  }
+  if (reusable) {
+    const auto dict = r->input_dict.toGenericDict();
+    int64_t i = 0;
+    for (auto it = dict.begin(); it != dict.end(); ++it, ++i) it->setValue(input(i));
+  } else {
+    c10::impl::GenericDict dict(c10::StringType::get(), m->dict_value);
+    for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), input(i));
+    r->input_dict = c10::IValue(std::move(dict));
+  }
+  if (!keep) return std::move(r->input_dict);
+  return r->input_dict;
+}
+
 }  // namespace
 
 extern "C" {
@@ -367,7 +410,8 @@ int32_t ct_load(const char *path, const void *bytes, size_t len, const char *dev
     m->module = torch::jit::load(in, m->device);
   }
   m->module.eval();
-  const auto &schema = m->module.get_method("forward").function().getSchema();
+  m->forward = std::make_unique<torch::jit::Method>(m->module.get_method("forward"));
+  const auto &schema = m->forward->function().getSchema();
   const auto &args = schema.arguments();
   m->n_args = static_cast<int>(args.size()) - 1;  // without self
   for (size_t i = 1; i < args.size(); i++) {
@@ -376,7 +420,9 @@ int32_t ct_load(const char *path, const void *bytes, size_t len, const char *dev
   }
   if (m->n_args == 1 && args[1].type()->kind() == c10::TypeKind::DictType) {
     m->dict_mode = true;
-    m->dict_value = args[1].type()->expectRef<c10::DictType>().getValueType();
+    const auto &dict_type = args[1].type()->expectRef<c10::DictType>();
+    m->dict_value = dict_type.getValueType();
+    m->dict_prechecked = dict_type.getKeyType()->kind() == c10::TypeKind::StringType;
   }
   for (size_t i = 0; i < kDefaultNames; i++) m->default_names.push_back("output_" + std::to_string(i));
   *out = m.release();
@@ -425,20 +471,25 @@ int32_t ct_forward(ct_module *m, const ct_tensor *inputs, int64_t n_inputs, cons
     shape += in.ndim;
     return v;
   };
+  if (!r) r.reset(acquire(m->pool));
+  args.reserve(static_cast<size_t>(n_inputs) + 1);  // room for self, which the Method puts first
+  c10::IValue result;
   if (m->dict_mode) {
-    c10::impl::GenericDict dict(c10::StringType::get(), m->dict_value);
-    for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), input(i));
-    args.emplace_back(std::move(dict));
+    args.emplace_back(input_dict(r.get(), m, inputs, n_inputs, input));
+    if (m->dict_prechecked) {
+      m->forward->run(args);
+      result = std::move(args.front());
+    } else {  // keys of another type: let the schema check say so
+      result = (*m->forward)(std::move(args));
+    }
   } else {
-    args.reserve(static_cast<size_t>(n_inputs));
     for (int64_t i = 0; i < n_inputs; i++) {
       c10::IValue v = input(i);
       if (static_cast<size_t>(i) < m->arg_types.size() && m->arg_types[i]) v = as_argument(std::move(v), m->arg_types[i]);
       args.push_back(std::move(v));
     }
+    result = (*m->forward)(std::move(args));  // checks the arguments against forward's schema
   }
-  c10::IValue result = m->module.forward(std::move(args));  // forward takes the vector by value
-  if (!r) r.reset(acquire(m->pool));
   std::string scratch;
   if (result.isGenericDict()) {
     for (const auto &kv : result.toGenericDict()) {

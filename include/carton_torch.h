@@ -22,7 +22,7 @@ extern "C" {
 /* Bumped when the shim's behaviour changes within one ABI: a shim built
  * from older sources lacks the symbol ct_revision_<N> of this revision,
  * and carton rebuilds it where it can (backend/libtorch). */
-#define CT_SHIM_REVISION 2
+#define CT_SHIM_REVISION 3
 
 /* Inputs whose data comes in ct_forward's own arguments; see ct_forward. */
 #define CT_DIRECT_INPUTS 10

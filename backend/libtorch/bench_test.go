@@ -42,7 +42,7 @@ func BenchmarkOverhead(b *testing.B) {
 		}
 		benchpair.TimeAPIs(b, "input="+c.name, ctx, m, map[string]tensor.Tensor{"x": c.x})
 		b.Run("input="+c.name+"/impl=cpp", func(b *testing.B) {
-			benchpair.Time(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x))
+			benchpair.Time(b, libtorch.CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, false, c.x))
 		})
 		m.Close()
 	}

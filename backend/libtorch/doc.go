@@ -57,7 +57,10 @@
 // its input, or a view of it) is handed back as a view of the input's Go
 // memory; one in a foreign input's memory (another call's output fed back)
 // is copied, whatever its size, since that input's owner may free it
-// first. String outputs are copied.
+// first. String outputs are copied. A dict-mode forward gets the input
+// dict of the module's last call refilled, unless it kept that dict or
+// changed its keys (RATIONALE.md); the dict's tensors are views of the
+// caller's memory, as every input is, valid during the call only.
 //
 // Concurrency: one module serves concurrent Infer calls (TorchScript's
 // forward is thread-safe for inference); libraries stay loaded for the

@@ -25,9 +25,10 @@ const ShimABIVersion = 3
 // ShimRevision is the CT_SHIM_REVISION of the sources this package embeds:
 // a shim built from them exports ct_revision_<ShimRevision>. One without
 // it was built by an older carton (the same ABI, fewer features: before
-// revision 2, no int, float, bool or list arguments and results); it is
-// rebuilt where carton builds shims itself, else used as it is.
-const ShimRevision = 2
+// revision 2, no int, float, bool or list arguments and results; before
+// 3, a dict-mode forward looked up, checked and given a new dict on every
+// call); it is rebuilt where carton builds shims itself, else used as it is.
+const ShimRevision = 3
 
 // shimIsCurrent says whether the shim file at path was built from this
 // package's sources, by its revision symbol, without loading it (a shim

@@ -140,6 +140,8 @@ var cases = []modelCase{
 		spec("flag", tensor.Bool), spec("sizes", tensor.Int64), spec("shift", tensor.Float32)}},
 	// Two of forward's three arguments: the last keeps its default.
 	{name: "optional_args", inputs: []format.TensorSpec{spec("x", tensor.Float32), spec("mask", tensor.Float32)}},
+	{name: "dict_mutates"},
+	{name: "dict_keeps"},
 }
 
 func manySpecs() []format.TensorSpec {
@@ -533,6 +535,65 @@ func TestOnOutputsOutliveForeignInputsTheyAlias(t *testing.T) {
 		assert.Nil(t, tensor.Compare(out["output_0"], x, tensor.Tolerance{}), "%d rows", rows)
 		m.ReleaseOutputs(out)
 	}
+}
+
+// The shim refills the input dict of a module's last call instead of
+// building one per call. Each call must still get a dict of its own inputs
+// alone, whatever forward did to the last one, and a dict forward kept
+// must not change under it.
+func TestOnInputDictsAreEachCallsOwn(t *testing.T) {
+	rt := thisVersion(t)
+	ctx := context.Background()
+	load := func(name string) *carton.Model {
+		m, err := carton.Load(ctx, pack(t, name, "*", nil, nil), carton.WithFrameworkVersion(rt.Version), carton.WithCacheDir(t.TempDir()))
+		require.NoError(t, err)
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	vec := func(v ...float32) tensor.Tensor {
+		x, err := tensor.From(tensor.Shape{int64(len(v))}, v)
+		require.NoError(t, err)
+		return x
+	}
+
+	// dict_mutates: x[0] > 0 renames x, < 0 adds a key, 0 leaves the dict as
+	// it was. Extra inputs change the keys from one call to the next.
+	m := load("dict_mutates")
+	for i, c := range []struct {
+		first float32
+		extra []string
+	}{{0, nil}, {0, nil}, {1, nil}, {0, nil}, {-1, nil}, {0, nil}, {0, []string{"w"}}, {0, nil}, {0, []string{"a", "w"}},
+		{0, []string{"w"}}, {2, []string{"w"}}, {0, []string{"w"}}, {-2, nil}, {-3, nil}, {4, nil}, {0, nil}} {
+		x := vec(c.first, 5)
+		in := map[string]tensor.Tensor{"x": x}
+		for _, name := range c.extra {
+			in[name] = vec(7)
+		}
+		out, err := m.Infer(ctx, in)
+		require.NoError(t, err, "call %d", i)
+		keys, err := tensor.View[int64](out["keys"])
+		require.NoError(t, err)
+		assert.Equal(t, []int64{int64(1 + len(c.extra))}, keys, "call %d: the keys forward saw", i)
+		doubled, err := tensor.View[float32](out["doubled"])
+		require.NoError(t, err)
+		assert.Equal(t, []float32{2 * c.first, 10}, doubled, "call %d", i)
+		m.ReleaseOutputs(out)
+	}
+
+	// dict_keeps: each call returns the x of the dict the call before kept.
+	m = load("dict_keeps")
+	prev := vec(0, 0)
+	var kept []tensor.Tensor // forward reads the last input after its call
+	for i := range 6 {
+		x := vec(float32(i), float32(10*i))
+		kept = append(kept, x)
+		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+		require.NoError(t, err, "call %d", i)
+		assert.Nil(t, tensor.Compare(out["prev"], prev, tensor.Tolerance{}), "call %d", i)
+		m.ReleaseOutputs(out)
+		prev = x
+	}
+	runtime.KeepAlive(kept)
 }
 
 // A shim built by an older carton (no ct_revision_<ShimRevision>) is

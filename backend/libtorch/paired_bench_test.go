@@ -38,6 +38,11 @@ import (
 // the lower bound for carton.Infer (level=infer-vs-least), and
 // level=least-release the loop keeping one Go block for the outputs, the
 // lower bound for carton.Infer with ReleaseOutputs (level=release-vs-least).
+// level=tuned times the C++ forward taking the shortcuts the shim takes
+// (ctb_forward_tuned: forward's Method looked up once, in dict mode the
+// input dict refilled and run without the schema check) against the plain
+// one; tuned-release and tuned-into time carton against that tuned floor,
+// which leaves only what carton adds, not what it saves.
 // -benchtime sets the number of rounds.
 func BenchmarkOverheadPaired(b *testing.B) {
 	rt := pairedRuntime(b)
@@ -61,7 +66,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		direct := CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, c.x)
+		direct := CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, false, c.x)
+		tuned := CppForward(b, rt.Version, filepath.Join(models, c.model+".pt"), c.dict, true, c.x)
 		binding := bindingLoop(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		shimCpp := shimFromCpp(b, rt, filepath.Join(models, c.model+".pt"), c.x)
 		in := map[string]tensor.Tensor{"x": c.x}
@@ -87,6 +93,9 @@ func BenchmarkOverheadPaired(b *testing.B) {
 			{"infer-vs-least", "least-go", "carton", leastInfer, benchpair.Infers(ctx, m, in)},
 			{"least-release", "cpp", "least-go", direct, leastReuse}, // the same keeping its block, as Infer with ReleaseOutputs may
 			{"release-vs-least", "least-go", "carton", leastReuse, benchpair.InfersReleasing(ctx, m, in)},
+			{"tuned", "cpp", "cpp-tuned", direct, tuned}, // what the shim's shortcuts save a C++ caller
+			{"tuned-release", "cpp-tuned", "carton", tuned, benchpair.InfersReleasing(ctx, m, in)},
+			{"tuned-into", "cpp-tuned", "carton", tuned, benchpair.InfersInto(ctx, m, in)},
 		} {
 			b.Run("input="+c.name+"/level="+level.name, func(b *testing.B) {
 				benchpair.Bench(b, 50, level.aName, level.a, level.bName, level.b)
@@ -181,7 +190,7 @@ func shimFromCpp(b *testing.B, rt backend.Runtime, model string, x tensor.Tensor
 // cppFloor is the C++ floor library for one libtorch version, loaded into
 // this process (it links the libtorch the shim does).
 type cppFloor struct {
-	load, forward, free, shimLoop uintptr
+	load, forward, forwardTuned, free, shimLoop uintptr
 }
 
 func openCppFloor(b *testing.B, version string) *cppFloor {
@@ -194,7 +203,7 @@ func openCppFloor(b *testing.B, version string) *cppFloor {
 		b.Skipf("no in-process C++ floor (build it with make shims): %v", err)
 	}
 	f := &cppFloor{}
-	if err := lib.Bind(map[string]*uintptr{"ctb_load": &f.load, "ctb_forward": &f.forward, "ctb_free": &f.free,
+	if err := lib.Bind(map[string]*uintptr{"ctb_load": &f.load, "ctb_forward": &f.forward, "ctb_forward_tuned": &f.forwardTuned, "ctb_free": &f.free,
 		"ctb_shim_loop": &f.shimLoop}); err != nil {
 		b.Fatal(err)
 	}
@@ -221,9 +230,13 @@ func CppLoad(b *testing.B, version, model string) benchpair.Op {
 
 // CppForward loads model into the C++ floor; the returned op runs its
 // forward n times on x inside one native call (dict: x goes in as the
-// "x" of a Dict[str, Tensor]).
-func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor) benchpair.Op {
+// "x" of a Dict[str, Tensor]; tuned: through ctb_forward_tuned).
+func CppForward(b *testing.B, version, model string, dict, tuned bool, x tensor.Tensor) benchpair.Op {
 	f := openCppFloor(b, version)
+	forward := f.forward
+	if tuned {
+		forward = f.forwardTuned
+	}
 	out := dlopen.New[[2]uintptr]() // module, error
 	var c dlopen.Caller
 	p := dlopen.CString(model)
@@ -242,7 +255,7 @@ func CppForward(b *testing.B, version, model string, dict bool, x tensor.Tensor)
 		asDict = 1
 	}
 	return func(n int) error {
-		if c.Call(f.forward, h, uintptr(x.Pointer()), uintptr(unsafe.Pointer(&shape[0])), uintptr(len(shape)), asDict, uintptr(n),
+		if c.Call(forward, h, uintptr(x.Pointer()), uintptr(unsafe.Pointer(&shape[0])), uintptr(len(shape)), asDict, uintptr(n),
 			uintptr(unsafe.Pointer(&out[1]))) != 0 {
 			return fmt.Errorf("ctb_forward: %s", dlopen.GoString(out[1]))
 		}

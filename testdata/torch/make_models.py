@@ -178,6 +178,45 @@ x = torch.tensor([1.0, 2.0, 3.0])
 mask = torch.tensor([1.0, 0.0, 1.0])
 save("optional_args", m, {"x": arr(x), "mask": arr(mask)}, {"output_0": arr(m(x, mask))})
 
+# 10. Forward changing its input dict by x[0]: as many keys under another
+# name (> 0), a key more (< 0), nothing (0). Every call must still see a
+# dict of its own inputs alone ("keys" counts them), whatever the last
+# call left in the one before.
+class DictMutates(torch.nn.Module):
+    def forward(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        n = len(inputs)
+        x = inputs["x"]
+        if bool(x[0] < 0):
+            inputs["extra"] = x
+        elif bool(x[0] > 0):
+            inputs["y"] = inputs.pop("x")
+        return {"keys": torch.tensor(n), "doubled": x * 2.0}
+
+
+m = DictMutates().eval()
+x = torch.tensor([1.0, 2.0])
+save("dict_mutates", m, {"x": arr(x)}, {"keys": np.array(1, np.int64), "doubled": arr(x * 2.0)})
+
+
+# 11. Forward keeping its input dict: "prev" is the x of the dict the last
+# call kept, which a later call must not change.
+class DictKeeps(torch.nn.Module):
+    last: Dict[str, torch.Tensor]
+
+    def __init__(self):
+        super().__init__()
+        self.last = {"x": torch.zeros(2)}
+
+    def forward(self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        prev = self.last["x"].clone()
+        self.last = inputs
+        return {"prev": prev}
+
+
+m = DictKeeps().eval()
+x = torch.tensor([1.0, 2.0])
+save("dict_keeps", m, {"x": arr(x)}, {"prev": arr(torch.zeros(2))})
+
 # Not TorchScript: what torch.save writes for a state dict (an eager
 # module's file looks the same), which carton pack must refuse.
 torch.save(torch.nn.Linear(4, 2).state_dict(), os.path.join(HERE, "state_dict.pt"))
