@@ -106,26 +106,38 @@ func TestReleaseOutputsConcurrent(t *testing.T) {
 	m := loadNoop(t)
 	defer m.Close()
 	var released atomic.Int32
+	calls := concurrently(func(want float32) bool {
+		out, err := m.Infer(ctx, echoInputs(t, &released, want))
+		if !assert.NoError(t, err) {
+			return false
+		}
+		v, err := tensor.View[float32](out["x"])
+		if !assert.NoError(t, err) || !assert.Equal(t, want, v[0]) || !assert.Len(t, out, 2) {
+			return false
+		}
+		m.ReleaseOutputs(out)
+		return true
+	})
+	assert.EqualValues(t, calls, released.Load())
+}
+
+// concurrently runs call on 8 goroutines, 300 times each, each time with
+// a value no other call gets, until it returns false; it returns how many
+// calls it made in all.
+func concurrently(call func(want float32) bool) int {
 	var wg sync.WaitGroup
 	const goroutines, calls = 8, 300
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range calls {
-				want := float32(g*calls + i)
-				out, err := m.Infer(ctx, echoInputs(t, &released, want))
-				if !assert.NoError(t, err) {
+				if !call(float32(g*calls + i)) {
 					return
 				}
-				v, err := tensor.View[float32](out["x"])
-				if !assert.NoError(t, err) || !assert.Equal(t, want, v[0]) || !assert.Len(t, out, 2) {
-					return
-				}
-				m.ReleaseOutputs(out)
 			}
 		})
 	}
 	wg.Wait()
-	assert.EqualValues(t, goroutines*calls, released.Load())
+	return goroutines * calls
 }
 
 // loadCopy loads a carton for the test-copy runner (blockrunner_internal_test.go),
@@ -246,26 +258,18 @@ func TestInferWithReleaseOutputsAllocatesNothing(t *testing.T) {
 func TestReleaseOutputsReusesMemoryConcurrently(t *testing.T) {
 	ctx := context.Background()
 	m := loadCopy(t)
-	var wg sync.WaitGroup
-	const goroutines, calls = 8, 300
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range calls {
-				want := float32(g*calls + i)
-				out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, want, want)})
-				if !assert.NoError(t, err) {
-					return
-				}
-				runtime.Gosched() // let other calls run while these outputs are held
-				v := tensor.MustView[float32](out["x"])
-				if !assert.Equal(t, []float32{want, want}, v) {
-					return
-				}
-				m.ReleaseOutputs(out)
-			}
-		})
-	}
-	wg.Wait()
+	concurrently(func(want float32) bool {
+		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": floats(t, want, want)})
+		if !assert.NoError(t, err) {
+			return false
+		}
+		runtime.Gosched() // let other calls run while these outputs are held
+		if !assert.Equal(t, []float32{want, want}, tensor.MustView[float32](out["x"])) {
+			return false
+		}
+		m.ReleaseOutputs(out)
+		return true
+	})
 }
 
 // Random sequences of Infer, InferInto and ReleaseOutputs, as callers may

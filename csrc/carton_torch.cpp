@@ -342,6 +342,15 @@ std::string_view output_name(const ct_module *m, const ct_call *call, size_t i, 
   return scratch;
 }
 
+// holds_keys says whether dict's keys are the inputs' names, in order.
+bool holds_keys(const c10::impl::GenericDict &dict, const ct_tensor *inputs, int64_t n_inputs) {
+  if (static_cast<int64_t>(dict.size()) != n_inputs) return false;
+  int64_t i = 0;
+  for (const auto &kv : dict)  // keys are str: the shim made the dict
+    if (kv.key().toStringRef() != inputs[i++].name) return false;
+  return true;
+}
+
 // input_dict returns forward's input dict holding this call's inputs
 // (input(i) makes input i). It refills r's dict of the previous call in
 // place when nothing but r holds it and it has exactly this call's keys in
@@ -350,25 +359,21 @@ std::string_view output_name(const ct_module *m, const ct_call *call, size_t i, 
 // caller's memory: one on another device, or strings, would hold memory.
 template <typename MakeInput>
 c10::IValue input_dict(Result *r, const ct_module *m, const ct_tensor *inputs, int64_t n_inputs, MakeInput &&input) {
-  bool keep = m->device.is_cpu();
-  for (int64_t i = 0; i < n_inputs; i++) keep = keep && inputs[i].dtype != CT_STRING;
-  bool reusable = r->input_dict.isGenericDict() && r->input_dict.use_count() == 1;
-  if (reusable) {
+  bool refilled = false;
+  if (r->input_dict.isGenericDict() && r->input_dict.use_count() == 1) {
     const auto dict = r->input_dict.toGenericDict();
-    reusable = static_cast<int64_t>(dict.size()) == n_inputs;
-    int64_t i = 0;
-    for (auto it = dict.begin(); reusable && it != dict.end(); ++it, ++i)
-      reusable = it->key().isString() && it->key().toStringRef() == inputs[i].name;
+    if ((refilled = holds_keys(dict, inputs, n_inputs))) {
+      int64_t i = 0;
+      for (auto it = dict.begin(); it != dict.end(); ++it) it->setValue(input(i++));
+    }
   }
-  if (reusable) {
-    const auto dict = r->input_dict.toGenericDict();
-    int64_t i = 0;
-    for (auto it = dict.begin(); it != dict.end(); ++it, ++i) it->setValue(input(i));
-  } else {
+  if (!refilled) {
     c10::impl::GenericDict dict(c10::StringType::get(), m->dict_value);
     for (int64_t i = 0; i < n_inputs; i++) dict.insert(std::string(inputs[i].name), input(i));
     r->input_dict = c10::IValue(std::move(dict));
   }
+  bool keep = m->device.is_cpu();
+  for (int64_t i = 0; i < n_inputs && keep; i++) keep = inputs[i].dtype != CT_STRING;
   if (!keep) return std::move(r->input_dict);
   return r->input_dict;
 }

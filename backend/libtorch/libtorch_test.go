@@ -269,29 +269,17 @@ func TestOnReleaseOutputsReusesOutputMemory(t *testing.T) {
 		carton.WithDevice(testDevice()))
 	require.NoError(t, err)
 	defer m.Close()
-	infer := func(start int64) map[string]tensor.Tensor {
+	inputs := func(start int64) map[string]tensor.Tensor {
 		ids, _ := tensor.From(tensor.Shape{2}, []int64{start, start + 1})
 		mask, _ := tensor.From(tensor.Shape{2}, []bool{true, false})
 		x, _ := tensor.From(tensor.Shape{2}, []float64{1, 2})
-		out, err := m.Infer(ctx, map[string]tensor.Tensor{"ids": ids, "mask": mask, "x": x})
-		require.NoError(t, err)
-		return out
+		return map[string]tensor.Tensor{"ids": ids, "mask": mask, "x": x}
 	}
-	m.ReleaseOutputs(infer(0)) // a new map: its block is not known yet
-	out := infer(10)
-	at := out["next_ids"].Pointer()
-	m.ReleaseOutputs(out)
-	out = infer(20)
-	assert.Equal(t, at, out["next_ids"].Pointer(), "copied into the memory given back")
-	assert.Equal(t, []int64{21, 22}, tensor.MustView[int64](out["next_ids"]))
-	assert.Equal(t, []bool{false, true}, tensor.MustView[bool](out["inverted"]))
-	assert.Equal(t, []float64{0.5, 1}, tensor.MustView[float64](out["halved"]))
-
-	fedBack := map[string]tensor.Tensor{"ids": out["next_ids"], "mask": out["inverted"], "x": out["halved"]}
-	m.ReleaseOutputs(out)
-	out, err = m.Infer(ctx, fedBack)
-	require.NoError(t, err)
-	assert.NotEqual(t, at, out["next_ids"].Pointer(), "inputs in the memory given back: not reused")
+	out := refdata.CheckOutputMemoryReuse(t, m, inputs, "next_ids", func(out map[string]tensor.Tensor) {
+		assert.Equal(t, []int64{21, 22}, tensor.MustView[int64](out["next_ids"]))
+		assert.Equal(t, []bool{false, true}, tensor.MustView[bool](out["inverted"]))
+		assert.Equal(t, []float64{0.5, 1}, tensor.MustView[float64](out["halved"]))
+	}, map[string]string{"ids": "next_ids", "mask": "inverted", "x": "halved"})
 	if !racebuild.Enabled { // which poisons what ReleaseOutputs took back
 		assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
 		assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))

@@ -349,25 +349,9 @@ func TestConcurrentInfer(t *testing.T) {
 // call's outputs occupied; an output fed back as an input (which
 // ReleaseOutputs forbids) gets new memory.
 func TestReleaseOutputsReusesOutputMemory(t *testing.T) {
-	ctx := context.Background()
 	m := load(t, pack(t, "mixed", nil))
-	infer := func(in map[string]tensor.Tensor) map[string]tensor.Tensor {
-		out, err := m.Infer(ctx, in)
-		require.NoError(t, err)
-		return out
-	}
-	m.ReleaseOutputs(infer(mixedInputs(0))) // a new map: its block is not known yet
-	out := infer(mixedInputs(10))
-	at := out["next_ids"].Pointer()
-	m.ReleaseOutputs(out)
-	out = infer(mixedInputs(20))
-	assert.Equal(t, at, out["next_ids"].Pointer(), "copied into the memory given back")
-	checkMixed(t, out, 20)
-
-	fedBack := map[string]tensor.Tensor{"ids": out["next_ids"], "mask": out["inverted"], "x": out["halved"]}
-	m.ReleaseOutputs(out)
-	out = infer(fedBack)
-	assert.NotEqual(t, at, out["next_ids"].Pointer(), "inputs in the memory given back: not reused")
+	out := refdata.CheckOutputMemoryReuse(t, m, mixedInputs, "next_ids", func(out map[string]tensor.Tensor) { checkMixed(t, out, 20) },
+		map[string]string{"ids": "next_ids", "mask": "inverted", "x": "halved"})
 	if !racebuild.Enabled { // which poisons what ReleaseOutputs took back
 		assert.Equal(t, []int64{22, 23}, tensor.MustView[int64](out["next_ids"]))
 		assert.Equal(t, []bool{true, false}, tensor.MustView[bool](out["inverted"]))
