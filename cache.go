@@ -1,6 +1,7 @@
 package carton
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -71,7 +72,7 @@ func CachedModels(cacheDir string) ([]CachedModel, error) {
 		models = append(models, CachedModel{
 			ManifestSHA256: d.Name(),
 			Path:           filepath.Join(dir, "model"),
-			Bytes:          treeBytes(dir),
+			Bytes:          treeBytes(filepath.Join(dir, "model")),
 			LastLoaded:     info.ModTime(),
 		})
 	}
@@ -175,17 +176,51 @@ func touchedSince(dir string, t time.Time) bool {
 }
 
 // removeAside renames root/name to a dot-name, then deletes that.
-func removeAside(root, name string) error {
-	aside, err := os.MkdirTemp(root, ".remove-"+name[:12]+"-")
+func removeAside(root, name string) error { return format.RemoveExtraction(root, name) }
+
+// CachedModelCheck is what VerifyCachedModels found of one cached model.
+type CachedModelCheck struct {
+	CachedModel
+	Files int `json:"files"` // files hashed
+	// Err is the damage found (a *format.DamagedError, matching
+	// ErrChecksum), nil when every file matched. A damaged model was
+	// removed: the next Load of its carton extracts it again.
+	Err error `json:"-"`
+	// Error is Err's text, for JSON.
+	Error string `json:"error,omitempty"`
+}
+
+// VerifyCachedModels hashes every file of every model extracted under
+// cacheDir ("" is DefaultCacheDir) against the sha256 it was extracted
+// with, and removes the models that no longer match (a file changed or
+// missing, or extracted by an older carton without a record of what it
+// wrote): a Load checks only each file's size and modification time, so
+// this catches what that cannot, such as a bit flipped on disk. It
+// returns a check per model, damaged or not; the error is for the cache
+// itself (unreadable) or a removal that failed.
+func VerifyCachedModels(ctx context.Context, cacheDir string) ([]CachedModelCheck, error) {
+	models, err := CachedModels(cacheDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(aside)
-	err = os.Rename(filepath.Join(root, name), filepath.Join(aside, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: no model extracted for manifest sha256 %s in %s", fs.ErrNotExist, name, root)
+	root, _ := modelCache(cacheDir)
+	var checks []CachedModelCheck
+	var errs []error
+	for _, m := range models {
+		n, err := format.VerifyExtraction(ctx, filepath.Join(root, m.ManifestSHA256))
+		if ctx.Err() != nil {
+			return checks, ctx.Err()
+		}
+		check := CachedModelCheck{CachedModel: m, Files: n, Err: err}
+		if err != nil {
+			check.Error = err.Error()
+			if rerr := removeAside(root, m.ManifestSHA256); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				errs = append(errs, rerr)
+			}
+		}
+		checks = append(checks, check)
 	}
-	return err
+	return checks, errors.Join(errs...)
 }
 
 // markLoaded records that a Load used the model extracted at modelDir, for

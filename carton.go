@@ -123,7 +123,7 @@ func LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := format.OpenReader(r, size, "", o.openOptions())
+	c, err := format.OpenReader(r, size, "", o.openOptions(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,8 @@ func loadOpened(ctx context.Context, op opened, o loadOptions) (*Model, error) {
 func prepareModel(ctx context.Context, op opened, o loadOptions, runner backend.Runner, runnerOpts map[string]any) (string, chan error, error) {
 	c := op.carton
 	cacheRoot := filepath.Join(o.cacheDir, modelsDir)
-	cached, isCached := c.Extracted(cacheRoot)
+	cached, zipVerified, cacheErr := c.CheckExtracted(cacheRoot)
+	isCached := cacheErr == nil
 	modelFiles := c.Files("model/")
 	ml, memory := runner.(backend.MemoryLoader)
 	switch {
@@ -240,6 +241,10 @@ func prepareModel(ctx context.Context, op opened, o loadOptions, runner backend.
 		dir, err := c.ExtractModel(ctx, cacheRoot)
 		return dir, nil, err
 	case op.kept:
+		var damaged *format.DamagedError
+		if errors.As(cacheErr, &damaged) {
+			return "", nil, labelled(c.Path, fmt.Errorf("%w: %w; a Load online extracts it again", ErrOffline, cacheErr))
+		}
 		if !isCached {
 			return "", nil, labelled(c.Path, fmt.Errorf("%w: the model is no longer in the cache (removed since a Load online extracted it)", ErrOffline))
 		}
@@ -253,13 +258,24 @@ func prepareModel(ctx context.Context, op opened, o loadOptions, runner backend.
 			skip = modelFiles
 		}
 		return "", nil, c.VerifyStored(ctx, skip...)
+	case isCached && zipVerified:
+		// The copy is as it was written (CheckExtracted), and this very
+		// file, unchanged, was verified against the same MANIFEST before.
+		markLoaded(cached)
+		return cached, nil, nil
 	case isCached:
 		// The runner reads a copy verified when it was extracted, so the
 		// zip's own check need not come first: both take time in
 		// proportion to the model, and on two cores they overlap.
 		markLoaded(cached)
 		verified := make(chan error, 1)
-		go func() { verified <- c.VerifyStored(ctx) }()
+		go func() {
+			err := c.VerifyStored(ctx)
+			if err == nil {
+				_ = c.MarkVerified(cacheRoot)
+			}
+			verified <- err
+		}()
 		return cached, verified, nil
 	}
 	dir, err := c.Materialize(ctx, cacheRoot)

@@ -1,6 +1,7 @@
 package carton
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"reflect"
@@ -68,8 +69,8 @@ func WithLimits(l format.Limits) Option { return func(o *loadOptions) { o.limits
 
 // openOptions are the format options Load opens a carton with: the
 // limits, and no download of linked files when downloads are forbidden.
-func (o loadOptions) openOptions() format.OpenOptions {
-	return format.OpenOptions{Limits: o.limits, Fetcher: format.Fetcher{Offline: o.fetch.Offline}}
+func (o loadOptions) openOptions(ctx context.Context) format.OpenOptions {
+	return format.OpenOptions{Limits: o.limits, Fetcher: format.Fetcher{Offline: o.fetch.Offline}, Context: ctx}
 }
 
 func buildOptions(opts []Option) (loadOptions, error) {

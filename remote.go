@@ -50,13 +50,13 @@ func (op opened) interruptOn(ctx context.Context) (stop func() bool) {
 // kept when useKept is set, and is ErrOffline otherwise.
 func openCarton(ctx context.Context, path string, o loadOptions, useKept bool) (opened, error) {
 	if !isURL(path) {
-		c, err := format.Open(path, o.openOptions())
+		c, err := format.Open(path, o.openOptions(ctx))
 		return opened{carton: c}, err
 	}
 	shown := httpfile.Redact(path) // pre-signed URLs carry secrets in the query
 	if o.fetch.Offline {
 		if useKept && o.cacheDir != "" {
-			if c, err := format.Open(keptMetadata(o.cacheDir, path), o.openOptions()); err == nil {
+			if c, err := format.Open(keptMetadata(o.cacheDir, path), o.openOptions(ctx)); err == nil {
 				c.Path = shown
 				return opened{carton: c, kept: true}, nil
 			}
@@ -76,7 +76,7 @@ func openCarton(ctx context.Context, path string, o loadOptions, useKept bool) (
 	}
 	// A read blocked on the network does not see ctx; this ends it.
 	stop := context.AfterFunc(ctx, f.Interrupt)
-	c, err := format.OpenReader(f, f.Size(), shown, o.openOptions())
+	c, err := format.OpenReader(f, f.Size(), shown, o.openOptions(ctx))
 	stop()
 	if err != nil {
 		f.Close()

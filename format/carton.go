@@ -34,6 +34,8 @@ type Carton struct {
 
 	raw struct{ config, manifest, links []byte } // as read at Open, checked
 
+	opening *openGate // Open's context, until Open returns
+
 	mu      sync.Mutex
 	fetched map[string][]byte // linked non-model files, by path
 }
@@ -42,6 +44,10 @@ type Carton struct {
 type OpenOptions struct {
 	Limits  Limits
 	Fetcher Fetcher // for LINKS; zero value uses http.DefaultClient
+	// Context, when not nil, ends Open early (with its error) while it
+	// reads the zip's directory, walks a directory or reads the metadata.
+	// It does not outlive Open: later reads take their own contexts.
+	Context context.Context
 }
 
 // Open opens a .carton zip or an unpacked carton directory, checks every
@@ -53,12 +59,12 @@ func Open(p string, opts OpenOptions) (*Carton, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Carton{Path: p, limits: lim, fetcher: opts.Fetcher, fetched: map[string][]byte{}}
+	c := &Carton{Path: p, limits: lim, fetcher: opts.Fetcher, fetched: map[string][]byte{}, opening: newOpenGate(opts.Context)}
 	if st.IsDir() {
-		c.src, c.tree, err = openDir(p, lim)
+		c.src, c.tree, err = openDir(p, lim, c.opening)
 	} else {
 		c.Packed = true
-		c.src, c.tree, err = openZip(p, lim)
+		c.src, c.tree, err = openZip(p, lim, c.opening)
 	}
 	return c.finishOpen(err)
 }
@@ -78,15 +84,16 @@ func OpenReader(r io.ReaderAt, size int64, name string, opts OpenOptions) (*Cart
 		return nil, fmt.Errorf("%w: OpenReader: negative size %d", ErrMalformed, size)
 	}
 	lim := opts.Limits.withDefaults()
-	c := &Carton{Path: name, Packed: true, limits: lim, fetcher: opts.Fetcher, fetched: map[string][]byte{}}
+	c := &Carton{Path: name, Packed: true, limits: lim, fetcher: opts.Fetcher, fetched: map[string][]byte{}, opening: newOpenGate(opts.Context)}
 	var err error
-	c.src, c.tree, err = openZipReader(r, size, lim)
+	c.src, c.tree, err = openZipReader(r, size, lim, c.opening)
 	return c.finishOpen(err)
 }
 
 // finishOpen reads the metadata of a carton whose source opened with
 // err, and labels any error with the carton's path.
 func (c *Carton) finishOpen(err error) (*Carton, error) {
+	defer c.opening.opened()
 	label := func(err error) error {
 		if c.Path == "" {
 			return err
@@ -103,32 +110,34 @@ func (c *Carton) finishOpen(err error) (*Carton, error) {
 	return c, nil
 }
 
+// readMetadata reads and parses MANIFEST, LINKS and carton.toml, each
+// bounded by the limits before it is parsed (tomlguard.go).
 func (c *Carton) readMetadata() error {
-	mb, err := c.readRaw("MANIFEST", maxMetadataBytes)
+	mb, err := c.readRaw("MANIFEST", c.limits.MaxManifestBytes)
 	if err != nil {
 		return err
 	}
 	c.raw.manifest = mb
-	if c.Manifest, err = ParseManifest(mb); err != nil {
+	if c.Manifest, err = parseManifest(mb, c.limits); err != nil {
 		return err
 	}
 	c.ManifestSHA256 = SHA256(mb)
 	if c.tree.has("LINKS") {
-		lb, err := c.readRaw("LINKS", maxMetadataBytes)
+		lb, err := c.readRaw("LINKS", c.limits.MaxMetadataBytes)
 		if err != nil {
 			return err
 		}
 		c.raw.links = lb
-		if c.Links, err = ParseLinks(lb); err != nil {
+		if c.Links, err = parseLinks(lb, c.limits); err != nil {
 			return err
 		}
 	}
-	cb, err := c.ReadFile("carton.toml")
+	cb, err := c.readFile("carton.toml", c.limits.MaxMetadataBytes)
 	if err != nil {
 		return err
 	}
 	c.raw.config = cb
-	c.Config, err = ParseConfig(cb)
+	c.Config, err = parseConfig(cb, c.limits)
 	return err
 }
 
@@ -139,7 +148,7 @@ func (c *Carton) readRaw(name string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := readAll(rc, hint, limit, 0, nil)
+	b, err := readAll(gatedReader{c.opening, rc}, hint, limit, 0, nil)
 	return b, limitError(name, limit, err)
 }
 
@@ -150,7 +159,7 @@ func (c *Carton) readHashed(name string, limit int64) ([]byte, string, error) {
 		return nil, "", err
 	}
 	defer rc.Close()
-	b, sum, err := readAndHash(rc, hint, limit)
+	b, sum, err := readAndHash(gatedReader{c.opening, rc}, hint, limit)
 	return b, sum, limitError(name, limit, err)
 }
 
@@ -315,6 +324,11 @@ func (c *Carton) Symlinks() []string {
 // ReadFile returns a file's bytes after checking them against MANIFEST. A
 // file that MANIFEST lists but the zip leaves out is fetched through LINKS.
 func (c *Carton) ReadFile(name string) ([]byte, error) {
+	return c.readFile(name, c.limits.MaxFileBytes)
+}
+
+// readFile is ReadFile of a file of at most limit bytes.
+func (c *Carton) readFile(name string, limit int64) ([]byte, error) {
 	want, listed := c.Manifest.Hash(name)
 	if !listed {
 		return nil, &FileError{Path: name, Err: fmt.Errorf("%w: not listed in MANIFEST", ErrChecksum)}
@@ -322,7 +336,7 @@ func (c *Carton) ReadFile(name string) ([]byte, error) {
 	if !c.tree.has(name) {
 		return c.fetchToMemory(context.Background(), name, want) // fetch checks the digest
 	}
-	b, got, err := c.readHashed(name, c.limits.MaxFileBytes)
+	b, got, err := c.readHashed(name, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -395,11 +409,22 @@ func (c *Carton) materialize(ctx context.Context, cacheRoot string, plan verifyP
 		}
 		return filepath.Join(c.Path, "model"), nil
 	}
-	if dir, ok := c.Extracted(cacheRoot); ok {
-		if plan.modelOnly {
-			return dir, nil
+	dir, zipVerified, err := c.CheckExtracted(cacheRoot)
+	var damaged *DamagedError
+	switch {
+	case err == nil && (plan.modelOnly || zipVerified):
+		return dir, nil
+	case err == nil:
+		if err := c.verifyAll(ctx, plan); err != nil {
+			return "", err
 		}
-		return dir, c.verifyAll(ctx, plan)
+		_ = c.MarkVerified(cacheRoot)
+		return dir, nil
+	case errors.As(err, &damaged):
+		// Extract it again, from this carton, checked as it is written.
+		if err := RemoveExtraction(cacheRoot, c.ManifestSHA256); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%w (and removing it: %w)", damaged, err)
+		}
 	}
 	final := filepath.Join(cacheRoot, c.ManifestSHA256)
 	if err := os.MkdirAll(cacheRoot, 0o755); err != nil {
@@ -419,6 +444,10 @@ func (c *Carton) materialize(ctx context.Context, cacheRoot string, plan verifyP
 		return "", err
 	}
 	if err := c.linkDirs(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := c.writeStamp(tmp, !plan.modelOnly); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
@@ -456,18 +485,15 @@ func (c *Carton) linkDirs(root string) error {
 
 // Extracted returns the model/ directory an earlier Materialize of a
 // packed carton with the same MANIFEST extracted under cacheRoot, if there
-// is one. Its files were verified as they were written; this carton's
-// own bytes are not checked (Verify does that), so a caller can run
-// Verify while it reads the extracted copy.
+// is one and it is unchanged since. Its files were verified as they were
+// written; this carton's own bytes are not checked (Verify does that), so
+// a caller can run Verify while it reads the extracted copy.
+//
+// It is CheckExtracted without the details: a damaged extraction is not
+// one.
 func (c *Carton) Extracted(cacheRoot string) (string, bool) {
-	if !c.Packed {
-		return "", false
-	}
-	final := filepath.Join(cacheRoot, c.ManifestSHA256)
-	if st, err := os.Stat(final); err != nil || !st.IsDir() {
-		return "", false
-	}
-	return filepath.Join(final, "model"), true
+	dir, _, err := c.CheckExtracted(cacheRoot)
+	return dir, err == nil
 }
 
 // Verify hashes every file against MANIFEST without extracting anything.
@@ -669,6 +695,19 @@ func via(name, resolved string) string {
 	return name
 }
 
+// gatedReader stops a read during Open when Open's context ends.
+type gatedReader struct {
+	gate *openGate
+	r    io.Reader
+}
+
+func (g gatedReader) Read(p []byte) (int, error) {
+	if err := g.gate.err(); err != nil {
+		return 0, err
+	}
+	return g.r.Read(p)
+}
+
 // ctxReader stops a long copy when the context ends.
 type ctxReader struct {
 	ctx context.Context
@@ -684,5 +723,11 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // TensorData reads tensor_data/, checking each file against MANIFEST.
 func (c *Carton) TensorData() (*TensorData, error) {
-	return ReadTensorData(c.ReadFile, c.Has)
+	read := func(name string) ([]byte, error) {
+		if name == "tensor_data/index.toml" {
+			return c.readFile(name, c.limits.MaxMetadataBytes)
+		}
+		return c.ReadFile(name)
+	}
+	return ReadTensorData(read, c.Has)
 }

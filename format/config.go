@@ -125,7 +125,16 @@ type rawRunner struct {
 }
 
 // ParseConfig parses and validates carton.toml. Unknown keys are ignored.
+// A document over DefaultLimits' metadata bounds is refused with ErrLimit
+// before it is parsed.
 func ParseConfig(data []byte) (*Config, error) {
+	return parseConfig(data, DefaultLimits)
+}
+
+func parseConfig(data []byte, lim Limits) (*Config, error) {
+	if err := checkTOML("carton.toml", data, lim); err != nil {
+		return nil, err
+	}
 	var raw rawConfig
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: carton.toml: %v", ErrMalformed, err)

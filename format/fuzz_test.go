@@ -78,7 +78,7 @@ func FuzzZipReader(f *testing.F) {
 		f.Add(buf.Bytes())
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src, tr, err := openZipReader(bytes.NewReader(data), int64(len(data)), Limits{MaxFileBytes: 1 << 20, MaxTotalBytes: 4 << 20}.withDefaults())
+		src, tr, err := openZipReader(bytes.NewReader(data), int64(len(data)), Limits{MaxFileBytes: 1 << 20, MaxTotalBytes: 4 << 20}.withDefaults(), nil)
 		if err != nil {
 			return
 		}

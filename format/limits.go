@@ -11,6 +11,15 @@ type Limits struct {
 	// compresses thousands of times.
 	MaxRatio   int64
 	RatioFloor int64
+	// Metadata files (carton.toml, LINKS, tensor_data/index.toml) are
+	// parsed whole before anything else is read, so they are bounded before
+	// the parser sees them: size, nesting (arrays, inline tables and dotted
+	// key parts) and count of keys and array elements. MANIFEST, a line
+	// per file, is bounded by MaxManifestBytes.
+	MaxMetadataBytes  int64
+	MaxNesting        int
+	MaxMetadataValues int
+	MaxManifestBytes  int64
 }
 
 // DefaultLimits are generous for real models (a 100 GiB carton loads) and
@@ -21,6 +30,11 @@ var DefaultLimits = Limits{
 	MaxTotalBytes: 256 << 30,
 	MaxRatio:      1000,
 	RatioFloor:    64 << 20,
+
+	MaxMetadataBytes:  1 << 20,
+	MaxNesting:        32,
+	MaxMetadataValues: 10000,
+	MaxManifestBytes:  8 << 20,
 }
 
 // withDefaults fills zero fields from DefaultLimits.
@@ -41,8 +55,20 @@ func (l Limits) withDefaults() Limits {
 	if l.RatioFloor > 0 {
 		d.RatioFloor = l.RatioFloor
 	}
+	if l.MaxMetadataBytes > 0 {
+		d.MaxMetadataBytes = l.MaxMetadataBytes
+	}
+	if l.MaxNesting > 0 {
+		d.MaxNesting = l.MaxNesting
+	}
+	if l.MaxMetadataValues > 0 {
+		d.MaxMetadataValues = l.MaxMetadataValues
+	}
+	if l.MaxManifestBytes > 0 {
+		d.MaxManifestBytes = l.MaxManifestBytes
+	}
 	return d
 }
 
-// Small metadata files are read whole; cap them separately.
-const maxMetadataBytes = 64 << 20
+// Tensor data files are read whole; cap them separately.
+const maxTensorFileBytes = 64 << 20

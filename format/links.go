@@ -27,8 +27,16 @@ type Links struct {
 	URLs    map[string][]string `toml:"urls"`
 }
 
-// ParseLinks reads LINKS.
+// ParseLinks reads LINKS. A document over DefaultLimits' metadata bounds
+// is refused with ErrLimit before it is parsed.
 func ParseLinks(data []byte) (*Links, error) {
+	return parseLinks(data, DefaultLimits)
+}
+
+func parseLinks(data []byte, lim Limits) (*Links, error) {
+	if err := checkTOML("LINKS", data, lim); err != nil {
+		return nil, err
+	}
 	var l Links
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&l); err != nil {
 		return nil, malformed("LINKS", "%v", err)

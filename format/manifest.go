@@ -61,7 +61,20 @@ func IsSHA256Hex(s string) bool {
 
 // ParseManifest reads MANIFEST: "path=sha256hex" lines, split on the last
 // '='. Lines may come in any order; a path may appear once.
+//
+// One over DefaultLimits' MaxManifestBytes or MaxEntries lines is refused
+// with ErrLimit before it is parsed.
 func ParseManifest(data []byte) (*Manifest, error) {
+	return parseManifest(data, DefaultLimits)
+}
+
+func parseManifest(data []byte, lim Limits) (*Manifest, error) {
+	if int64(len(data)) > lim.MaxManifestBytes {
+		return nil, limitErr("MANIFEST", "%d bytes, more than the %d allowed", len(data), lim.MaxManifestBytes)
+	}
+	if n := bytes.Count(data, []byte{'\n'}); n > lim.MaxEntries {
+		return nil, limitErr("MANIFEST", "%d lines, more than the %d entries allowed", n, lim.MaxEntries)
+	}
 	m := &Manifest{entries: map[string]string{}}
 	text := string(data)
 	if text != "" && !strings.HasSuffix(text, "\n") {

@@ -143,7 +143,7 @@ func TestLyingSizeIsNotAllocated(t *testing.T) {
 	_, err = w.Write([]byte("tiny"))
 	require.NoError(t, err)
 	require.NoError(t, zw.Close())
-	s, _, err := openZipReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), DefaultLimits)
+	s, _, err := openZipReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()), DefaultLimits, nil)
 	require.NoError(t, err)
 	assert.Equal(t, int64(-1), s.sizeHint("model/model.bin"))
 	rc, err := s.open("model/model.bin")

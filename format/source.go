@@ -2,6 +2,7 @@ package format
 
 import (
 	"archive/zip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -69,7 +71,7 @@ type zipSource struct {
 	index map[string]*zip.File
 }
 
-func openZip(path string, lim Limits) (*zipSource, *tree, error) {
+func openZip(path string, lim Limits, gate *openGate) (*zipSource, *tree, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -79,7 +81,7 @@ func openZip(path string, lim Limits) (*zipSource, *tree, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	s, t, err := openZipReader(f, st.Size(), lim)
+	s, t, err := openZipReader(f, st.Size(), lim, gate)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -89,8 +91,8 @@ func openZip(path string, lim Limits) (*zipSource, *tree, error) {
 }
 
 // openZipReader checks a zip held by r; the caller owns r.
-func openZipReader(r io.ReaderAt, size int64, lim Limits) (*zipSource, *tree, error) {
-	zr, err := zip.NewReader(sourceReaderAt{r}, size)
+func openZipReader(r io.ReaderAt, size int64, lim Limits, gate *openGate) (*zipSource, *tree, error) {
+	zr, err := zip.NewReader(sourceReaderAt{r, gate}, size)
 	var se *sourceError
 	if errors.As(err, &se) {
 		return nil, nil, se.err
@@ -100,7 +102,7 @@ func openZipReader(r io.ReaderAt, size int64, lim Limits) (*zipSource, *tree, er
 	}
 	zr.RegisterDecompressor(zipMethodZstd, zstdDecompressor)
 	s := &zipSource{zr: zr, size: size, index: map[string]*zip.File{}}
-	t, err := s.check(lim)
+	t, err := s.check(lim, gate)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -120,13 +122,18 @@ type errReader struct{ err error }
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // check validates every entry before anything is read or written.
-func (s *zipSource) check(lim Limits) (*tree, error) {
+func (s *zipSource) check(lim Limits, gate *openGate) (*tree, error) {
 	if len(s.zr.File) > lim.MaxEntries {
 		return nil, fmt.Errorf("%w: %d entries (limit %d)", ErrLimit, len(s.zr.File), lim.MaxEntries)
 	}
 	t := &tree{files: map[string]int64{}, links: map[string]string{}}
 	var total uint64
-	for _, zf := range s.zr.File {
+	for i, zf := range s.zr.File {
+		if i%checkEvery == 0 {
+			if err := gate.err(); err != nil {
+				return nil, err
+			}
+		}
 		name := zf.Name
 		if strings.HasSuffix(name, "/") && zf.Mode().IsDir() {
 			if err := checkEntryName(strings.TrimSuffix(name, "/")); err != nil {
@@ -280,7 +287,7 @@ func (s *zipSource) close() error {
 // dirSource reads an unpacked carton.
 type dirSource struct{ root string }
 
-func openDir(root string, lim Limits) (*dirSource, *tree, error) {
+func openDir(root string, lim Limits, gate *openGate) (*dirSource, *tree, error) {
 	t := &tree{files: map[string]int64{}, links: map[string]string{}}
 	var total int64
 	count := 0
@@ -290,6 +297,11 @@ func openDir(root string, lim Limits) (*dirSource, *tree, error) {
 		}
 		if p == root {
 			return nil
+		}
+		if count%checkEvery == 0 {
+			if err := gate.err(); err != nil {
+				return err
+			}
 		}
 		if count++; count > lim.MaxEntries {
 			return fmt.Errorf("%w: more than %d entries", ErrLimit, lim.MaxEntries)
@@ -363,16 +375,53 @@ func (s *dirSource) sizeHint(name string) int64 {
 }
 
 // sourceReaderAt marks the errors of the reader a zip is read from, so
-// that one (a disk's, a network's) is not taken for a malformed zip.
-type sourceReaderAt struct{ r io.ReaderAt }
+// that one (a disk's, a network's) is not taken for a malformed zip. While
+// the carton is being opened it also stops at the end of Open's context
+// (a zip directory of a million entries takes a while to read).
+type sourceReaderAt struct {
+	r       io.ReaderAt
+	opening *openGate
+}
 
 func (s sourceReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := s.opening.err(); err != nil {
+		return 0, &sourceError{err}
+	}
 	n, err := s.r.ReadAt(p, off)
 	if err != nil && err != io.EOF { // archive/zip compares with io.EOF
 		err = &sourceError{err}
 	}
 	return n, err
 }
+
+// openGate holds Open's context until Open returns; reads after that
+// (the model's, at Load) answer to their own contexts.
+type openGate struct {
+	ctx atomic.Pointer[context.Context]
+}
+
+func newOpenGate(ctx context.Context) *openGate {
+	g := &openGate{}
+	if ctx != nil {
+		g.ctx.Store(&ctx)
+	}
+	return g
+}
+
+func (g *openGate) err() error {
+	if g == nil {
+		return nil
+	}
+	if ctx := g.ctx.Load(); ctx != nil {
+		return (*ctx).Err()
+	}
+	return nil
+}
+
+func (g *openGate) opened() { g.ctx.Store(nil) }
+
+// checkEvery is how many entries a check walks between looks at the context.
+const checkEvery = 1024
 
 type sourceError struct{ err error }
 

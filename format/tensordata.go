@@ -38,6 +38,9 @@ type rawStrings struct {
 
 // parseIndex parses tensor_data/index.toml.
 func parseIndex(data []byte) ([]rawIndexEntry, error) {
+	if err := checkTOML("tensor_data/index.toml", data, DefaultLimits); err != nil {
+		return nil, err
+	}
 	var idx rawIndex
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&idx); err != nil {
 		return nil, malformed("tensor_data/index.toml", "%v", err)
@@ -111,6 +114,14 @@ func ReadTensorData(read func(name string) ([]byte, error), has func(name string
 	return td, nil
 }
 
+// stringDataLimits bound a string tensor's TOML file: data rather than
+// metadata, so larger, but nested no deeper.
+var stringDataLimits = Limits{
+	MaxMetadataBytes:  maxTensorFileBytes,
+	MaxNesting:        DefaultLimits.MaxNesting,
+	MaxMetadataValues: 1 << 24,
+}
+
 func readTensor(read func(string) ([]byte, error), e rawIndexEntry) (tensor.Tensor, error) {
 	dt, _ := tensor.ParseDType(e.DType) // checked by parseIndex
 	name := "tensor_data/" + e.File
@@ -120,6 +131,9 @@ func readTensor(read func(string) ([]byte, error), e rawIndexEntry) (tensor.Tens
 	}
 	shape := tensor.Shape(e.Shape)
 	if dt == tensor.String {
+		if err := checkTOML(name, b, stringDataLimits); err != nil {
+			return tensor.Tensor{}, err
+		}
 		var rs rawStrings
 		if _, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&rs); err != nil {
 			return tensor.Tensor{}, malformed(name, "%v", err)

@@ -19,9 +19,11 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runCacheRemove(args[1:], stdout, stderr)
 		case "prune":
 			return runCachePrune(args[1:], stdout, stderr)
+		case "verify":
+			return runCacheVerify(ctx, args[1:], stdout, stderr)
 		}
 	}
-	fs := newFlagSet("cache", "[--json] | rm MANIFEST_SHA256 ... | prune --unused-for DURATION", stderr)
+	fs := newFlagSet("cache", "[--json] | rm MANIFEST_SHA256 ... | prune --unused-for DURATION | verify [--json]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -79,6 +81,47 @@ func runCachePrune(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d models removed, %s freed\n", len(removed), humanBytes(freed))
 	return err
+}
+
+// runCacheVerify re-hashes every cached model; damaged ones are removed
+// (the next Load extracts them again) and make the command fail.
+func runCacheVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cache verify", "[--json]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	checks, err := carton.VerifyCachedModels(ctx, "")
+	damaged := 0
+	for _, c := range checks {
+		if c.Err != nil {
+			damaged++
+		}
+	}
+	if *asJSON {
+		if checks == nil {
+			checks = []carton.CachedModelCheck{}
+		}
+		if jerr := writeJSON(stdout, checks); jerr != nil {
+			return jerr
+		}
+	} else {
+		for _, c := range checks {
+			if c.Err != nil {
+				fmt.Fprintf(stdout, "damaged %s: %v; removed (the next Load extracts it again)\n", c.ManifestSHA256, c.Err)
+				continue
+			}
+			fmt.Fprintf(stdout, "ok %s: %d files match\n", c.ManifestSHA256, c.Files)
+		}
+		fmt.Fprintf(stdout, "%d models checked, %d damaged\n", len(checks), damaged)
+	}
+	if err != nil {
+		return err
+	}
+	if damaged > 0 {
+		return fmt.Errorf("%w: %d cached models were damaged, and removed", carton.ErrChecksum, damaged)
+	}
+	return nil
 }
 
 // humanBytes prints a size in binary units, one decimal above KiB.

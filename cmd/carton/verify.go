@@ -22,5 +22,8 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, p := range r.Fetched {
 		fmt.Fprintf(stdout, "fetched through LINKS: %s\n", p)
 	}
+	if r.Cached != "" {
+		fmt.Fprintf(stdout, "ok: the cached copy's %d files match too (%s)\n", r.CachedFiles, r.Cached)
+	}
 	return nil
 }
