@@ -65,13 +65,25 @@ func newInputChecker(specs []format.TensorSpec) *inputChecker {
 }
 
 // check returns an ErrInvalidInput error for the first mismatch. When the
-// carton declares no inputs there is nothing to check (the runner
-// decides); check is small enough to inline, so that case costs no call.
+// carton declares no inputs the runner decides what it takes, but every
+// input must still be a live tensor: a released one would hand the
+// framework freed memory.
 func (c *inputChecker) check(inputs map[string]tensor.Tensor) error {
 	if len(c.specs) == 0 {
+		for name, t := range inputs {
+			if !t.Valid() {
+				return invalidTensor(name)
+			}
+		}
 		return nil
 	}
 	return c.checkDeclared(inputs)
+}
+
+// invalidTensor is the error for an input that is the zero Tensor or was
+// released: it matches both ErrInvalidInput and ErrInvalidTensor.
+func invalidTensor(name string) error {
+	return fmt.Errorf("%w: input %q: %w (the zero Tensor, or released)", ErrInvalidInput, name, tensor.ErrInvalid)
 }
 
 func (c *inputChecker) checkDeclared(inputs map[string]tensor.Tensor) error {
@@ -94,7 +106,7 @@ func (c *inputChecker) checkDeclared(inputs map[string]tensor.Tensor) error {
 			return fmt.Errorf("%w: missing input %q", ErrInvalidInput, s.name)
 		}
 		if !t.Valid() {
-			return fmt.Errorf("%w: input %q is an invalid or released tensor", ErrInvalidInput, s.name)
+			return invalidTensor(s.name)
 		}
 		if t.DType() != s.dtype {
 			return fmt.Errorf("%w: input %q is %s, want %s", ErrInvalidInput, s.name, t.DType(), s.dtype)

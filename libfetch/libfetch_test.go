@@ -3,9 +3,11 @@ package libfetch
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,4 +80,37 @@ func TestPythonProbe(t *testing.T) {
 	_, err = probePython(context.Background(), bad)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "boom")
+}
+
+// A probe cut short by one caller's context, or failing once, is not
+// remembered: the next caller probes again and finds the packages.
+func TestPythonProbeForgetsFailures(t *testing.T) {
+	pys := Pythons()
+	if len(pys) == 0 {
+		t.Skip("no python3")
+	}
+	real, err := exec.LookPath(pys[0])
+	require.NoError(t, err)
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken")
+	py := filepath.Join(dir, "python3")
+	// An interpreter that is slow, and fails while the file broken exists.
+	script := "#!/bin/sh\nsleep 0.3\nif [ -e " + broken + " ]; then echo broken >&2; exit 3; fi\nexec " + real + " \"$@\"\n"
+	require.NoError(t, os.WriteFile(py, []byte(script), 0o755))
+	require.NoError(t, os.WriteFile(broken, nil, 0o644))
+	t.Setenv("CARTON_PYTHON", py)
+
+	expired, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err = pythonSource{}.Find(expired, Request{Framework: ONNXRuntime})
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the caller's deadline ends its wait")
+
+	_, err = pythonSource{}.Find(context.Background(), Request{Framework: ONNXRuntime})
+	require.ErrorContains(t, err, "broken", "the probe the expired caller started fails on its own")
+
+	require.NoError(t, os.Remove(broken))
+	_, err = pythonSource{}.Find(context.Background(), Request{Framework: ONNXRuntime})
+	require.NoError(t, err, "a failed probe is not remembered")
+	_, cached := pythonCache.Load(py)
+	assert.True(t, cached, "a probe that answered is")
 }

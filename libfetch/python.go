@@ -47,10 +47,42 @@ type pythonPackage struct {
 
 var pythonCache sync.Map // interpreter path -> *pythonResult
 
+// pythonResult is one interpreter's probe. It runs once, detached from
+// any caller's context (each caller waits on its own), and only a probe
+// that answered is kept: a failure is forgotten, so one caller's
+// cancelled or expired context, or a passing fault, does not decide
+// every later Load in the process.
 type pythonResult struct {
-	once sync.Once
+	done chan struct{}
 	pkgs map[string]pythonPackage
 	err  error
+}
+
+// probeTimeout bounds one probe: an interpreter that hangs offers nothing.
+const probeTimeout = 30 * time.Second
+
+// probed returns py's packages, probing it once for all callers.
+func probed(ctx context.Context, py string) (map[string]pythonPackage, error) {
+	fresh := &pythonResult{done: make(chan struct{})}
+	v, loaded := pythonCache.LoadOrStore(py, fresh)
+	res := v.(*pythonResult)
+	if !loaded {
+		go func() {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+			defer cancel()
+			res.pkgs, res.err = probePython(pctx, py)
+			if res.err != nil {
+				pythonCache.CompareAndDelete(py, res)
+			}
+			close(res.done)
+		}()
+	}
+	select {
+	case <-res.done:
+		return res.pkgs, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Pythons returns the interpreters to probe: the list in $CARTON_PYTHON
@@ -77,14 +109,15 @@ func (pythonSource) Find(ctx context.Context, req Request) ([]Candidate, error) 
 		if _, err := exec.LookPath(py); err != nil {
 			continue // a listed interpreter that is not installed offers nothing
 		}
-		v, _ := pythonCache.LoadOrStore(py, &pythonResult{})
-		res := v.(*pythonResult)
-		res.once.Do(func() { res.pkgs, res.err = probePython(ctx, py) })
-		if res.err != nil {
-			errs = append(errs, res.err)
+		pkgs, err := probed(ctx, py)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		pkg, ok := res.pkgs[string(req.Framework)]
+		pkg, ok := pkgs[string(req.Framework)]
 		if !ok || pkg.Version == "" {
 			continue
 		}
@@ -110,8 +143,6 @@ func (pythonSource) Find(ctx context.Context, req Request) ([]Candidate, error) 
 }
 
 func probePython(ctx context.Context, py string) (map[string]pythonPackage, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, py, "-c", pythonProbe)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -172,6 +172,9 @@ func New(dtype DType, shape Shape) (Tensor, error) {
 		if err != nil {
 			return Tensor{}, err
 		}
+		if uint64(n) > uint64(maxBytes)/uint64(unsafe.Sizeof("")) {
+			return Tensor{}, fmt.Errorf("%w: shape %v of string is too large to allocate", ErrInvalid, shape)
+		}
 		t := Tensor{dtype: String}
 		t.setShape(shape.Clone())
 		t.withStrings(make([]string, n))
@@ -283,12 +286,11 @@ func checkBytes(dtype DType, shape Shape, nbytes int) error {
 // For strings, which frameworks hand back as Go strings after a copy, use
 // ForeignStrings.
 func Foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func()) (Tensor, error) {
-	t, err := FromBytes(dtype, shape, unsafe.Slice((*byte)(ptr), nbytes))
+	t, err := foreign(dtype, shape, ptr, nbytes, nil, 0, nil)
 	if err != nil {
 		return Tensor{}, err
 	}
-	t.foreign = &foreignMemory{release: release}
-	runtime.SetFinalizer(t.foreign, (*foreignMemory).run)
+	t.foreign.release = release // before anyone can release it
 	return t, nil
 }
 
@@ -311,6 +313,9 @@ func ForeignShared(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, own
 }
 
 func foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release func(uintptr), handle uintptr, owner Releaser) (Tensor, error) {
+	if err := checkForeign(ptr, nbytes); err != nil {
+		return Tensor{}, err
+	}
 	if err := checkBytes(dtype, shape, nbytes); err != nil {
 		return Tensor{}, err
 	}
@@ -332,6 +337,21 @@ func foreign(dtype DType, shape Shape, ptr unsafe.Pointer, nbytes int, release f
 		runtime.SetFinalizer(block, func(b *foreignBlock) { b.run() })
 	}
 	return t, nil
+}
+
+// checkForeign refuses memory that cannot hold nbytes: a nil pointer
+// with a size (a framework would read whatever lies at address 0 and
+// beyond), a negative size, or a range that wraps the address space.
+func checkForeign(ptr unsafe.Pointer, nbytes int) error {
+	switch {
+	case nbytes < 0:
+		return fmt.Errorf("%w: foreign memory of %d bytes", ErrInvalid, nbytes)
+	case ptr == nil && nbytes > 0:
+		return fmt.Errorf("%w: foreign memory of %d bytes at a nil pointer", ErrInvalid, nbytes)
+	case uintptr(ptr)+uintptr(nbytes) < uintptr(ptr):
+		return fmt.Errorf("%w: foreign memory of %d bytes at %p runs past the end of the address space", ErrInvalid, nbytes, ptr)
+	}
+	return nil
 }
 
 // foreignBlock holds a foreign tensor's release hook and (small) shape in
