@@ -79,6 +79,12 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 	if n := utf8.RuneCountInString(cfg.ShortDescription); n > 100 {
 		return "", fmt.Errorf("%w: short_description is %d characters (at most 100)", ErrMalformed, n)
 	}
+	if err := checkModelPath(modelPath); err != nil {
+		return "", err
+	}
+	if err := atomicfile.CheckNotInput(out, append([]string{modelPath}, opts.inputFiles()...)...); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
 	detected := cfg.Runner.RunnerName == ""
 	if detected {
 		name, err := DetectRunner(modelPath) // the runner's CheckModel accepted the model
@@ -225,6 +231,32 @@ func declaredSpec(specs []format.TensorSpec, name string) (*format.TensorSpec, e
 }
 
 // checkRegular makes sure a file to store under misc/ is a regular file.
+// checkModelPath refuses a model that is neither a regular file nor a
+// directory: reading a FIFO or a device (/dev/zero) blocks or never ends.
+func checkModelPath(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() && !st.Mode().IsRegular() {
+		return fmt.Errorf("%w: model %s is not a regular file or a directory (%s)", ErrInvalidInput, path, st.Mode().Type())
+	}
+	return nil
+}
+
+// inputFiles are the files Pack reads besides the model.
+func (o PackOptions) inputFiles() []string {
+	files := slices.Clone(o.Misc)
+	for _, ex := range o.Examples {
+		for _, m := range []map[string]string{ex.MiscInputs, ex.MiscSampleOut} {
+			for _, f := range m {
+				files = append(files, f)
+			}
+		}
+	}
+	return files
+}
+
 func checkRegular(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -323,8 +355,22 @@ func writeAtomically(ctx context.Context, out string, cfg *format.Config, entrie
 	}
 	var sha string
 	err := atomicfile.Write(out, func(w io.Writer) (err error) {
-		sha, err = format.Write(w, cfg, entries, links)
+		sha, err = format.Write(ctxWriter{ctx, w}, cfg, entries, links)
 		return err
 	})
 	return sha, err
+}
+
+// ctxWriter stops a long write when the context ends (the CLI's on
+// SIGINT or SIGTERM): atomicfile then removes the unfinished file.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/atomicfile"
 )
 
 // modelEntries lists the model's files as carton entries under model/.
@@ -51,6 +52,16 @@ func modelEntries(modelPath, out string, runner backend.Runner, known bool) ([]f
 		return nil, fmt.Errorf("%w: model directory %s is empty", ErrMalformed, modelPath)
 	}
 	return w.entries, nil
+}
+
+// isCarton reports whether the file at p opens as a carton.
+func isCarton(p string) bool {
+	c, err := format.Open(p, format.OpenOptions{})
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // modelWalker walks a model directory by real paths (symlinks resolved)
@@ -96,6 +107,11 @@ func (w *modelWalker) walk(dir, name string, viaLink bool) error {
 // when it was reached through a link and lies in the model, else as a file.
 func (w *modelWalker) file(real, name string, viaLink bool) error {
 	if real == w.skip {
+		// The output of an earlier pack into this directory is left out;
+		// anything else there is the user's, not to be written over.
+		if !isCarton(real) {
+			return fmt.Errorf("%w: %w: %s is the model's own %s", ErrInvalidInput, atomicfile.ErrOverwritesInput, real, w.show(name))
+		}
 		return nil
 	}
 	if own, inside := w.nameOf(real); viaLink && inside {

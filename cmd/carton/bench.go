@@ -17,7 +17,6 @@ import (
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
-	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/internal/semver"
 	"github.com/carton-run/carton/tensor"
 )
@@ -146,16 +145,9 @@ func peakRSSKiB() int64 {
 func benchInputs(ctx context.Context, path string, files, dims multiFlag, random bool) (map[string]tensor.Tensor, error) {
 	in := map[string]tensor.Tensor{}
 	if !random {
-		for _, kv := range files {
-			name, file, ok := strings.Cut(kv, "=")
-			if !ok || name == "" {
-				return nil, usageErr("--input %q: want NAME=FILE.npy", kv)
-			}
-			t, err := npy.ReadFile(file)
-			if err != nil {
-				return nil, err
-			}
-			in[name] = t
+		in, err := readInputFiles(files)
+		if err != nil {
+			return nil, err
 		}
 		info, err := carton.ModelInfo(ctx, path)
 		if err != nil {

@@ -71,17 +71,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	in := map[string]tensor.Tensor{}
-	for _, kv := range inputs {
-		name, file, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return usageErr("--input %q: want NAME=FILE.npy", kv)
-		}
-		t, err := npy.ReadFile(file)
-		if err != nil {
-			return err
-		}
-		in[name] = t
+	in, err := readInputFiles(inputs)
+	if err != nil {
+		return err
 	}
 	m, err := lf.load(ctx, path)
 	if err != nil {
@@ -173,4 +165,27 @@ func prefixed(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
+}
+
+// readInputFiles reads --input NAME=FILE.npy flags; a name given twice is
+// refused rather than one of its files silently winning.
+func readInputFiles(inputs []string) (map[string]tensor.Tensor, error) {
+	in := map[string]tensor.Tensor{}
+	files := map[string]string{}
+	for _, kv := range inputs {
+		name, file, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, usageErr("--input %q: want NAME=FILE.npy", kv)
+		}
+		if first, dup := files[name]; dup {
+			return nil, usageErr("--input %s is given twice (%s and %s)", name, first, file)
+		}
+		files[name] = file
+		t, err := npy.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		in[name] = t
+	}
+	return in, nil
 }

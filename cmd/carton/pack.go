@@ -9,6 +9,7 @@ import (
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/atomicfile"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/tensor"
 )
@@ -62,6 +63,9 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			cfg.Runner.Opts[k] = parseOptValue(v)
 		}
+	}
+	if err := atomicfile.CheckNotInput(*out, tensorFiles(append(selfTests, examples...))...); err != nil {
+		return fmt.Errorf("%w: %w", carton.ErrInvalidInput, err)
 	}
 	po := carton.PackOptions{Config: cfg, Misc: misc}
 	for _, spec := range selfTests {
@@ -136,16 +140,34 @@ type tensorSet struct {
 	miscIn, miscOut map[string]string
 }
 
+// tensorFiles lists the files --self-test and --example specs name.
+func tensorFiles(specs []string) []string {
+	var files []string
+	for _, spec := range specs {
+		for _, item := range strings.Split(spec, ",") {
+			if _, file, ok := strings.Cut(item, "="); ok {
+				files = append(files, strings.TrimPrefix(file, "@"))
+			}
+		}
+	}
+	return files
+}
+
 // loadTensorSet reads "a=x.npy,out:y=y.npy" into inputs and outputs; with
 // allowMisc, "NAME=@FILE" names a file (an image, a sound) instead of a
 // tensor.
 func loadTensorSet(spec string, allowMisc bool) (tensorSet, error) {
 	set := tensorSet{in: map[string]tensor.Tensor{}, out: map[string]tensor.Tensor{}, miscIn: map[string]string{}, miscOut: map[string]string{}}
+	seen := map[string]bool{}
 	for _, item := range strings.Split(spec, ",") {
 		name, file, ok := strings.Cut(item, "=")
 		if !ok || name == "" || file == "" {
 			return tensorSet{}, usageErr("%q: want NAME=FILE.npy", item)
 		}
+		if seen[name] {
+			return tensorSet{}, usageErr("%q: %s is given twice", spec, name)
+		}
+		seen[name] = true
 		tensors, files := set.in, set.miscIn
 		if n, isOut := strings.CutPrefix(name, "out:"); isOut {
 			tensors, files, name = set.out, set.miscOut, n

@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -30,4 +32,25 @@ func Write(path string, write func(io.Writer) error) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// ErrOverwritesInput: the output would replace one of the command's own
+// input files.
+var ErrOverwritesInput = errors.New("the output would replace an input file")
+
+// CheckNotInput fails with ErrOverwritesInput when out is (or resolves
+// to, through symlinks or hard links) any of inputs, so that nothing is
+// written over a file the command reads. An out that does not exist yet
+// is no input.
+func CheckNotInput(out string, inputs ...string) error {
+	ost, err := os.Stat(out)
+	if err != nil {
+		return nil
+	}
+	for _, in := range inputs {
+		if ist, err := os.Stat(in); err == nil && os.SameFile(ost, ist) {
+			return fmt.Errorf("%w: %s is %s", ErrOverwritesInput, out, in)
+		}
+	}
+	return nil
 }

@@ -84,8 +84,29 @@ func dataBytes(descr string, shape []int) (int64, bool) {
 	return int64(n) * size, true
 }
 
-// ReadFile reads the .npy file at path; errors name the file.
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ReadFile reads the .npy file at path; errors name the file. Only a
+// regular file is read: a FIFO or a device (/dev/zero) would block or
+// never end.
 func ReadFile(path string) (tensor.Tensor, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return tensor.Tensor{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return tensor.Tensor{}, fmt.Errorf("%s: %w: not a regular file (%s)", path, ErrMalformed, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return tensor.Tensor{}, err
@@ -119,8 +140,11 @@ func Read(r io.Reader) (t tensor.Tensor, err error) {
 	// header describes and ignores the rest (another array np.save appended
 	// to the same file, say). Read as numpy does.
 	data := io.Reader(br)
-	if n, ok := dataBytes(rd.Header.Descr.Type, rd.Header.Descr.Shape); ok {
-		data = io.LimitReader(br, n)
+	want, sized := dataBytes(rd.Header.Descr.Type, rd.Header.Descr.Shape)
+	counted := &countingReader{r: br}
+	if sized {
+		counted.r = io.LimitReader(br, want)
+		data = counted
 	}
 	hdr = bytes.Clone(hdr)
 	if _, err := br.Discard(len(hdr)); err != nil {
@@ -141,6 +165,9 @@ func Read(r io.Reader) (t tensor.Tensor, err error) {
 		return tensor.FromStrings(shapeOf(rd.Header.Descr.Shape), nil)
 	}
 	t, err = readData(rd, descr)
+	if sized && counted.n < want {
+		return tensor.Tensor{}, fmt.Errorf("%w: the header declares %d bytes of data (%s, shape %v), but only %d follow it", ErrMalformed, want, descr, rd.Header.Descr.Shape, counted.n)
+	}
 	if err != nil || !rd.Header.Descr.Fortran {
 		return t, err
 	}
