@@ -203,6 +203,13 @@ func loadOpened(ctx context.Context, op opened, o loadOptions) (*Model, error) {
 	if err != nil {
 		return nil, labelled(path, fmt.Errorf("runner %s (%s %s from %s): %w", sel.Runner.Name(), sel.Runtime.Framework, sel.Runtime.Version, sel.Runtime.Source, err))
 	}
+	if r, ok := session.(backend.SpecReporter); ok {
+		in, out := r.ModelSpecs()
+		if err := backend.CheckDeclared(cfg.Inputs, cfg.Outputs, in, out); err != nil {
+			session.Close()
+			return nil, labelled(path, err)
+		}
+	}
 	rt := sel.Runtime
 	info := infoOf(c, path)
 	info.Runtime = &rt
@@ -347,34 +354,43 @@ func (m *Model) Info() Info { return m.info }
 // with ReleaseOutputs, which releases them and lets a later Infer refill
 // the map instead of allocating one.
 func (m *Model) Infer(ctx context.Context, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	outputs := make(map[string]tensor.Tensor, len(m.info.Outputs))
+	if err := m.inferLending(ctx, inputs, outputs); err != nil {
+		return nil, err
+	}
+	return outputs, nil
+}
+
+// inferLending runs the model into outputs over a block of memory an
+// earlier call's outputs occupied, when ReleaseOutputs gave one back, and
+// lends outputs out with the block its outputs now occupy, for
+// ReleaseOutputs to take back.
+func (m *Model) inferLending(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
 	e := m.spare.take()
-	var outputs map[string]tensor.Tensor
 	var spare []byte
 	if e != nil {
-		outputs, spare = e.m, e.block
-	} else {
-		outputs = make(map[string]tensor.Tensor, len(m.info.Outputs))
+		spare = e.block
 	}
 	block, err := m.infer(ctx, inputs, outputs, spare)
 	if err != nil {
 		clear(outputs)
-		if e == nil {
-			e = &spareMap{m: outputs}
+		if e != nil {
+			m.spare.put(e) // no output of the failed call reached the caller: its block stays reusable
 		}
-		m.spare.put(e) // no output of the failed call reached the caller: its block stays reusable
-		return nil, err
+		return err
 	}
-	// A map refilled goes out with the block its outputs occupy, for
-	// ReleaseOutputs to find; a new one goes out alone, sparing plain
-	// Infer an allocation.
+	// Only a call that had an entry lends its map out with one: a first
+	// call spares itself the allocation, and its map comes back without a
+	// block (ReleaseOutputs makes it an entry).
 	if e != nil {
 		e.block = nil
 		if cap(block) <= spareKeepMaxBytes {
 			e.block = block
 		}
+		e.lend(outputs)
 		m.lent.put(e)
 	}
-	return outputs, nil
+	return nil
 }
 
 // InferInto is Infer storing the outputs in a map the caller passes: on
@@ -389,15 +405,10 @@ func (m *Model) InferInto(ctx context.Context, inputs, outputs map[string]tensor
 	if outputs == nil {
 		return fmt.Errorf("%w: InferInto needs a non-nil output map", ErrInvalidInput)
 	}
-	// A map Infer returned keeps its outputs' block only until the caller
-	// gives it back: once InferInto has refilled it, the caller may still
-	// hold those outputs, so the block must not be reused.
+	// The outputs the map holds now were not given back: the caller may
+	// still hold them, so the block they occupy must not be reused.
 	m.lent.takeMap(mapPointer(outputs))
-	if _, err := m.infer(ctx, inputs, outputs, nil); err != nil {
-		clear(outputs)
-		return err
-	}
-	return nil
+	return m.inferLending(ctx, inputs, outputs)
 }
 
 // infer runs the session on inputs into outputs, offering it spare as the

@@ -15,20 +15,26 @@ import (
 // at once.
 const maxSpareMaps = 16
 
-// spareMap is an output map Infer returned, with the Go block its outputs
-// occupy when the session carves them from one (backend.BlockSession).
-// It travels with its map: from Infer to the lent pool, from
-// ReleaseOutputs to the spare pool, and back to Infer, which refills the
-// map and offers the block to the session again. A map reused is warm in
-// the cache and overwritten in place; a fresh one costs more after a
-// forward than its allocation, and so does a fresh block (RATIONALE.md,
-// "Infer reuses the maps ReleaseOutputs gives back").
+// spareMap is the Go block a call's outputs occupy (when the session
+// carves them from one: backend.BlockSession), with the map that holds
+// them while it is lent out. Infer lends it with its map (the lent pool);
+// ReleaseOutputs takes it back by that map, once, and keeps the block
+// alone (the spare pool), for a later call to write its outputs over:
+// memory warm in the cache, not fresh (RATIONALE.md, "A map given back
+// brings its outputs' memory with it"). The map itself is never handed to
+// another call: a caller that gave a map back twice, or late, can then
+// only reach its own map, never another call's (RATIONALE.md, "Maps given
+// back are not reused").
 type spareMap struct {
-	m     map[string]tensor.Tensor
+	// key is the lent map; nil in the spare pool. Atomic: a pool reads
+	// the key of an entry another goroutine may be taking and lending.
+	key   atomic.Pointer[mapObject]
 	block []byte
 }
 
-func (e *spareMap) holds(p *mapObject) bool { return mapPointer(e.m) == p }
+func (e *spareMap) lend(m map[string]tensor.Tensor) { e.key.Store(mapPointer(m)) }
+
+func (e *spareMap) holds(p *mapObject) bool { return e.key.Load() == p }
 
 // mapPool holds spareMaps, at most one per map: one in an atomic slot,
 // which is all a goroutine calling in a loop needs, up to maxSpareMaps
@@ -93,17 +99,17 @@ func (s *mapPool) takeMap(p *mapObject) *spareMap {
 	return nil
 }
 
-// put keeps e unless an entry for its map is kept already (a second
-// ReleaseOutputs of one map would otherwise hand it to two calls). When
-// the list is full the oldest entry in it makes room: entries of maps a
-// caller never gives back must not crowd out those of maps it does. While
-// the list is empty the slot alone says what is kept: a goroutine calling
-// in a loop takes no lock.
+// put keeps e unless an entry for its map is kept already (InferInto
+// lends the caller's map again; entries in the spare pool hold no map and
+// are each kept). When the list is full the oldest entry in it makes
+// room: entries of maps a caller never gives back must not crowd out
+// those of maps it does. While the list is empty the slot alone says what
+// is kept: a goroutine calling in a loop takes no lock.
 func (s *mapPool) put(e *spareMap) {
-	p := mapPointer(e.m)
+	p := e.key.Load()
 	if s.nMore.Load() == 0 {
 		cur := s.slot.Load()
-		if cur != nil && cur.holds(p) {
+		if p != nil && cur != nil && cur.holds(p) {
 			return
 		}
 		if cur == nil && s.slot.CompareAndSwap(nil, e) {
@@ -112,11 +118,11 @@ func (s *mapPool) put(e *spareMap) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur := s.slot.Load(); cur != nil && cur.holds(p) {
+	if cur := s.slot.Load(); p != nil && cur != nil && cur.holds(p) {
 		return
 	}
 	for _, kept := range s.more {
-		if kept.holds(p) {
+		if p != nil && kept.holds(p) {
 			return
 		}
 	}
@@ -139,52 +145,48 @@ func (s *mapPool) drop() {
 	s.mu.Unlock()
 }
 
-// ReleaseOutputs releases every tensor in outputs, a map Infer returned,
-// and gives the map back to the model: a later Infer refills it instead of
-// allocating a new one, and writes the outputs it copies into Go memory
-// over the memory this call's outputs occupied (libtorch, ONNX Runtime and
-// TensorFlow copy small outputs). A loop that gives each map back makes
-// no allocation per Infer, and touches memory still in the CPU's cache
-// instead of fresh memory (BENCHMARKS.md).
+// ReleaseOutputs releases every tensor in outputs, a map Infer or
+// InferInto returned or filled, and gives the memory its outputs occupy
+// back to the model: a later Infer writes the outputs it copies into Go
+// memory over it (libtorch, ONNX Runtime and TensorFlow copy small
+// outputs), memory still in the CPU's cache, instead of allocating. A loop
+// of InferInto on one map of its own and ReleaseOutputs allocates nothing
+// per call; Infer allocates only its new map (BENCHMARKS.md).
 //
-// After the call neither outputs nor the tensors it held may be used,
-// copies of them and slices taken from them (View, Bytes, Shape) included:
-// another goroutine's Infer may be filling the map, and a later Infer may
-// overwrite their data and shapes. Keep what you need with Tensor.Clone
-// first: an output fed back as a later call's input (a recurrent state,
-// say) is this rule's likeliest breach. Under the race detector (go test
-// -race) the data taken back is overwritten with 0xff bytes at once (NaN
-// floats, -1 integers), so that a test breaking the rule fails every time
-// rather than now and then. Without it, a call never writes its outputs
-// over one of its own inputs, but another goroutine's call may.
+// After the call neither the tensors outputs held, nor copies of them or
+// slices taken from them (View, Bytes, Shape), may be used: a later Infer
+// may overwrite their data. Keep what you need with Tensor.Clone first:
+// an output fed back as a later call's input (a recurrent state, say) is
+// this rule's likeliest breach. Under the race detector (go test -race)
+// the data taken back is overwritten with 0xff bytes at once (NaN floats,
+// -1 integers), so that a test breaking the rule fails every time rather
+// than now and then. Without it, a call never writes its outputs over one
+// of its own inputs, but another goroutine's call may.
 //
-// Giving the same map back twice with no Infer between is harmless (it is
-// kept once), but once an Infer has taken it again it is that call's:
-// giving it back then releases that call's outputs, and while the call is
-// still filling it is a data race on the map. A nil map does nothing. Safe
-// for concurrent use, like Infer.
+// The map stays the caller's (Infer never hands it to another call), so
+// giving it back twice, from one goroutine or several at once, and in any
+// order with other calls, takes its memory back once and does nothing
+// more. A nil map does nothing. Safe for concurrent use, like Infer.
 func (m *Model) ReleaseOutputs(outputs map[string]tensor.Tensor) {
 	if outputs == nil {
 		return
 	}
+	// Taking the entry lent with this map is what gives its block back:
+	// one caller takes it; any other release of the map finds none.
 	e := m.lent.takeMap(mapPointer(outputs))
-	if e == nil { // not from Infer's lent pool: its outputs' block is unknown
-		e = &spareMap{m: outputs}
-	}
-	for name, t := range outputs {
-		t.Release()
-		if racebuild.Enabled { // as sync.Pool drops items under the race detector
+	for _, t := range outputs {
+		t.Release()                        // idempotent
+		if e != nil && racebuild.Enabled { // as sync.Pool drops items under the race detector
 			poisonIn(e.block, t)
 		}
-		// A spare map must not keep large Go memory alive (an output
-		// aliasing a large input, say, or strings of any size). Other
-		// entries stay until the next Infer overwrites them in place:
-		// released framework memory is gone already, and a small Go
-		// buffer costs less kept than a map store costs.
-		if !t.IsForeign() && (t.ByteLen() > spareKeepMaxBytes || t.DType() == tensor.String) {
-			outputs[name] = tensor.Tensor{}
-		}
 	}
+	if e == nil {
+		// A map lent without an entry (a first call's), or given back
+		// already: an entry without a block lets the next call lend its
+		// map with one.
+		e = &spareMap{}
+	}
+	e.key.Store(nil)
 	m.spare.put(e)
 }
 

@@ -14,12 +14,12 @@ func TestMapPoolBoundsAndDrop(t *testing.T) {
 	maps := make([]map[string]tensor.Tensor, maxSpareMaps+3)
 	for i := range maps {
 		maps[i] = map[string]tensor.Tensor{}
-		s.put(&spareMap{m: maps[i]})
-		s.put(&spareMap{m: maps[i]}) // another entry, the same map: kept once
+		s.put(lentEntry(maps[i]))
+		s.put(lentEntry(maps[i])) // another entry, the same map: kept once
 	}
 	kept := map[*mapObject]bool{}
 	for e := s.take(); e != nil; e = s.take() {
-		p := mapPointer(e.m)
+		p := e.key.Load()
 		assert.False(t, kept[p], "a map came back twice")
 		kept[p] = true
 	}
@@ -28,8 +28,8 @@ func TestMapPoolBoundsAndDrop(t *testing.T) {
 	assert.True(t, kept[mapPointer(maps[len(maps)-1])], "a full list makes room for the newest")
 	assert.False(t, kept[mapPointer(maps[1])], "by dropping its oldest")
 
-	s.put(&spareMap{m: maps[0]})
-	s.put(&spareMap{m: maps[1]})
+	s.put(lentEntry(maps[0]))
+	s.put(lentEntry(maps[1]))
 	s.drop()
 	assert.Nil(t, s.take(), "nothing is kept after drop")
 }
@@ -39,18 +39,18 @@ func TestMapPoolBoundsAndDrop(t *testing.T) {
 func TestMapPoolKeepsOnceAcrossSlotAndList(t *testing.T) {
 	var s mapPool
 	inSlot, inList := map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
-	s.put(&spareMap{m: inSlot})
-	s.put(&spareMap{m: inList}) // the slot is taken: into the list
-	assert.Equal(t, mapPointer(inSlot), mapPointer(s.take().m))
-	s.put(&spareMap{m: inList}) // the slot is free now
-	assert.Equal(t, mapPointer(inList), mapPointer(s.take().m))
+	s.put(lentEntry(inSlot))
+	s.put(lentEntry(inList)) // the slot is taken: into the list
+	assert.Equal(t, mapPointer(inSlot), s.take().key.Load())
+	s.put(lentEntry(inList)) // the slot is free now
+	assert.Equal(t, mapPointer(inList), s.take().key.Load())
 	assert.Nil(t, s.take(), "kept twice")
 }
 
 func TestMapPoolTakeMap(t *testing.T) {
 	var s mapPool
 	a, b, c := map[string]tensor.Tensor{}, map[string]tensor.Tensor{}, map[string]tensor.Tensor{}
-	ea, eb := &spareMap{m: a}, &spareMap{m: b}
+	ea, eb := lentEntry(a), lentEntry(b)
 	s.put(ea)
 	s.put(eb)
 	assert.Nil(t, s.takeMap(mapPointer(c)), "not kept")
@@ -58,4 +58,10 @@ func TestMapPoolTakeMap(t *testing.T) {
 	assert.Nil(t, s.takeMap(mapPointer(b)), "taken already")
 	assert.Same(t, ea, s.takeMap(mapPointer(a)), "from the slot")
 	assert.Nil(t, s.take(), "nothing left")
+}
+
+func lentEntry(m map[string]tensor.Tensor) *spareMap {
+	e := &spareMap{}
+	e.lend(m)
+	return e
 }

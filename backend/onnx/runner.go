@@ -94,6 +94,12 @@ func (r Runner) InspectSpecs(ctx context.Context, modelDir string, hints backend
 	return toSpecs(s.inputs), toSpecs(s.outputs), nil
 }
 
+// ModelSpecs are the model's inputs and outputs as ONNX Runtime reports
+// them (backend.SpecReporter); outputs that are not tensors are left out.
+func (s *session) ModelSpecs() (inputs, outputs []format.TensorSpec) {
+	return toSpecs(s.inputs), toSpecs(s.outputs)
+}
+
 func toSpecs(ios []ioSpec) []format.TensorSpec {
 	out := make([]format.TensorSpec, len(ios))
 	for i, io := range ios {

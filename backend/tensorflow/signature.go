@@ -182,3 +182,9 @@ func toSpecs(ios []ioSpec) []format.TensorSpec {
 	}
 	return out
 }
+
+// ModelSpecs are the signature's inputs and outputs, output shapes as the
+// graph computes them (backend.SpecReporter).
+func (s *session) ModelSpecs() (inputs, outputs []format.TensorSpec) {
+	return toSpecs(s.sig.inputs), toSpecs(s.sig.outputs)
+}

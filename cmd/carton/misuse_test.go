@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carton-run/carton"
+	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/refdata"
 	"github.com/carton-run/carton/tensor"
 )
@@ -37,8 +40,10 @@ func everyRunner(t *testing.T) []runnerModel {
 	} {
 		path := filepath.Join(t.TempDir(), c.name+".carton")
 		_, err := carton.Pack(ctx, models+c.dir+"/"+c.model, path, carton.PackOptions{})
-		require.NoError(t, err, c.name)
-		m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+		var m *carton.Model
+		if err == nil {
+			m, err = carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+		}
 		if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
 			t.Skipf("%s: %v (run make setup)", c.name, err)
 		}
@@ -130,5 +135,57 @@ func TestConcurrentDoubleReleaseOutputsIsHarmless(t *testing.T) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+// A carton whose declared specs contradict the model (a dtype, a rank, a
+// dimension the model fixes) is refused at Load with ErrModel naming the
+// tensor, on the runners whose framework reports its specs.
+func TestDeclaredSpecsContradictingTheModelAreRefused(t *testing.T) {
+	ctx := context.Background()
+	spec := func(s string) format.TensorSpec {
+		name, rest, _ := strings.Cut(s, ":")
+		dt, shape, _ := strings.Cut(rest, ":")
+		d, err := tensor.ParseDType(dt)
+		require.NoError(t, err)
+		sh, err := format.ParseShapeSpec(shape)
+		require.NoError(t, err)
+		return format.TensorSpec{Name: name, DType: d, Shape: sh}
+	}
+	for _, c := range []struct {
+		model, runner string
+		in, out       string
+		want          string
+	}{
+		{"onnx/matmul_add.onnx", "onnx", "x:float32:batch,4", "y:int64:batch,3", `output "y" as int64`},
+		{"onnx/matmul_add.onnx", "onnx", "x:float32:batch,5", "y:float32:batch,3", `input "x"`},
+		{"onnx/matmul_add.onnx", "onnx", "x:float32:batch,4", "y:float32:batch,3,1", `output "y"`},
+		{"tensorflow/dense", "tensorflow", "", "", ""},
+	} {
+		cfg := format.Config{Runner: format.Runner{RunnerName: c.runner}}
+		if c.in != "" {
+			cfg.Inputs, cfg.Outputs = []format.TensorSpec{spec(c.in)}, []format.TensorSpec{spec(c.out)}
+		}
+		path := filepath.Join(t.TempDir(), "m.carton")
+		_, err := carton.Pack(ctx, "../../testdata/"+c.model, path, carton.PackOptions{Config: cfg})
+		if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
+			t.Skipf("%v (run make setup)", err)
+		}
+		require.NoError(t, err)
+		if c.in == "" { // the specs the model gave, with the first output's dtype changed
+			info, err := carton.ModelInfo(ctx, path)
+			require.NoError(t, err)
+			cfg.Inputs, cfg.Outputs = info.Inputs, slices.Clone(info.Outputs)
+			cfg.Outputs[0].DType = tensor.Int64
+			c.want = `output "` + cfg.Outputs[0].Name + `" as int64`
+			_, err = carton.Pack(ctx, "../../testdata/"+c.model, path, carton.PackOptions{Config: cfg})
+			require.NoError(t, err)
+		}
+		m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+		if err == nil {
+			m.Close()
+		}
+		require.ErrorIs(t, err, carton.ErrModel, "%s %s %s", c.model, c.in, c.out)
+		assert.Contains(t, err.Error(), c.want)
 	}
 }
