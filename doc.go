@@ -27,10 +27,11 @@
 // modify them while Infer runs). Outputs belong to the caller: call Release
 // on each output tensor when done with it, which frees framework memory
 // early (a finalizer is only a safety net), or Model.ReleaseOutputs on the
-// map Infer returned, which releases them all and gives the map back to
-// the model for a later Infer to refill, over the same output memory where
-// the runner allows (neither the map nor its tensors may be used
-// afterwards: a loop doing so allocates nothing per call). An output may
+// map Infer returned, which releases them all and gives the memory they
+// occupied back to the model, for a later call's outputs where the runner
+// allows (the tensors may not be used afterwards; the map stays the
+// caller's, and a second give-back of it does nothing: an InferInto loop
+// on one map doing so allocates nothing per call). An output may
 // alias an input held in Go memory (a model returning its input comes
 // back as a view of it); one the framework hands back in a foreign
 // input's memory (another call's output fed in) is copied, so that it
@@ -55,7 +56,12 @@
 // (context.Background, context.WithoutCancel) costs nothing.
 //
 // The model cache (the cache directory's models/, one directory per
-// manifest hash) may be shared by processes: Load extracts into a
+// manifest hash) is checked on every Load that uses it: a stamp written at
+// extraction records each file's size and modification time, and a copy
+// that no longer matches is extracted again; VerifyCachedModels and
+// Verify re-hash it in full. A carton file verified in full once is not
+// hashed again while its identity (device, inode, size, modification and
+// change times) is unchanged. The cache may be shared by processes: Load extracts into a
 // temporary directory renamed into place, and RemoveCachedModel and
 // PruneCachedModels rename a model away before deleting it, so a Load never
 // finds half a model; a Load that had already opened a model being removed
