@@ -300,7 +300,7 @@ func checkModel(ctx context.Context, runner backend.Runner, modelPath string, en
 	checker, check := runner.(backend.ModelChecker)
 	check = check && look
 	insp, inspect := runner.(backend.SpecInspector)
-	inspect = inspect && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0
+	declared := len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0
 	if !check && !inspect {
 		return nil
 	}
@@ -314,15 +314,22 @@ func checkModel(ctx context.Context, runner backend.Runner, modelPath string, en
 			return fmt.Errorf("%s runner: %w", cfg.Runner.RunnerName, err)
 		}
 	}
-	if inspect {
-		cfg.Inputs, cfg.Outputs, err = insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
-		if errors.Is(err, backend.ErrNoRuntime) {
-			return fmt.Errorf("reading input/output specs from the model: %w (or declare the inputs and outputs, which needs no runtime)", err)
-		}
-		if err != nil {
-			return fmt.Errorf("reading input/output specs from the model: %w", err)
-		}
+	if !inspect {
+		return nil
 	}
+	in, out, err := insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
+	switch {
+	case declared && errors.Is(err, backend.ErrNoRuntime):
+		return nil // declared specs need no runtime; Load checks them against the model
+	case errors.Is(err, backend.ErrNoRuntime):
+		return fmt.Errorf("reading input/output specs from the model: %w (or declare the inputs and outputs, which needs no runtime)", err)
+	case err != nil:
+		return fmt.Errorf("reading input/output specs from the model: %w", err)
+	case declared:
+		// A carton whose specs contradict its model would fail every Load.
+		return backend.CheckDeclared(cfg.Inputs, cfg.Outputs, in, out)
+	}
+	cfg.Inputs, cfg.Outputs = in, out
 	return nil
 }
 

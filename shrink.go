@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/atomicfile"
 )
 
 // Shrink writes to out the carton at in with every file whose sha256 urls
@@ -22,7 +23,10 @@ import (
 // not http(s). out is written through a temporary file renamed into place.
 // Stored files are read into memory while writing.
 func Shrink(ctx context.Context, in, out string, urls map[string][]string) (string, error) {
-	c, err := format.Open(in, format.OpenOptions{})
+	if err := atomicfile.CheckNotInput(out, in); err != nil {
+		return "", fmt.Errorf("%w: %w (the shrunk carton must not replace the whole one)", ErrInvalidInput, err)
+	}
+	c, err := format.Open(in, format.OpenOptions{Context: ctx})
 	if err != nil {
 		return "", err
 	}

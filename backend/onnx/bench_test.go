@@ -11,6 +11,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/benchpair"
+	"github.com/carton-run/carton/internal/onnxtest"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -199,14 +200,16 @@ func BenchmarkOverheadParallel(b *testing.B) {
 var _ backend.Session = (*session)(nil)
 
 // BenchmarkLoad compares opening a model: ORT creating a session from the
-// .onnx file through this binding (direct), and carton.Load of the packed
-// carton plus Close, for matmul_add (tiny) and a model with a 128 MiB
-// float32 initializer (large, written by largeModel). carton.Load opens the
-// zip, verifies every file's sha256, selects the runtime and creates the
-// session: the tiny model from the zip's bytes, the large one from the
-// copy extracted into the cache on the first Load (impl=carton, later
-// Loads; impl=carton-first extracts afresh each time; impl=carton-bytes
-// reads it from the zip's bytes, load_from = "bytes").
+// .onnx file through this binding (direct: what onnxruntime_go's session
+// creation does), and carton.Load of the packed carton plus Close, for
+// matmul_add (tiny) and models with a 46 MB and a 256 MiB float32
+// initializer (written by largeModel). carton.Load opens the zip, checks
+// the cached copy and selects the runtime and creates the session: the
+// tiny model from the zip's bytes (verified), the large ones from the copy
+// extracted into the cache on the first Load, whose stamp proves it and
+// the zip unchanged (impl=carton, later Loads; impl=carton-first extracts
+// afresh each time; impl=carton-bytes reads it from the zip's bytes,
+// load_from = "bytes").
 func BenchmarkLoad(b *testing.B) {
 	path := anyLibrary(b)
 	lib, err := loadLibrary(path)
@@ -215,15 +218,20 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	ctx := context.Background()
 	dir := b.TempDir()
-	large := filepath.Join(dir, "large.onnx")
-	if err := os.WriteFile(large, largeModel(32<<20), 0o644); err != nil {
-		b.Fatal(err)
-	}
 	opts := sessionOptions{intraOp: 1, interOp: 1, optLevel: 99}
-	for _, c := range []struct{ name, model string }{
-		{"tiny", filepath.Join("..", "..", "testdata", "onnx", "matmul_add.onnx")},
-		{"large", large},
-	} {
+	cases := []struct{ name, model string }{{"tiny", filepath.Join("..", "..", "testdata", "onnx", "matmul_add.onnx")}}
+	// ResNet-18's size, and one over 200 MB, as float32 initializers.
+	for _, l := range []struct {
+		name   string
+		floats int
+	}{{"46MB", 46e6 / 4}, {"256MB", 64 << 20}} {
+		p := filepath.Join(dir, l.name+".onnx")
+		if err := os.WriteFile(p, onnxtest.LargeModel(l.floats), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cases = append(cases, struct{ name, model string }{l.name, p})
+	}
+	for _, c := range cases {
 		b.Run("model="+c.name+"/impl=direct", func(b *testing.B) {
 			for b.Loop() {
 				s, err := newSession(lib, c.model, nil, opts)
@@ -254,7 +262,7 @@ func BenchmarkLoad(b *testing.B) {
 				load(b, cache)
 			}
 		})
-		if c.name != "large" {
+		if c.name != "256MB" {
 			continue
 		}
 		b.Run("model="+c.name+"/impl=carton-first", func(b *testing.B) {

@@ -173,3 +173,30 @@ func TestInterruptedPackLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// infer's outputs and shrink's carton never replace what the command
+// reads: an input .npy in the output directory, or the carton itself.
+func TestOutputsNeverReplaceInputs(t *testing.T) {
+	dir, path := packEcho(t)
+	x, err := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	require.NoError(t, err)
+	// The noop runner echoes its inputs: output x goes to DIR/x.npy.
+	in := writeNpy(t, dir, "x.npy", x)
+	before, err := os.ReadFile(in)
+	require.NoError(t, err)
+	code, _, stderr := cli(t, "infer", path, "--input", "x="+in, "--output-dir", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "would replace an input file")
+	after, err := os.ReadFile(in)
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+
+	carton, err := os.ReadFile(path)
+	require.NoError(t, err)
+	code, _, stderr = cli(t, "shrink", path, "--link", "model/m.bin=https://127.0.0.1:1/m.bin", "-o", path)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "would replace an input file")
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, carton, got, "the carton keeps its bytes")
+}

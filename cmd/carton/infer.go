@@ -95,6 +95,11 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("outputs %q and %q would both be written to %s", other, name, file)
 		}
 		files[file] = name
+		// Checked before anything is written: an output never replaces an
+		// input file or the carton.
+		if err := atomicfile.CheckNotInput(filepath.Join(*outDir, file), append(inputFiles(inputs), path)...); err != nil {
+			return fmt.Errorf("output %s: %w: %w", name, carton.ErrInvalidInput, err)
+		}
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return err
@@ -188,4 +193,15 @@ func readInputFiles(inputs []string) (map[string]tensor.Tensor, error) {
 		in[name] = t
 	}
 	return in, nil
+}
+
+// inputFiles are the files --input NAME=FILE flags name.
+func inputFiles(inputs []string) []string {
+	var files []string
+	for _, kv := range inputs {
+		if _, file, ok := strings.Cut(kv, "="); ok {
+			files = append(files, file)
+		}
+	}
+	return files
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/refdata"
+	"github.com/carton-run/carton/internal/ziptest"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -139,53 +139,74 @@ func TestConcurrentDoubleReleaseOutputsIsHarmless(t *testing.T) {
 }
 
 // A carton whose declared specs contradict the model (a dtype, a rank, a
-// dimension the model fixes) is refused at Load with ErrModel naming the
-// tensor, on the runners whose framework reports its specs.
+// dimension the model fixes) is refused: by Pack, where a runtime can read
+// the model's, and at Load with ErrModel naming the tensor (a carton
+// packed elsewhere, or edited), on the runners whose framework reports
+// its specs.
 func TestDeclaredSpecsContradictingTheModelAreRefused(t *testing.T) {
 	ctx := context.Background()
-	spec := func(s string) format.TensorSpec {
-		name, rest, _ := strings.Cut(s, ":")
-		dt, shape, _ := strings.Cut(rest, ":")
-		d, err := tensor.ParseDType(dt)
-		require.NoError(t, err)
-		sh, err := format.ParseShapeSpec(shape)
-		require.NoError(t, err)
-		return format.TensorSpec{Name: name, DType: d, Shape: sh}
-	}
 	for _, c := range []struct {
-		model, runner string
-		in, out       string
-		want          string
+		model, from, to, want string
 	}{
-		{"onnx/matmul_add.onnx", "onnx", "x:float32:batch,4", "y:int64:batch,3", `output "y" as int64`},
-		{"onnx/matmul_add.onnx", "onnx", "x:float32:batch,5", "y:float32:batch,3", `input "x"`},
-		{"onnx/matmul_add.onnx", "onnx", "x:float32:batch,4", "y:float32:batch,3,1", `output "y"`},
-		{"tensorflow/dense", "tensorflow", "", "", ""},
+		{"onnx/matmul_add.onnx", `dtype = "float32"
+shape = ["batch", 3]`, `dtype = "int64"
+shape = ["batch", 3]`, `output "y" as int64`},
+		{"onnx/matmul_add.onnx", `shape = ["batch", 4]`, `shape = ["batch", 5]`, `input "x"`},
+		{"onnx/matmul_add.onnx", `shape = ["batch", 3]`, `shape = ["batch", 3, 1]`, `output "y"`},
+		{"tensorflow/dense", `dtype = "float32"`, `dtype = "int32"`, `as int32`},
 	} {
-		cfg := format.Config{Runner: format.Runner{RunnerName: c.runner}}
-		if c.in != "" {
-			cfg.Inputs, cfg.Outputs = []format.TensorSpec{spec(c.in)}, []format.TensorSpec{spec(c.out)}
-		}
-		path := filepath.Join(t.TempDir(), "m.carton")
-		_, err := carton.Pack(ctx, "../../testdata/"+c.model, path, carton.PackOptions{Config: cfg})
-		if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
-			t.Skipf("%v (run make setup)", err)
-		}
-		require.NoError(t, err)
-		if c.in == "" { // the specs the model gave, with the first output's dtype changed
+		t.Run(c.model+" "+c.want, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "m.carton")
+			_, err := carton.Pack(ctx, "../../testdata/"+c.model, path, carton.PackOptions{})
+			if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
+				t.Skipf("%v (run make setup)", err)
+			}
+			require.NoError(t, err)
 			info, err := carton.ModelInfo(ctx, path)
 			require.NoError(t, err)
-			cfg.Inputs, cfg.Outputs = info.Inputs, slices.Clone(info.Outputs)
-			cfg.Outputs[0].DType = tensor.Int64
-			c.want = `output "` + cfg.Outputs[0].Name + `" as int64`
-			_, err = carton.Pack(ctx, "../../testdata/"+c.model, path, carton.PackOptions{Config: cfg})
+			cfg := *info.Config
+			toml, err := cfg.Marshal()
 			require.NoError(t, err)
-		}
-		m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
-		if err == nil {
-			m.Close()
-		}
-		require.ErrorIs(t, err, carton.ErrModel, "%s %s %s", c.model, c.in, c.out)
-		assert.Contains(t, err.Error(), c.want)
+			edited := strings.Replace(string(toml), c.from, c.to, 1)
+			require.NotEqual(t, string(toml), edited, "the edit applies:\n%s", toml)
+			bad, err := format.ParseConfig([]byte(edited))
+			require.NoError(t, err)
+
+			_, err = carton.Pack(ctx, "../../testdata/"+c.model, filepath.Join(t.TempDir(), "p.carton"), carton.PackOptions{Config: *bad})
+			require.ErrorIs(t, err, carton.ErrModel, "Pack refuses it")
+			assert.Contains(t, err.Error(), c.want)
+
+			hostile := withConfig(t, path, []byte(edited))
+			m, err := carton.Load(ctx, hostile, carton.WithCacheDir(t.TempDir()))
+			if err == nil {
+				m.Close()
+			}
+			if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
+				t.Skipf("%v (run make setup)", err)
+			}
+			require.ErrorIs(t, err, carton.ErrModel, "Load refuses it")
+			assert.Contains(t, err.Error(), c.want)
+		})
 	}
+}
+
+// withConfig writes a copy of the carton at path with carton.toml
+// replaced (its MANIFEST line updated), as a carton packed elsewhere or
+// edited by hand would be.
+func withConfig(t *testing.T, path string, toml []byte) string {
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	c, err := format.Open(path, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	entries := map[string]string{}
+	for _, p := range c.Manifest.Paths() {
+		entries[p], _ = c.Manifest.Hash(p)
+	}
+	entries["carton.toml"] = format.SHA256(toml)
+	mf, err := format.NewManifest(entries)
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "edited.carton")
+	require.NoError(t, os.WriteFile(out, ziptest.Rewrite(t, raw, map[string][]byte{"carton.toml": toml, "MANIFEST": mf.Bytes()}), 0o644))
+	return out
 }

@@ -1,14 +1,14 @@
-package onnx
+package onnxtest
 
 import (
 	"encoding/binary"
 	"math/rand/v2"
 )
 
-// largeModel encodes an ONNX model computing y = x + w over n float32s,
+// LargeModel encodes an ONNX model computing y = x + w over n float32s,
 // with w a random initializer (incompressible, as trained weights are):
 // a model of 4n bytes, written without the onnx Python package.
-func largeModel(n int) []byte {
+func LargeModel(n int) []byte {
 	w := make([]byte, 4*n)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < len(w); i += 8 {
