@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 )
 
 // Framework names a runtime family.
@@ -51,31 +52,63 @@ var DefaultSources = []Source{explicitSource{}, envSource{}, cacheSource{}, pyth
 // ErrNotFound: a path given explicitly does not exist.
 var ErrNotFound = errors.New("runtime not found")
 
-// Find asks every source and returns all candidates, in source order. An
-// explicit path that does not exist is an error (the caller asked for it);
-// a source that fails otherwise is skipped, and its error is returned
-// joined only if nothing at all was found.
+// Find asks the sources and returns their candidates, in source order. A
+// runtime named explicitly (the option, else the environment variable) is
+// the only candidate when there is one: the caller asked for it, and the
+// others cost a probe each (an interpreter, npm) for nothing. Otherwise
+// every source is asked, at once: each probe takes a process start. An
+// explicit path that does not exist is an error; a source that fails
+// otherwise is skipped, and its error is returned joined only if nothing
+// at all was found.
 func Find(ctx context.Context, req Request, sources ...Source) ([]Candidate, error) {
 	if len(sources) == 0 {
 		sources = DefaultSources
 	}
-	var out []Candidate
-	var errs []error
-	for _, s := range sources {
-		c, err := s.Find(ctx, req)
+	for len(sources) > 0 && isExplicit(sources[0]) {
+		c, err := sources[0].Find(ctx, req)
 		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil, err
-			}
-			errs = append(errs, fmt.Errorf("%s: %w", s.Name(), err))
+			return nil, err
+		}
+		if len(c) > 0 {
+			return c, nil
+		}
+		sources = sources[1:]
+	}
+	found := make([][]Candidate, len(sources))
+	errs := make([]error, len(sources))
+	var wg sync.WaitGroup
+	for i, s := range sources {
+		wg.Go(func() { found[i], errs[i] = s.Find(ctx, req) })
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Candidate
+	var failed []error
+	for i, err := range errs {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", sources[i].Name(), err))
 			continue
 		}
-		out = append(out, c...)
+		out = append(out, found[i]...)
 	}
-	if len(out) == 0 && len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(out) == 0 && len(failed) > 0 {
+		return nil, errors.Join(failed...)
 	}
 	return out, nil
+}
+
+// isExplicit: the source gives what the caller named.
+func isExplicit(s Source) bool {
+	switch s.(type) {
+	case explicitSource, envSource:
+		return true
+	}
+	return false
 }
 
 type explicitSource struct{}

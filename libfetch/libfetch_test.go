@@ -111,6 +111,37 @@ func TestPythonProbeForgetsFailures(t *testing.T) {
 	require.NoError(t, os.Remove(broken))
 	_, err = pythonSource{}.Find(context.Background(), Request{Framework: ONNXRuntime})
 	require.NoError(t, err, "a failed probe is not remembered")
-	_, cached := pythonCache.Load(py)
-	assert.True(t, cached, "a probe that answered is")
+	assert.True(t, pythonProbes.has(py), "a probe that answered is")
+}
+
+// A runtime named explicitly is the only candidate, and finding it runs
+// no probe (an interpreter, npm): each costs a process start.
+func TestExplicitRuntimeProbesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	py := filepath.Join(dir, "python3")
+	require.NoError(t, os.WriteFile(py, []byte("#!/bin/sh\ntouch "+ran+"\nexit 1\n"), 0o755))
+	t.Setenv("CARTON_PYTHON", py)
+	lib := filepath.Join(dir, "libonnxruntime.so")
+	require.NoError(t, os.WriteFile(lib, nil, 0o644))
+	for name, req := range map[string]Request{
+		"option": {Framework: ONNXRuntime, ExplicitPath: lib},
+		"env":    {Framework: ONNXRuntime},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name == "env" {
+				t.Setenv("CARTON_ONNXRUNTIME_LIB", lib)
+			}
+			got, err := Find(context.Background(), req)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			assert.Equal(t, lib, got[0].Path)
+			assert.Equal(t, name, got[0].Source)
+			assert.NoFileExists(t, ran, "no interpreter was probed")
+		})
+	}
+	// Without one, every source is asked.
+	t.Setenv("CARTON_ONNXRUNTIME_LIB", "")
+	_, _ = Find(context.Background(), Request{Framework: ONNXRuntime})
+	assert.FileExists(t, ran)
 }

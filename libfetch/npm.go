@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
-	"time"
 )
 
 // onnxRuntimeGlobs are the ONNX Runtime C library's file names per OS.
@@ -35,15 +33,16 @@ func newestMatch(dir string, globs map[string][]string) (string, error) {
 	return "", nil
 }
 
-var npmRootOnce = sync.OnceValue(func() string {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+// npmRoots is npm's global root, probed once (probes).
+var npmRoots probes[string]
+
+func npmRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "npm", "root", "-g").Output()
 	if err != nil {
-		return ""
+		return "", err
 	}
-	return string(bytes.TrimSpace(out))
-})
+	return string(bytes.TrimSpace(out)), nil
+}
 
 type npmSource struct{}
 
@@ -51,7 +50,7 @@ func (npmSource) Name() string { return "npm" }
 
 // Find looks for onnxruntime-node in ./node_modules, $CARTON_NODE_MODULES
 // and npm's global root.
-func (npmSource) Find(_ context.Context, req Request) ([]Candidate, error) {
+func (npmSource) Find(ctx context.Context, req Request) ([]Candidate, error) {
 	if req.Framework != ONNXRuntime {
 		return nil, nil
 	}
@@ -60,7 +59,11 @@ func (npmSource) Find(_ context.Context, req Request) ([]Candidate, error) {
 		roots = append(roots, filepath.SplitList(d)...)
 	}
 	if _, err := exec.LookPath("npm"); err == nil {
-		if g := npmRootOnce(); g != "" {
+		g, err := npmRoots.get(ctx, "npm", npmRoot)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err == nil && g != "" {
 			roots = append(roots, g)
 		}
 	}

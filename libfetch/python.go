@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"time"
 )
 
 // pythonProbe prints, as JSON, the version and install directory of each
@@ -45,45 +43,8 @@ type pythonPackage struct {
 	Dir     string `json:"dir"`
 }
 
-var pythonCache sync.Map // interpreter path -> *pythonResult
-
-// pythonResult is one interpreter's probe. It runs once, detached from
-// any caller's context (each caller waits on its own), and only a probe
-// that answered is kept: a failure is forgotten, so one caller's
-// cancelled or expired context, or a passing fault, does not decide
-// every later Load in the process.
-type pythonResult struct {
-	done chan struct{}
-	pkgs map[string]pythonPackage
-	err  error
-}
-
-// probeTimeout bounds one probe: an interpreter that hangs offers nothing.
-const probeTimeout = 30 * time.Second
-
-// probed returns py's packages, probing it once for all callers.
-func probed(ctx context.Context, py string) (map[string]pythonPackage, error) {
-	fresh := &pythonResult{done: make(chan struct{})}
-	v, loaded := pythonCache.LoadOrStore(py, fresh)
-	res := v.(*pythonResult)
-	if !loaded {
-		go func() {
-			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
-			defer cancel()
-			res.pkgs, res.err = probePython(pctx, py)
-			if res.err != nil {
-				pythonCache.CompareAndDelete(py, res)
-			}
-			close(res.done)
-		}()
-	}
-	select {
-	case <-res.done:
-		return res.pkgs, res.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
+// pythonProbes are the interpreters probed, by path.
+var pythonProbes probes[map[string]pythonPackage]
 
 // Pythons returns the interpreters to probe: the list in $CARTON_PYTHON
 // (separated like PATH), else python3 on PATH.
@@ -109,7 +70,7 @@ func (pythonSource) Find(ctx context.Context, req Request) ([]Candidate, error) 
 		if _, err := exec.LookPath(py); err != nil {
 			continue // a listed interpreter that is not installed offers nothing
 		}
-		pkgs, err := probed(ctx, py)
+		pkgs, err := pythonProbes.get(ctx, py, func(ctx context.Context) (map[string]pythonPackage, error) { return probePython(ctx, py) })
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

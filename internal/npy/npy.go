@@ -233,6 +233,9 @@ func Write(w io.Writer, t tensor.Tensor) error {
 	if !t.Valid() {
 		return fmt.Errorf("%w: invalid or released tensor", tensor.ErrInvalid)
 	}
+	if descr, ok := numericDescr[t.DType()]; ok && hostLittleEndian {
+		return writeRaw(w, descr, t)
+	}
 	var elems any
 	switch t.DType() {
 	case tensor.String:
@@ -356,6 +359,33 @@ func shapeTuple(shape tensor.Shape) string {
 		tuple += ","
 	}
 	return "(" + tuple + ")"
+}
+
+// numericDescr is numpy's dtype string of each numeric dtype whose bytes
+// are written as they are.
+var numericDescr = map[tensor.DType]string{
+	tensor.Float16: "<f2", tensor.Float32: "<f4", tensor.Float64: "<f8",
+	tensor.Int8: "|i1", tensor.Int16: "<i2", tensor.Int32: "<i4", tensor.Int64: "<i8",
+	tensor.Uint8: "|u1", tensor.Uint16: "<u2", tensor.Uint32: "<u4", tensor.Uint64: "<u8",
+	tensor.Bool: "|b1",
+}
+
+// hostLittleEndian: tensors hold little-endian bytes (.npy's '<') only on
+// such a host; elsewhere npyio converts element by element.
+var hostLittleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// writeRaw writes a numeric tensor's bytes after the header in one write:
+// npyio writes element by element through reflection (5 s for 46 MB).
+func writeRaw(w io.Writer, descr string, t tensor.Tensor) error {
+	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shapeTuple(t.Shape()))
+	if err := writeHeader(w, dict); err != nil {
+		return err
+	}
+	_, err := w.Write(t.Bytes())
+	return err
 }
 
 // writeHeader writes the magic, version and dict, padded with spaces so
