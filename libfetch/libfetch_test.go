@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +145,27 @@ func TestExplicitRuntimeProbesNothing(t *testing.T) {
 	t.Setenv("CARTON_ONNXRUNTIME_LIB", "")
 	_, _ = Find(context.Background(), Request{Framework: ONNXRuntime})
 	assert.FileExists(t, ran)
+}
+
+// npm's global root is worked out as npm itself does, without starting it.
+func TestNpmGlobalRootMatchesNpm(t *testing.T) {
+	if _, err := exec.LookPath("npm"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("npm is not installed")
+		}
+		t.Skip("no npm")
+	}
+	want := func() string {
+		out, err := exec.Command("npm", "root", "-g").Output()
+		require.NoError(t, err)
+		return strings.TrimSpace(string(out))
+	}
+	assert.Equal(t, want(), npmGlobalRoot(), "npm's defaults")
+	t.Setenv("npm_config_prefix", "/opt/somewhere")
+	assert.Equal(t, want(), npmGlobalRoot(), "a prefix from the environment")
+	t.Setenv("npm_config_prefix", "")
+	rc := filepath.Join(t.TempDir(), "npmrc")
+	require.NoError(t, os.WriteFile(rc, []byte("; comment\nprefix = ${HOME}/.npm-global\n"), 0o644))
+	t.Setenv("NPM_CONFIG_USERCONFIG", rc)
+	assert.Equal(t, want(), npmGlobalRoot(), "a prefix from the user's npmrc")
 }

@@ -1,7 +1,6 @@
 package libfetch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 )
 
 // onnxRuntimeGlobs are the ONNX Runtime C library's file names per OS.
@@ -33,15 +33,80 @@ func newestMatch(dir string, globs map[string][]string) (string, error) {
 	return "", nil
 }
 
-// npmRoots is npm's global root, probed once (probes).
-var npmRoots probes[string]
-
-func npmRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "npm", "root", "-g").Output()
+// npmGlobalRoot is the directory npm installs global packages in (what
+// `npm root -g` prints), worked out as npm does instead of asking it: its
+// start costs a Load 200 ms. The prefix comes from npm_config_prefix, else
+// the user's then the global npmrc, else the directory node is installed
+// under; the root is prefix/lib/node_modules. "" without node.
+func npmGlobalRoot() string {
+	node, err := exec.LookPath("node")
 	if err != nil {
-		return "", err
+		return ""
 	}
-	return string(bytes.TrimSpace(out)), nil
+	if real, err := filepath.EvalSymlinks(node); err == nil {
+		node = real
+	}
+	defaultPrefix := filepath.Dir(filepath.Dir(node))
+	prefix := envFold("npm_config_prefix")
+	if prefix == "" {
+		user := envFold("npm_config_userconfig")
+		if user == "" {
+			if home, err := os.UserHomeDir(); err == nil {
+				user = filepath.Join(home, ".npmrc")
+			}
+		}
+		global := envFold("npm_config_globalconfig")
+		if global == "" {
+			global = filepath.Join(defaultPrefix, "etc", "npmrc")
+		}
+		for _, rc := range []string{user, global} {
+			if p := npmrcValue(rc, "prefix"); p != "" {
+				prefix = p
+				break
+			}
+		}
+	}
+	if prefix == "" {
+		prefix = defaultPrefix
+	}
+	if rest, ok := strings.CutPrefix(prefix, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			prefix = filepath.Join(home, rest)
+		}
+	}
+	return filepath.Join(prefix, "lib", "node_modules")
+}
+
+// envFold is the environment variable name in any case, as npm reads
+// its npm_config_* variables.
+func envFold(name string) string {
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.EqualFold(k, name) && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// npmrcValue reads key from an npmrc file (key = value lines; # and ;
+// comments; ${VAR} expanded), "" when the file or the key is absent.
+func npmrcValue(path, key string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(k) == key {
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			return os.Expand(v, os.Getenv)
+		}
+	}
+	return ""
 }
 
 type npmSource struct{}
@@ -50,7 +115,7 @@ func (npmSource) Name() string { return "npm" }
 
 // Find looks for onnxruntime-node in ./node_modules, $CARTON_NODE_MODULES
 // and npm's global root.
-func (npmSource) Find(ctx context.Context, req Request) ([]Candidate, error) {
+func (npmSource) Find(_ context.Context, req Request) ([]Candidate, error) {
 	if req.Framework != ONNXRuntime {
 		return nil, nil
 	}
@@ -58,14 +123,8 @@ func (npmSource) Find(ctx context.Context, req Request) ([]Candidate, error) {
 	if d := os.Getenv("CARTON_NODE_MODULES"); d != "" {
 		roots = append(roots, filepath.SplitList(d)...)
 	}
-	if _, err := exec.LookPath("npm"); err == nil {
-		g, err := npmRoots.get(ctx, "npm", npmRoot)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err == nil && g != "" {
-			roots = append(roots, g)
-		}
+	if g := npmGlobalRoot(); g != "" {
+		roots = append(roots, g)
 	}
 	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
 	var out []Candidate

@@ -58,7 +58,8 @@ type OutputReleaser interface {
 }
 
 // InfersReleasing is Infers with each call's outputs given back through
-// ReleaseOutputs, which releases them and lets the next Infer reuse the map.
+// ReleaseOutputs, which releases them and lets the next call write its
+// outputs over their memory.
 func InfersReleasing[M interface {
 	Inferer
 	OutputReleaser
@@ -70,6 +71,24 @@ func InfersReleasing[M interface {
 				return err
 			}
 			m.ReleaseOutputs(out)
+		}
+		return nil
+	}
+}
+
+// InfersIntoReleasing is InfersInto with each call's outputs given back
+// through ReleaseOutputs: the loop that allocates nothing per call.
+func InfersIntoReleasing[M interface {
+	IntoInferer
+	OutputReleaser
+}](ctx context.Context, m M, inputs map[string]tensor.Tensor) Op {
+	outputs := map[string]tensor.Tensor{}
+	return func(n int) error {
+		for range n {
+			if err := m.InferInto(ctx, inputs, outputs); err != nil {
+				return err
+			}
+			m.ReleaseOutputs(outputs)
 		}
 		return nil
 	}
@@ -292,18 +311,20 @@ type Model interface {
 }
 
 // APIs returns, on m with inputs: Infer with each output released,
-// Infer with the outputs given back through ReleaseOutputs, and InferInto.
+// Infer with the outputs given back through ReleaseOutputs, InferInto, and
+// InferInto with the outputs given back.
 func APIs[M Model](ctx context.Context, m M, inputs map[string]tensor.Tensor) []API {
 	return []API{
 		{Name: "Infer", Impl: "carton", Op: Infers(ctx, m, inputs), Shared: true},
 		{Name: "InferRelease", Impl: "carton-release", Op: InfersReleasing(ctx, m, inputs), Shared: true},
 		{Name: "InferInto", Impl: "carton-into", Op: InfersInto(ctx, m, inputs)},
+		{Name: "InferIntoRelease", Impl: "carton-into-release", Op: InfersIntoReleasing(ctx, m, inputs)},
 	}
 }
 
 // TimeAPIs times each API of m on inputs, reporting allocations, as the
-// sub-benchmarks prefix+"/impl=carton", "/impl=carton-release" and
-// "/impl=carton-into".
+// sub-benchmarks prefix+"/impl=carton", "/impl=carton-release",
+// "/impl=carton-into" and "/impl=carton-into-release".
 func TimeAPIs[M Model](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor) {
 	for _, api := range APIs(ctx, m, inputs) {
 		b.Run(prefix+"/impl="+api.Impl, func(b *testing.B) {
@@ -337,8 +358,8 @@ func TimeParallelAPIs[M Model](b *testing.B, prefix string, ctx context.Context,
 }
 
 // BenchAPIs runs Bench between a floor and each API of m, as the
-// sub-benchmarks prefix+"/api=Infer", "/api=InferRelease" and
-// "/api=InferInto". floor makes the floor's Op inside each sub-benchmark,
+// sub-benchmarks prefix+"/api=Infer", "/api=InferRelease",
+// "/api=InferInto" and "/api=InferIntoRelease". floor makes the floor's Op inside each sub-benchmark,
 // so that the Op may fail that sub-benchmark.
 func BenchAPIs[M Model](b *testing.B, prefix string, ctx context.Context, m M, inputs map[string]tensor.Tensor, batch int, floorName string, floor func(*testing.B) Op) {
 	for _, api := range APIs(ctx, m, inputs) {
