@@ -188,7 +188,7 @@ dist-check: dist
 		in:x=testdata/onnx/matmul_add.in.x.npy out:y=testdata/onnx/matmul_add.out.y.npy
 
 fuzz: setup
-	for f in FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader FuzzParseShapeSpec FuzzParseLinks; do \
+	for f in FuzzMetadataCost FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader FuzzParseShapeSpec FuzzParseLinks; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./format/ || exit 1; \
 	done
 	for f in FuzzParse FuzzParseReq; do \

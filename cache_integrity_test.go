@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/ziptest"
 )
 
 // loadAndClose loads path with cache and closes the model.
@@ -155,4 +157,47 @@ func TestVerifyFindsWhatTheCheapCheckCannot(t *testing.T) {
 			assert.Equal(t, filepath.Join(cache, "models", sha, "model"), r.Cached)
 		})
 	}
+}
+
+// A carton.toml built to make the TOML decoder take minutes and tens of
+// GB is refused with ErrLimit, naming the file, long before a deadline.
+func TestHostileConfigIsRefusedNotParsed(t *testing.T) {
+	path, _ := packNoop(t)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	deep := []byte("spec_version = 1\nx = " + strings.Repeat("{a=", 16000) + "1" + strings.Repeat("}", 16000) + "\n")
+	bad := filepath.Join(t.TempDir(), "deep.carton")
+	c, err := format.Open(path, format.OpenOptions{})
+	require.NoError(t, err)
+	entries := map[string]string{}
+	for _, p := range c.Manifest.Paths() {
+		entries[p], _ = c.Manifest.Hash(p)
+	}
+	c.Close()
+	entries["carton.toml"] = format.SHA256(deep) // a hostile carton's MANIFEST agrees with it
+	mf, err := format.NewManifest(entries)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bad, ziptest.Rewrite(t, raw, map[string][]byte{"carton.toml": deep, "MANIFEST": mf.Bytes()}), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = carton.Load(ctx, bad, carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, carton.ErrLimit)
+	assert.Contains(t, err.Error(), "carton.toml")
+	assert.NoError(t, ctx.Err(), "refused before the deadline")
+	_, err = carton.ModelInfo(context.Background(), bad)
+	require.ErrorIs(t, err, carton.ErrLimit)
+}
+
+// Load and ModelInfo answer to their context while the carton is opened.
+func TestOpenStopsWithItsContext(t *testing.T) {
+	path, _ := packNoop(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := format.Open(path, format.OpenOptions{Context: ctx})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
+	require.ErrorIs(t, err, context.Canceled)
+	c, err := format.Open(path, format.OpenOptions{Context: context.Background()})
+	require.NoError(t, err, "a context ended after Open does not reach later reads")
+	c.Close()
 }
