@@ -334,11 +334,12 @@ func selectOrFetch(ctx context.Context, cfg *format.Config, o loadOptions) (back
 	}
 	fetched, ferr := libfetch.FetchMatching(ctx, libfetch.Framework(none.Framework), cfg.Runner.RequiredFrameworkVersion, o.pin, *o.fetch)
 	if ferr != nil {
-		return sel, fmt.Errorf("%w; downloading one: %w", err, ferr)
+		return sel, fmt.Errorf("%w; downloading one: %w\n%s", err, ferr, libfetch.Searched(libfetch.Framework(none.Framework)))
 	}
 	sel, err = backend.Select(ctx, cfg.Runner.RunnerName, cfg.Runner.RequiredFrameworkVersion, cfg.RequiredPlatforms, hints, fetched.Version)
 	if err == nil && sel.Runtime.Path == fetched.Path {
 		sel.Runtime.Source = fetched.Source // "download" when this Load fetched it
+		sel.Runtime.Origin = fetched.Origin
 	}
 	return sel, err
 }

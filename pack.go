@@ -15,6 +15,7 @@ import (
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/atomicfile"
+	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -317,7 +318,17 @@ func checkModel(ctx context.Context, runner backend.Runner, modelPath string, en
 	if !inspect {
 		return nil
 	}
-	in, out, err := insp.InspectSpecs(ctx, dir, backend.Hints{RunnerOpts: cfg.Runner.Opts})
+	hints := backend.Hints{RunnerOpts: cfg.Runner.Opts}
+	in, out, err := insp.InspectSpecs(ctx, dir, hints)
+	if errors.Is(err, backend.ErrNoRuntime) && !declared {
+		// As Load does: download a runtime that can read the model.
+		if fetched, ferr := fetchForPack(ctx, runner, cfg.Runner.RequiredFrameworkVersion); ferr == nil {
+			hints.RuntimePath = fetched
+			in, out, err = insp.InspectSpecs(ctx, dir, hints)
+		} else {
+			err = fmt.Errorf("%w; downloading one: %w", err, ferr)
+		}
+	}
 	switch {
 	case declared && errors.Is(err, backend.ErrNoRuntime):
 		return nil // declared specs need no runtime; Load checks them against the model
@@ -380,4 +391,22 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.w.Write(p)
+}
+
+// fetchForPack downloads the runner's framework at the newest version
+// requirement allows, into the runtime cache, and returns its path.
+func fetchForPack(ctx context.Context, runner backend.Runner, requirement string) (string, error) {
+	fw := runner.Framework()
+	if fw == "" {
+		return "", fmt.Errorf("%w: runner %s has no framework to download", ErrNoRuntime, runner.Name())
+	}
+	o, err := libfetch.OptionsFromEnv()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	c, err := libfetch.FetchMatching(ctx, libfetch.Framework(fw), requirement, "", o)
+	if err != nil {
+		return "", err
+	}
+	return c.Path, nil
 }

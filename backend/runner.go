@@ -52,6 +52,9 @@ type Runtime struct {
 	Version   string // the framework's own version, semver-parsable
 	Source    string // where it was found: "builtin", "env", "option", "cache", "python", "download"
 	Path      string // the library or directory; empty for builtin
+	// Origin says where a downloaded runtime came from (its URL, and the
+	// package index a wheel was found on); "" for others.
+	Origin string `json:",omitempty"`
 }
 
 // Hints carry the caller's runtime preferences into discovery.

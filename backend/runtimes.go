@@ -31,7 +31,7 @@ func FindRuntimes(ctx context.Context, fw libfetch.Framework, hints Hints, versi
 			}
 			c.Version = v
 		}
-		out = append(out, Runtime{Framework: string(c.Framework), Version: c.Version, Source: c.Source, Path: c.Path})
+		out = append(out, Runtime{Framework: string(c.Framework), Version: c.Version, Source: c.Source, Path: c.Path, Origin: c.Origin})
 	}
 	if len(out) == 0 && len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -173,6 +173,15 @@ func NewServer(t testing.TB) *Server {
 	return s
 }
 
+// NewTLSServer is NewServer over https, with a certificate of its own
+// (httptest's), which clients must be told to trust.
+func NewTLSServer(t testing.TB) *Server {
+	s := &Server{files: map[string][]byte{}, types: map[string]string{}}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
 // SetFault installs (or, with nil, removes) a fault handler.
 func (s *Server) SetFault(f func(w http.ResponseWriter, r *http.Request, body []byte) bool) {
 	s.mu.Lock()

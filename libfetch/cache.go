@@ -65,9 +65,23 @@ type Installed struct {
 	// VerifiedBy says whose digest it matched: "release table", "package
 	// index" or "caller".
 	VerifiedBy string `json:"verified_by,omitempty"`
+	// Index is the package index a wheel came from; nil otherwise.
+	Index *Index `json:"index,omitempty"`
 }
 
 const metaFile = "runtime.json"
+
+// Origin says where the runtime was downloaded from: its URL, and the
+// package index a wheel was found on ("" when placed by hand).
+func (in Installed) Origin() string {
+	if in.From == "" {
+		return ""
+	}
+	if in.Index != nil {
+		return in.From + " from the package index " + in.Index.String()
+	}
+	return in.From
+}
 
 // cacheSource lists the runtimes in the cache for this platform.
 type cacheSource struct{}
@@ -86,7 +100,7 @@ func (cacheSource) Find(_ context.Context, req Request) ([]Candidate, error) {
 	var out []Candidate
 	for _, in := range list {
 		if path := entryPath(in.Framework, in.Dir); path != "" {
-			out = append(out, Candidate{Framework: in.Framework, Version: in.Version, Source: "cache", Path: path})
+			out = append(out, Candidate{Framework: in.Framework, Version: in.Version, Source: "cache", Path: path, Origin: in.Origin()})
 		}
 	}
 	return out, nil

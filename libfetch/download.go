@@ -38,6 +38,26 @@ type FetchOptions struct {
 	// Progress, when set, shows a progress bar there (the CLI passes stderr
 	// when it is a terminal).
 	Progress io.Writer
+
+	// index is the package index a fetch resolved once (PackageIndex),
+	// whose trust settings its requests use; nil before, or when none
+	// could be had (indexErr says why).
+	index    *Index
+	indexErr error
+}
+
+// withIndex resolves the package index once for a fetch.
+func (o FetchOptions) withIndex(ctx context.Context) FetchOptions {
+	if o.index != nil || o.indexErr != nil {
+		return o
+	}
+	idx, err := PackageIndex(ctx)
+	if err != nil {
+		o.indexErr = err
+		return o
+	}
+	o.index = &idx
+	return o
 }
 
 const (
@@ -111,12 +131,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// httpClient honours the proxy environment variables, follows at most ten
-// redirects and refuses any that leave https (or loopback http).
-func httpClient(stall time.Duration) *http.Client {
+// httpClient honours the proxy environment variables (or the package
+// index's proxy, as pip's), trusts the index's CA bundle besides the
+// system's, follows at most ten redirects and refuses any that leave
+// https (or loopback http).
+func httpClient(o FetchOptions) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
-	tr.ResponseHeaderTimeout = stall
+	tr.ResponseHeaderTimeout = o.stallTimeout()
+	if o.index != nil {
+		if err := o.index.transport(tr); err != nil {
+			return nil, err
+		}
+	}
 	return &http.Client{
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -128,7 +155,7 @@ func httpClient(stall time.Duration) *http.Client {
 			}
 			return nil
 		},
-	}
+	}, nil
 }
 
 // download streams url into dst, hashing as it goes, and returns the
@@ -145,7 +172,11 @@ func download(ctx context.Context, rawURL string, dst io.Writer, want string, o 
 	}
 	req.Header.Set("User-Agent", "carton-libfetch")
 	stall := o.stallTimeout()
-	resp, err := httpClient(stall).Do(req)
+	client, err := httpClient(o)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %v", ErrDownload, err)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: GET %s: %v", ErrDownload, rawURL, err)
 	}

@@ -3,6 +3,7 @@ package libfetch_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ func isolate(t *testing.T) {
 		t.Setenv(v, "")
 	}
 	t.Setenv("PIP_CONFIG_FILE", os.DevNull)
+	t.Setenv("PIP_NO_INDEX", "1") // tests that serve an index name it in CARTON_PYPI_INDEX
 }
 
 // packModel packs with declared specs: reading them from the model would
@@ -261,4 +263,59 @@ func TestTorchWheelChild(t *testing.T) {
 	defer m.Close()
 	assert.Equal(t, "cache", m.Info().Runtime.Source)
 	inferAndCompare(t, m, "../testdata/torch", "dict_io")
+}
+
+// fakePip writes an interpreter for $CARTON_PYTHON whose pip, asked for
+// its effective options, names index and cert (as a real pip with no
+// index configured names its default), and which has no framework
+// packages.
+func fakePip(t *testing.T, index, cert string) string {
+	answer, _ := json.Marshal(map[string]string{"index_url": index, "cert": cert, "proxy": ""})
+	py := filepath.Join(t.TempDir(), "python3")
+	script := "#!/bin/sh\ncase \"$2\" in\n*create_command*) echo '" + string(answer) + "' ;;\n*) echo '{}' ;;\nesac\n"
+	require.NoError(t, os.WriteFile(py, []byte(script), 0o755))
+	return py
+}
+
+// With no index configured anywhere, Load asks pip for the index it would
+// use (its default) and its trust settings, and downloads from there: an
+// index over https whose certificate only pip's CA bundle vouches for.
+// The runtime says which index it came from.
+func TestWheelFromPipsDefaultIndex(t *testing.T) {
+	wheel := os.Getenv("CARTON_TEST_ORT_WHEEL")
+	if wheel == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI needs $CARTON_TEST_ORT_WHEEL (make setup keeps the wheel)")
+		}
+		t.Skip("no onnxruntime wheel in $CARTON_TEST_ORT_WHEEL (run make test)")
+	}
+	data, err := os.ReadFile(wheel)
+	require.NoError(t, err)
+	name := filepath.Base(wheel)
+	isolate(t)
+	t.Setenv("PIP_NO_INDEX", "")
+	t.Setenv("CARTON_RELEASE_TABLE", "")
+	srv := libfetch.NewTLSServer(t)
+	page, _ := json.Marshal(map[string]any{
+		"meta": map[string]string{"api-version": "1.1"}, "name": "onnxruntime",
+		"files": []map[string]any{{"filename": name, "url": "../../files/" + name, "hashes": map[string]string{"sha256": libfetch.SHA256(data)}}},
+	})
+	srv.Put("/simple/onnxruntime/", page, "application/vnd.pypi.simple.v1+json")
+	srv.Put("/files/"+name, data, "")
+	certFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644))
+	path := packModel(t, "../testdata/onnx/matmul_add.onnx", "onnx", "=1.20.1")
+
+	t.Setenv("CARTON_PYTHON", fakePip(t, srv.URL+"/simple", ""))
+	_, err = carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
+	require.ErrorContains(t, err, "certificate", "without pip's CA bundle the index is not trusted")
+
+	t.Setenv("CARTON_PYTHON", fakePip(t, srv.URL+"/simple", certFile))
+	m, err := carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
+	require.NoError(t, err)
+	defer m.Close()
+	rt := m.Info().Runtime
+	assert.Equal(t, "download", rt.Source)
+	assert.Contains(t, rt.Origin, srv.URL+"/simple (pip's default")
+	inferAndCompare(t, m, "../testdata/onnx", "matmul_add")
 }

@@ -29,6 +29,7 @@ func fetchEnv(t *testing.T, sha string) (*Server, string, []byte) {
 	t.Setenv("CARTON_PYPI_INDEX", "")
 	t.Setenv("PIP_INDEX_URL", "")
 	t.Setenv("PIP_CONFIG_FILE", os.DevNull)
+	t.Setenv("PIP_NO_INDEX", "1") // not pip's default index either
 	if sha == "good" {
 		sha = SHA256(tgz)
 	}
@@ -185,6 +186,7 @@ func TestFetchRefusesEscapingArchives(t *testing.T) {
 			t.Setenv("CARTON_CACHE_DIR", t.TempDir())
 			t.Setenv("CARTON_DOWNLOAD_MIRROR", srv.URL)
 			t.Setenv("CARTON_PYPI_INDEX", "")
+			t.Setenv("PIP_NO_INDEX", "1")
 			WriteTable(t, ONNXRuntime, "9.9.9", "/evil/rt.tgz", SHA256(tgz), "rt")
 			_, err := Fetch(context.Background(), ONNXRuntime, "9.9.9", FetchOptions{})
 			require.ErrorIs(t, err, ErrArchive)

@@ -27,23 +27,24 @@ type offer struct {
 	kind     string // zip or tgz
 	mapName  mapFunc
 	verified string // who vouches for sha256: "release table", "package index"
+	index    *Index // the package index a wheel comes from; nil for the release table
 	// complete, when set, finishes an extracted install (root) from the
 	// downloaded archive: a torch wheel's build-version and missing libraries.
 	complete func(ctx context.Context, archive, root string) error
 }
 
 // offers lists what can be downloaded for fw on platform, table entries
-// first, newest version first within each.
-func offers(ctx context.Context, fw Framework, platform string, o FetchOptions) ([]offer, error) {
+// first, newest version first within each, and why the package index
+// offered nothing, if it did not (wheelErr).
+func offers(ctx context.Context, fw Framework, platform string, o FetchOptions) (out []offer, wheelErr, err error) {
 	rels, err := releasesFor(fw, platform)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []offer
 	for _, r := range rels {
 		u, err := mirrored(r.URL)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		of := offer{version: r.Version, url: u, sha256: r.SHA256, kind: archiveKind(r.URL), mapName: stripMap(r.Strip)}
 		if r.SHA256 != "" {
@@ -53,7 +54,7 @@ func offers(ctx context.Context, fw Framework, platform string, o FetchOptions) 
 	}
 	wheels, werr := indexWheels(ctx, fw, platform, o)
 	for _, w := range wheels {
-		of := offer{version: w.version, url: w.url, sha256: w.sha256, kind: "zip", mapName: wheelMap(fw)}
+		of := offer{version: w.version, url: w.url, sha256: w.sha256, kind: "zip", mapName: wheelMap(fw), index: o.index}
 		if w.sha256 != "" {
 			of.verified = "package index"
 		}
@@ -65,9 +66,9 @@ func offers(ctx context.Context, fw Framework, platform string, o FetchOptions) 
 		out = append(out, of)
 	}
 	if len(out) == 0 && werr != nil {
-		return nil, werr
+		return nil, werr, werr
 	}
-	return out, nil
+	return out, werr, nil
 }
 
 // Fetch makes fw at exactly version available for this platform: it
@@ -114,10 +115,14 @@ func fetch(ctx context.Context, fw Framework, version, platform string, o FetchO
 		return c, nil
 	}
 	removeStale(parent, version)
-	all, err := offers(ctx, fw, platform, o)
+	o = o.withIndex(ctx)
+	all, wheelErr, err := offers(ctx, fw, platform, o)
 	if err != nil {
 		return Candidate{}, err
 	}
+	// A verifiable download first: a wheel with the index's digest before
+	// a release table entry without one.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].verified != "" && all[j].verified == "" })
 	var errs []error
 	for _, of := range all {
 		if of.version != version {
@@ -125,7 +130,7 @@ func fetch(ctx context.Context, fw Framework, version, platform string, o FetchO
 		}
 		in, err := install(ctx, fw, platform, dir, of, o)
 		if err == nil {
-			return Candidate{Framework: fw, Version: in.Version, Source: "download", Path: entryPath(fw, dir)}, nil
+			return Candidate{Framework: fw, Version: in.Version, Source: "download", Path: entryPath(fw, dir), Origin: in.Origin()}, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
@@ -133,22 +138,24 @@ func fetch(ctx context.Context, fw Framework, version, platform string, o FetchO
 		}
 	}
 	if len(errs) == 0 {
-		return Candidate{}, fmt.Errorf("%w: %s %s for %s: not in the release table%s", ErrNoRelease, fw, version, platform, indexNote(fw))
+		return Candidate{}, fmt.Errorf("%w: %s %s for %s: not in the release table%s", ErrNoRelease, fw, version, platform, indexNote(fw, o))
 	}
-	if _, ok := wheelProjects[fw]; ok && IndexURL() == "" {
-		errs = append(errs, fmt.Errorf("a package index (CARTON_PYPI_INDEX, or pip's index-url) would offer %s wheels verified by the index's sha256", fw))
+	if _, ok := wheelProjects[fw]; ok && o.index == nil {
+		errs = append(errs, fmt.Errorf("a package index (CARTON_PYPI_INDEX, or pip's index-url; or a Python with pip, which knows its default) would offer %s wheels verified by the index's sha256", fw))
+	} else if wheelErr != nil {
+		errs = append(errs, fmt.Errorf("the package index %s: %w", o.index, wheelErr))
 	}
 	return Candidate{}, errors.Join(errs...)
 }
 
-func indexNote(fw Framework) string {
+func indexNote(fw Framework, o FetchOptions) string {
 	if _, ok := wheelProjects[fw]; !ok {
 		return ""
 	}
-	if IndexURL() == "" {
-		return " and no package index is configured (CARTON_PYPI_INDEX)"
+	if o.index == nil {
+		return " and no package index could be had (" + o.indexErr.Error() + ")"
 	}
-	return " nor on the package index"
+	return " nor on the package index " + o.index.String()
 }
 
 func cachedCandidate(fw Framework, dir string) (Candidate, bool) {
@@ -224,6 +231,9 @@ func install(ctx context.Context, fw Framework, platform, dir string, of offer, 
 	in := Installed{Framework: fw, Version: version, Platform: platform, From: of.url, SHA256: got,
 		Fetched: time.Now().UTC().Truncate(time.Second), Verified: want != ""}
 	in.VerifiedBy = verified
+	if of.index != nil {
+		in.Index = &Index{URL: of.index.URL, Source: of.index.Source}
+	}
 	meta, _ := json.MarshalIndent(in, "", "  ")
 	if err := os.WriteFile(filepath.Join(root, metaFile), append(meta, '\n'), 0o644); err != nil {
 		return Installed{}, err
@@ -243,26 +253,38 @@ func hasLibraries(root string) bool {
 // Available lists the versions of fw downloadable for this platform,
 // newest first.
 func Available(ctx context.Context, fw Framework, o FetchOptions) ([]string, error) {
-	all, err := offers(ctx, fw, Platform(), o)
+	all, _, err := available(ctx, fw, o.withIndex(ctx))
+	return all, err
+}
+
+// available is Available, and of those the versions some offer's digest
+// vouches for.
+func available(ctx context.Context, fw Framework, o FetchOptions) (all, verifiable []string, err error) {
+	offered, _, err := offers(ctx, fw, Platform(), o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	seen := map[string]bool{}
+	byVersion := map[string]bool{} // version -> verifiable
 	var vs []semver.Version
-	for _, of := range all {
+	for _, of := range offered {
 		v, err := semver.Parse(of.version)
-		if err != nil || seen[of.version] {
+		if err != nil {
 			continue
 		}
-		seen[of.version] = true
-		vs = append(vs, v)
+		key := v.String()
+		if _, seen := byVersion[key]; !seen {
+			vs = append(vs, v)
+		}
+		byVersion[key] = byVersion[key] || of.verified != ""
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Compare(vs[j]) > 0 })
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.String()
+	for _, v := range vs {
+		all = append(all, v.String())
+		if byVersion[v.String()] {
+			verifiable = append(verifiable, v.String())
+		}
 	}
-	return out, nil
+	return all, verifiable, nil
 }
 
 // FetchMatching fetches the newest downloadable version of fw that
@@ -285,9 +307,21 @@ func FetchMatching(ctx context.Context, fw Framework, requirement, pin string, o
 	if err != nil {
 		return Candidate{}, err
 	}
-	versions, err := Available(ctx, fw, o)
+	o = o.withIndex(ctx)
+	versions, verifiable, err := available(ctx, fw, o)
 	if err != nil {
 		return Candidate{}, err
+	}
+	// The newest version a digest vouches for, unless the caller accepts
+	// unverified archives or brings a digest: an unverified archive is
+	// refused anyway, and an older verifiable wheel serves.
+	if !o.AllowUnverified && o.SHA256 == "" {
+		for _, v := range verifiable {
+			sv, _ := semver.Parse(v)
+			if req.Matches(sv) && pinned.Matches(sv) {
+				return Fetch(ctx, fw, v, o)
+			}
+		}
 	}
 	for _, v := range versions {
 		sv, _ := semver.Parse(v)

@@ -32,6 +32,9 @@ type Candidate struct {
 	Version string
 	Source  string // "option", "env", "python", "npm"
 	Path    string // the library file (onnxruntime) or directory (libtorch, tensorflow)
+	// Origin says where a runtime in the cache was downloaded from
+	// (Installed.Origin); "" for others.
+	Origin string
 }
 
 // Request says what to look for.

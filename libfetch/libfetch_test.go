@@ -169,3 +169,65 @@ func TestNpmGlobalRootMatchesNpm(t *testing.T) {
 	t.Setenv("NPM_CONFIG_USERCONFIG", rc)
 	assert.Equal(t, want(), npmGlobalRoot(), "a prefix from the user's npmrc")
 }
+
+// The index pip would use: what is configured first; else pip's own
+// answer, from its options or, for a pip whose internals differ, from
+// its help's default; pip's no-index turns it off.
+func TestPackageIndex(t *testing.T) {
+	t.Setenv("CARTON_PYPI_INDEX", "")
+	t.Setenv("PIP_INDEX_URL", "")
+	t.Setenv("PIP_NO_INDEX", "")
+	t.Setenv("PIP_CERT", "")
+	t.Setenv("PIP_PROXY", "")
+	t.Setenv("PIP_CONFIG_FILE", os.DevNull)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir := t.TempDir()
+	// A pip whose internals fail, and whose help names its default.
+	helpOnly := filepath.Join(dir, "python3")
+	require.NoError(t, os.WriteFile(helpOnly, []byte("#!/bin/sh\n[ \"$1\" = -c ] && exit 1\n"+
+		"echo '  -i, --index-url <url>       Base URL of the Python Package Index (default'\n"+
+		"echo '                              https://127.0.0.1:9/simple). This should point to a'\n"), 0o755))
+	t.Setenv("CARTON_PYTHON", helpOnly)
+	i, err := PackageIndex(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "https://127.0.0.1:9/simple", i.URL)
+	assert.Contains(t, i.Source, "pip's default")
+
+	t.Setenv("PIP_INDEX_URL", "https://127.0.0.1:8/pypi/simple")
+	i, err = PackageIndex(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "https://127.0.0.1:8/pypi/simple", i.URL)
+	assert.Equal(t, "PIP_INDEX_URL", i.Source)
+
+	t.Setenv("PIP_INDEX_URL", "")
+	t.Setenv("PIP_NO_INDEX", "1")
+	_, err = PackageIndex(context.Background())
+	require.ErrorIs(t, err, ErrNoIndex)
+	t.Setenv("CARTON_PYPI_INDEX", "https://127.0.0.1:7/simple")
+	i, err = PackageIndex(context.Background())
+	require.NoError(t, err, "carton's own setting wins over pip's no-index")
+	assert.Equal(t, "CARTON_PYPI_INDEX", i.Source)
+
+	t.Setenv("CARTON_PYPI_INDEX", "")
+	t.Setenv("PIP_NO_INDEX", "")
+	t.Setenv("CARTON_PYTHON", filepath.Join(dir, "none"))
+	_, err = PackageIndex(context.Background())
+	require.ErrorIs(t, err, ErrNoIndex, "no configuration and no pip")
+}
+
+// A real pip, with nothing configured, names an index: the default a
+// newcomer's pip uses.
+func TestPackageIndexFromRealPip(t *testing.T) {
+	pys := Pythons()
+	if len(pys) == 0 {
+		t.Skip("no python3")
+	}
+	t.Setenv("CARTON_PYPI_INDEX", "")
+	t.Setenv("PIP_INDEX_URL", "")
+	t.Setenv("PIP_NO_INDEX", "")
+	t.Setenv("PIP_CONFIG_FILE", os.DevNull)
+	i, err := askPip(context.Background(), pys[0])
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(i.URL, "https://"), "%+v", i)
+}

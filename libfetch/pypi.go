@@ -29,23 +29,6 @@ var wheelProjects = map[Framework][]string{
 	TensorFlow:  {"tensorflow-cpu", "tensorflow"},
 }
 
-// IndexURL is the package index to use: $CARTON_PYPI_INDEX, else pip's
-// $PIP_INDEX_URL, else index-url in pip's configuration files. "" when none
-// is configured.
-func IndexURL() string {
-	for _, v := range []string{"CARTON_PYPI_INDEX", "PIP_INDEX_URL"} {
-		if u := os.Getenv(v); u != "" {
-			return u
-		}
-	}
-	for _, f := range pipConfigFiles() {
-		if u := iniValue(f, "global", "index-url"); u != "" {
-			return u
-		}
-	}
-	return ""
-}
-
 // pipConfigFiles lists pip's configuration files, most specific first.
 func pipConfigFiles() []string {
 	var files []string
@@ -145,10 +128,11 @@ func indexWheels(ctx context.Context, fw Framework, platform string, o FetchOpti
 	if !ok {
 		return nil, nil
 	}
-	index := IndexURL()
-	if index == "" {
-		return nil, fmt.Errorf("%w: no package index configured for the wheel source (set CARTON_PYPI_INDEX, PIP_INDEX_URL or pip's index-url)", ErrNoRelease)
+	o = o.withIndex(ctx)
+	if o.index == nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoRelease, o.indexErr)
 	}
+	index := o.index.URL
 	var out []wheelCandidate
 	var errs []string
 	for _, project := range projects {
@@ -212,7 +196,11 @@ func fetchProject(ctx context.Context, index, project string, o FetchOptions) (*
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/vnd.pypi.simple.v1+json")
-	resp, err := httpClient(o.stallTimeout()).Do(req)
+	client, err := httpClient(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", pageURL, err)
 	}

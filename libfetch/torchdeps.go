@@ -89,7 +89,11 @@ func completeTorchWheel(ctx context.Context, wheel, root, platform string, o Fet
 	if err != nil || len(missing) == 0 {
 		return err
 	}
-	index := IndexURL()
+	o = o.withIndex(ctx)
+	if o.index == nil {
+		return fmt.Errorf("the CUDA libraries torch links come from its index: %w", o.indexErr)
+	}
+	index := o.index.URL
 	reqs := requirements(meta, platform, nil)
 	// Metapackages (cuda-toolkit[cudart,...]) name the real wheels in
 	// their own metadata, per extra.

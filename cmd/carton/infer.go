@@ -106,6 +106,9 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if rt := m.Info().Runtime; rt != nil {
 		fmt.Fprintf(stdout, "ran on %s %s (%s%s)\n", rt.Framework, rt.Version, rt.Source, prefixed(" ", rt.Path))
+		if rt.Origin != "" {
+			fmt.Fprintf(stdout, "  downloaded from %s\n", rt.Origin)
+		}
 	}
 	for _, name := range names {
 		t := out[name]

@@ -338,6 +338,8 @@ func TestFetchAndRuntimesCommands(t *testing.T) {
 
 	t.Setenv("CARTON_OFFLINE", "")
 	t.Setenv("CARTON_RELEASE_TABLE", "")
+	t.Setenv("CARTON_PYPI_INDEX", "")
+	t.Setenv("PIP_NO_INDEX", "1") // without an index, the table alone would serve it
 	code, _, stderr = cli(t, "fetch", "torchscript", "2.1.0")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no known sha256", "the embedded table's entries are unverified: refused before any network access")

@@ -62,6 +62,7 @@ type runtimeRow struct {
 	Source    string `json:"source"`
 	Path      string `json:"path"`
 	From      string `json:"from,omitempty"`
+	Index     string `json:"index,omitempty"` // the package index a wheel was found on
 	Verified  *bool  `json:"verified,omitempty"`
 }
 
@@ -100,6 +101,9 @@ func runRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				// A cache entry's runtime is its directory or a file inside it.
 				if strings.HasPrefix(rt.Path+string(os.PathSeparator), dir+string(os.PathSeparator)) {
 					row.From = in.From
+					if in.Index != nil {
+						row.Index = in.Index.String()
+					}
 					if in.From != "" {
 						v := in.Verified
 						row.Verified = &v
@@ -117,7 +121,11 @@ func runRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	for _, r := range rows {
 		src := r.Source
 		if r.From != "" {
-			src += " (from " + r.From + ")"
+			src += " (from " + r.From
+			if r.Index != "" {
+				src += ", index " + r.Index
+			}
+			src += ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Framework, r.Version, src, r.Path)
 	}
