@@ -140,9 +140,8 @@ func TestLoadDownloadsLibtorch(t *testing.T) {
 	inferAndCompare(t, m, "../testdata/torch", "dict_io")
 }
 
-// The wheel source: a loopback index speaking the JSON simple API serves a
-// real onnxruntime wheel with its sha256; only the library is extracted.
-func TestWheelSource(t *testing.T) {
+// ortWheel reads the onnxruntime wheel make setup keeps, and its name.
+func ortWheel(t *testing.T) ([]byte, string) {
 	wheel := os.Getenv("CARTON_TEST_ORT_WHEEL")
 	if wheel == "" {
 		if os.Getenv("CI") == "true" {
@@ -152,7 +151,13 @@ func TestWheelSource(t *testing.T) {
 	}
 	data, err := os.ReadFile(wheel)
 	require.NoError(t, err)
-	name := filepath.Base(wheel)
+	return data, filepath.Base(wheel)
+}
+
+// The wheel source: a loopback index speaking the JSON simple API serves a
+// real onnxruntime wheel with its sha256; only the library is extracted.
+func TestWheelSource(t *testing.T) {
+	data, name := ortWheel(t)
 	isolate(t)
 	t.Setenv("CARTON_RELEASE_TABLE", "")
 	srv := libfetch.NewServer(t)
@@ -282,16 +287,7 @@ func fakePip(t *testing.T, index, cert string) string {
 // index over https whose certificate only pip's CA bundle vouches for.
 // The runtime says which index it came from.
 func TestWheelFromPipsDefaultIndex(t *testing.T) {
-	wheel := os.Getenv("CARTON_TEST_ORT_WHEEL")
-	if wheel == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI needs $CARTON_TEST_ORT_WHEEL (make setup keeps the wheel)")
-		}
-		t.Skip("no onnxruntime wheel in $CARTON_TEST_ORT_WHEEL (run make test)")
-	}
-	data, err := os.ReadFile(wheel)
-	require.NoError(t, err)
-	name := filepath.Base(wheel)
+	data, name := ortWheel(t)
 	isolate(t)
 	t.Setenv("PIP_NO_INDEX", "")
 	t.Setenv("CARTON_RELEASE_TABLE", "")
@@ -307,7 +303,7 @@ func TestWheelFromPipsDefaultIndex(t *testing.T) {
 	path := packModel(t, "../testdata/onnx/matmul_add.onnx", "onnx", "=1.20.1")
 
 	t.Setenv("CARTON_PYTHON", fakePip(t, srv.URL+"/simple", ""))
-	_, err = carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
+	_, err := carton.Load(context.Background(), path, carton.WithCacheDir(t.TempDir()))
 	require.ErrorContains(t, err, "certificate", "without pip's CA bundle the index is not trusted")
 
 	t.Setenv("CARTON_PYTHON", fakePip(t, srv.URL+"/simple", certFile))
