@@ -12,9 +12,12 @@
 // Fetch and FetchMatching download. Offers come from the release table
 // (releases.toml, embedded: the vendors' archives per framework, version and
 // platform, each with a sha256 or none; $CARTON_RELEASE_TABLE adds entries)
-// and from a Python package index's JSON simple API (CARTON_PYPI_INDEX,
-// else pip's PIP_INDEX_URL or index-url; no index is built in), whose
-// sha256 it trusts: onnxruntime, tensorflow(-cpu) and torch wheels, of which
+// and from a Python package index's JSON simple API (PackageIndex:
+// CARTON_PYPI_INDEX, else pip's PIP_INDEX_URL or index-url, else the index
+// the pip of the first interpreter in Pythons() would use, its default
+// included, with pip's CA bundle and proxy; no index is built in; pip's
+// PIP_NO_INDEX turns it off), whose sha256 it trusts, preferred to an
+// archive without a digest: onnxruntime, tensorflow(-cpu) and torch wheels, of which
 // only the shared libraries (and torch's headers) are kept, plus, for a
 // torch wheel, the libraries its libtorch links from the wheels its
 // metadata requires (torchdeps.go). An archive without a known digest is refused unless the
