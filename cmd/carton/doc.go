@@ -9,7 +9,7 @@
 //	carton shrink CARTON --link PATH=URL ... -o OUT.carton
 //	carton fetch FRAMEWORK VERSION [--sha256 HEX]
 //	carton runtimes [--json] | carton runtimes rm FRAMEWORK VERSION
-//	carton cache [--json] | carton cache rm MANIFEST_SHA256 ... | carton cache prune --unused-for DURATION
+//	carton cache [--json] | carton cache rm MANIFEST_SHA256 ... | carton cache prune --unused-for DURATION | carton cache verify [--json]
 //
 // CARTON is a .carton file, an unpacked carton directory, or the http(s)
 // URL of a .carton (read through range requests; shrink wants a file).
