@@ -200,3 +200,34 @@ func TestOutputsNeverReplaceInputs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, carton, got, "the carton keeps its bytes")
 }
+
+// carton cache verify re-hashes what infer extracted: a byte changed on
+// disk (size and time kept, which a Load's check cannot see) makes it fail
+// and remove the copy; verify of the carton checks that copy too.
+func TestCacheVerifyCommand(t *testing.T) {
+	dir, path := packEcho(t)
+	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	in := writeNpy(t, dir, "x.npy", x)
+	code, _, stderr := cli(t, "infer", path, "--input", "x="+in, "--output-dir", filepath.Join(dir, "o"))
+	require.Equal(t, 0, code, stderr)
+	code, stdout, stderr := cli(t, "cache", "verify")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "1 models checked, 0 damaged")
+	code, stdout, _ = cli(t, "verify", path)
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "the cached copy's 1 files match too")
+
+	models, _ := filepath.Glob(filepath.Join(dir, "cache", "models", "*", "model", "m.bin"))
+	require.Len(t, models, 1)
+	st, err := os.Stat(models[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(models[0], []byte("M"), 0o644))
+	require.NoError(t, os.Chtimes(models[0], st.ModTime(), st.ModTime()))
+	code, stdout, _ = cli(t, "cache", "verify")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "damaged")
+	assert.Contains(t, stdout, "1 models checked, 1 damaged")
+	code, stdout, _ = cli(t, "cache", "verify", "--json")
+	require.Equal(t, 0, code)
+	assert.Equal(t, "[]\n", stdout, "the damaged copy was removed")
+}
