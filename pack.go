@@ -30,6 +30,10 @@ type PackOptions struct {
 	// SelfTests and Examples carry tensors that Pack stores in tensor_data/.
 	SelfTests []PackSelfTest
 	Examples  []PackExample
+	// Fetch says how a runtime is downloaded when Pack needs one to read
+	// the model's input and output specs and none is installed; nil
+	// means the environment's (libfetch.OptionsFromEnv).
+	Fetch *libfetch.FetchOptions
 }
 
 // PackSelfTest is a self-test with its tensors.
@@ -103,7 +107,7 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		return "", err
 	}
 	if known {
-		if err := checkModel(ctx, runner, modelPath, entries, &cfg, !detected); err != nil {
+		if err := checkModel(ctx, runner, modelPath, entries, &cfg, !detected, opts.Fetch); err != nil {
 			return "", err
 		}
 	}
@@ -297,7 +301,7 @@ func addTensors(all map[string]tensor.Tensor, prefix string, ts map[string]tenso
 // when look is false, as after DetectRunner, which did) and, when the
 // carton declares no inputs and outputs, read them from it
 // (backend.SpecInspector).
-func checkModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config, look bool) error {
+func checkModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config, look bool, fetch *libfetch.FetchOptions) error {
 	checker, check := runner.(backend.ModelChecker)
 	check = check && look
 	insp, inspect := runner.(backend.SpecInspector)
@@ -322,7 +326,7 @@ func checkModel(ctx context.Context, runner backend.Runner, modelPath string, en
 	in, out, err := insp.InspectSpecs(ctx, dir, hints)
 	if errors.Is(err, backend.ErrNoRuntime) && !declared {
 		// As Load does: download a runtime that can read the model.
-		if fetched, ferr := fetchForPack(ctx, runner, cfg.Runner.RequiredFrameworkVersion); ferr == nil {
+		if fetched, ferr := fetchForPack(ctx, runner, cfg.Runner.RequiredFrameworkVersion, fetch); ferr == nil {
 			hints.RuntimePath = fetched
 			in, out, err = insp.InspectSpecs(ctx, dir, hints)
 		} else {
@@ -395,14 +399,20 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 
 // fetchForPack downloads the runner's framework at the newest version
 // requirement allows, into the runtime cache, and returns its path.
-func fetchForPack(ctx context.Context, runner backend.Runner, requirement string) (string, error) {
+func fetchForPack(ctx context.Context, runner backend.Runner, requirement string, fetch *libfetch.FetchOptions) (string, error) {
 	fw := runner.Framework()
 	if fw == "" {
 		return "", fmt.Errorf("%w: runner %s has no framework to download", ErrNoRuntime, runner.Name())
 	}
-	o, err := libfetch.OptionsFromEnv()
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	var o libfetch.FetchOptions
+	if fetch != nil {
+		o = *fetch
+	} else {
+		env, err := libfetch.OptionsFromEnv()
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+		o = env
 	}
 	c, err := libfetch.FetchMatching(ctx, libfetch.Framework(fw), requirement, "", o)
 	if err != nil {

@@ -67,7 +67,11 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := atomicfile.CheckNotInput(*out, tensorFiles(append(selfTests, examples...))...); err != nil {
 		return fmt.Errorf("%w: %w", carton.ErrInvalidInput, err)
 	}
-	po := carton.PackOptions{Config: cfg, Misc: misc}
+	fo, err := fetchOptions(stderr)
+	if err != nil {
+		return err
+	}
+	po := carton.PackOptions{Config: cfg, Misc: misc, Fetch: &fo}
 	for _, spec := range selfTests {
 		set, err := loadTensorSet(spec, false)
 		if err != nil {
