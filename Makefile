@@ -45,11 +45,12 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_ORT_LIBS=$(ORT_OLD_LIB) \
 	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl)) \
 	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda \
-	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python
+	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python \
+	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python
 
-.PHONY: arm64-check leakcheck soak setup setup-onnx setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check leakcheck soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
-setup: setup-onnx setup-torch setup-tensorflow setup-upstream
+setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve
 	$(GO) mod download
 
 setup-torch: torch-apt $(TORCH_DIR)/build-version shims
@@ -93,6 +94,14 @@ $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION):
 	touch $@
 
 setup-tensorflow: $(BUILD)/venv/.tensorflow-$(TF_VERSION)
+
+# Triton's Python client, which carton-serve's tests drive it with.
+TRITONCLIENT_VERSION := 2.73.0
+setup-serve: $(BUILD)/venv/.tritonclient-$(TRITONCLIENT_VERSION)
+
+$(BUILD)/venv/.tritonclient-$(TRITONCLIENT_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
+	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check "tritonclient[http]==$(TRITONCLIENT_VERSION)"
+	touch $@
 
 setup-upstream: $(BUILD)/upstream-venv/.cartonml-$(UPSTREAM_CARTON_VERSION)
 
@@ -205,7 +214,7 @@ fuzz: setup
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./libfetch/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/npy/
-	$(GO) test -run '^$$' -fuzz '^FuzzServeInfer$$' -fuzztime $(FUZZTIME) ./cmd/carton-serve/
+	$(GO) test -run '^$$' -fuzz '^FuzzInfer$$' -fuzztime $(FUZZTIME) ./serve/
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -fuzz '^FuzzSignature$$' -fuzztime $(FUZZTIME) ./backend/tensorflow/
 
 # Overhead benchmarks, side by side in one run per comparison, summarised by

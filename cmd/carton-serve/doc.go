@@ -1,18 +1,16 @@
-// Command carton-serve is an example service: it loads one carton and
-// serves inference over HTTP with JSON, built with CGO_ENABLED=0 like the
-// carton CLI (see `make dist`).
+// Command carton-serve serves cartons over the Open Inference Protocol
+// (KServe's v2 predict protocol, as Triton and Seldon MLServer speak it),
+// REST with JSON and Triton's binary tensor data extension (package serve).
+// Built with CGO_ENABLED=0 like the carton CLI (`make dist`).
 //
-//	carton-serve -carton model.carton -addr 127.0.0.1:8080
-//	carton-serve -carton https://host/model.carton  # read through range requests; offline afterwards from the cache
-//	curl -d '{"inputs":{"x":{"dtype":"float32","shape":[1,4],"data":[1,2,3,4]}}}' 127.0.0.1:8080/v1/infer
+//	carton-serve --model resnet=resnet.carton --model bert=https://host/bert.carton --addr 127.0.0.1:8000
+//	carton-serve --model-repository /models   # NAME.carton, or NAME/VERSION/*.carton for versions
+//	curl 127.0.0.1:8000/v2/models/resnet
+//	curl -d '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}' 127.0.0.1:8000/v2/models/resnet/infer
 //
-// A tensor is {"dtype", "shape", "data"} with data flat in C order: JSON
-// numbers (integers exact up to int64 and uint64; NaN and the infinities
-// as the strings "NaN", "Inf" and "-Inf"), booleans or strings (UTF-8: a
-// string output holding other bytes is an error, not silently altered). Outputs
-// come back the same way under "outputs". A request that does not fit its
-// model's inputs is a 400; cancelling the request (the client going away)
-// stops an ONNX Runtime run. SIGINT or SIGTERM (what an orchestrator sends)
-// stops it gracefully: no new connections, the requests in flight finish
-// (for up to 5 s), then the model closes and it exits 0.
+// Models load at start; one that fails is logged and reported not ready
+// while the others serve. On SIGTERM or SIGINT readiness turns false
+// first and keep-alive ends, new connections are still answered for
+// --drain, then the server stops accepting, answers every request it
+// accepted, and closes the models.
 package main

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log"
+	"io/fs"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,7 +22,7 @@ import (
 	_ "github.com/carton-run/carton/backend/libtorch"
 	_ "github.com/carton-run/carton/backend/onnx"
 	_ "github.com/carton-run/carton/backend/tensorflow"
-	"github.com/carton-run/carton/tensor"
+	"github.com/carton-run/carton/serve"
 )
 
 // moreProcsForNativeCalls doubles GOMAXPROCS unless the user set it: each
@@ -31,86 +35,132 @@ func moreProcsForNativeCalls() {
 	}
 }
 
+type modelFlags []string
+
+func (m *modelFlags) String() string     { return strings.Join(*m, ",") }
+func (m *modelFlags) Set(v string) error { *m = append(*m, v); return nil }
+
 func main() {
 	moreProcsForNativeCalls()
-	path := flag.String("carton", "", "the carton to serve (required)")
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	flag.Parse()
-	if *path == "" {
-		flag.Usage()
-		os.Exit(2)
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], log); err != nil {
+		log.Error("carton-serve", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, log *slog.Logger) error {
+	fl := flag.NewFlagSet("carton-serve", flag.ContinueOnError)
+	var models modelFlags
+	fl.Var(&models, "model", "a model to serve, NAME=PATH (a carton file, directory or URL); repeatable")
+	repo := fl.String("model-repository", "", "serve every NAME.carton in DIR, and NAME/VERSION/*.carton as versions")
+	addr := fl.String("addr", "127.0.0.1:8000", "listen address")
+	maxBytes := fl.Int64("max-request-bytes", 64<<20, "the largest request body accepted (413 past it)")
+	drain := fl.Duration("drain", 2*time.Second, "on SIGTERM, how long to keep answering new connections after readiness turns false")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	specs, err := modelSpecs(models, *repo)
+	if err != nil {
+		return err
+	}
+	if len(specs) == 0 {
+		return errors.New("no model: give --model NAME=PATH or --model-repository DIR")
 	}
 	// SIGTERM is what an orchestrator sends to stop a container.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m, err := carton.Load(ctx, *path)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer m.Close()
-	if rt := m.Info().Runtime; rt != nil {
-		log.Printf("serving %s on %s %s (%s) at %s", *path, rt.Framework, rt.Version, rt.Source, *addr)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/infer", func(w http.ResponseWriter, r *http.Request) { serveInfer(w, r, m) })
-	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) { _ = json.NewEncoder(w).Encode(m.Info()) })
-	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
+	loaded := loadAll(ctx, specs, log)
+	defer func() {
+		for _, m := range loaded {
+			if m.Model != nil {
+				m.Model.Close()
+			}
+		}
 	}()
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+	s, err := serve.New(loaded, serve.Options{MaxRequestBytes: *maxBytes, Logger: log})
+	if err != nil {
+		return err
 	}
-	// ListenAndServe returns as soon as Shutdown starts; the requests in
-	// flight finish before the model closes.
-	<-drained
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second, // a slow client cannot hold a connection forever
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	log.Info("serving", "addr", l.Addr().String(), "models", len(loaded))
+	stopped := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		s.SetReady(false)               // load balancers stop sending
+		srv.SetKeepAlivesEnabled(false) // clients open new connections, answered until Shutdown
+		time.Sleep(*drain)
+		stopped <- srv.Shutdown(context.Background()) // every accepted request answered
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := <-stopped; err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
 }
 
-func serveInfer(w http.ResponseWriter, r *http.Request, m *carton.Model) {
-	var req struct {
-		Inputs map[string]wireTensor `json:"inputs"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
-		http.Error(w, "bad JSON: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	in := map[string]tensor.Tensor{}
-	for name, wt := range req.Inputs {
-		t, err := fromWire(wt)
-		if err != nil {
-			http.Error(w, fmt.Sprintf("input %s: %v", name, err), http.StatusBadRequest)
-			return
+// modelSpec is a model to load.
+type modelSpec struct{ name, version, path string }
+
+// modelSpecs reads --model flags and a model repository: DIR/NAME.carton,
+// and DIR/NAME/VERSION/*.carton (one carton per version).
+func modelSpecs(flags []string, repo string) ([]modelSpec, error) {
+	var out []modelSpec
+	for _, f := range flags {
+		name, path, ok := strings.Cut(f, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("--model %q: want NAME=PATH", f)
 		}
-		in[name] = t
+		out = append(out, modelSpec{name: name, path: path})
 	}
-	out, err := m.Infer(r.Context(), in)
+	if repo == "" {
+		return out, nil
+	}
+	files, err := filepath.Glob(filepath.Join(repo, "*.carton"))
 	if err != nil {
-		status := http.StatusInternalServerError
-		if errors.Is(err, carton.ErrInvalidInput) {
-			status = http.StatusBadRequest
+		return nil, err
+	}
+	for _, f := range files {
+		out = append(out, modelSpec{name: strings.TrimSuffix(filepath.Base(f), ".carton"), path: f})
+	}
+	versioned, _ := filepath.Glob(filepath.Join(repo, "*", "*", "*.carton"))
+	sort.Strings(versioned)
+	for _, f := range versioned {
+		version := filepath.Base(filepath.Dir(f))
+		name := filepath.Base(filepath.Dir(filepath.Dir(f)))
+		out = append(out, modelSpec{name: name, version: version, path: f})
+	}
+	if len(files) == 0 && len(versioned) == 0 {
+		return nil, fmt.Errorf("model repository %s holds no NAME.carton nor NAME/VERSION/*.carton: %w", repo, fs.ErrNotExist)
+	}
+	return out, nil
+}
+
+// loadAll loads every model; one that fails is kept with its error.
+func loadAll(ctx context.Context, specs []modelSpec, log *slog.Logger) []serve.Model {
+	out := make([]serve.Model, 0, len(specs))
+	for _, sp := range specs {
+		m, err := carton.Load(ctx, sp.path)
+		if err != nil {
+			log.Error("model failed to load; it is not ready", "model", sp.name, "version", sp.version, "path", sp.path, "error", err)
+			out = append(out, serve.Model{Name: sp.name, Version: sp.version, LoadErr: err})
+			continue
 		}
-		http.Error(w, err.Error(), status)
-		return
+		rt := m.Info().Runtime
+		log.Info("model loaded", "model", sp.name, "version", sp.version, "path", sp.path, "framework", rt.Framework, "runtime", rt.Version, "source", rt.Source)
+		out = append(out, serve.Model{Name: sp.name, Version: sp.version, Model: m})
 	}
-	resp := map[string]wireTensor{}
-	var encErr error
-	for name, t := range out {
-		wt, err := toWire(t)
-		if err != nil && encErr == nil {
-			encErr = fmt.Errorf("output %s: %w", name, err)
-		}
-		resp[name] = wt
-	}
-	m.ReleaseOutputs(out) // toWire copied what it needs
-	if encErr != nil {
-		http.Error(w, encErr.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"outputs": resp})
+	return out
 }

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,111 +24,162 @@ import (
 	"github.com/carton-run/carton/tensor"
 )
 
-// echoModel loads a carton of the noop runner, which echoes its inputs,
-// declaring inputs (none: any input is accepted).
-func echoModel(tb testing.TB, inputs []format.TensorSpec) *carton.Model {
-	tb.Helper()
-	ctx := context.Background()
-	dir := tb.TempDir()
-	model := filepath.Join(dir, "m.bin")
-	require.NoError(tb, os.WriteFile(model, []byte("m"), 0o644))
-	path := filepath.Join(dir, "echo.carton")
-	_, err := carton.Pack(ctx, model, path, carton.PackOptions{Config: format.Config{
-		Inputs: inputs,
-		Runner: format.Runner{RunnerName: "noop", RequiredFrameworkVersion: "*"},
-	}})
-	require.NoError(tb, err)
-	m, err := carton.Load(ctx, path, carton.WithCacheDir(filepath.Join(dir, "cache")))
-	require.NoError(tb, err)
-	tb.Cleanup(func() { m.Close() })
-	return m
-}
-
-// xAndS declares x int32 [batch, 2] and s, strings of any shape.
-func xAndS() []format.TensorSpec {
-	shape, _ := format.ParseShapeSpec("batch,2")
-	return []format.TensorSpec{{Name: "x", DType: tensor.Int32, Shape: shape}, {Name: "s", DType: tensor.String, Shape: format.AnyShape}}
-}
-
-func TestServeInfer(t *testing.T) {
-	m := echoModel(t, xAndS())
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveInfer(w, r, m) }))
-	defer srv.Close()
-
-	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"inputs":{"x":{"dtype":"int32","shape":[1,2],"data":[7,-3]},"s":{"dtype":"string","shape":[1],"data":["hi"]}}}`))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var body struct {
-		Outputs map[string]wireTensor `json:"outputs"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	x := body.Outputs["x"]
-	assert.Equal(t, "int32", x.DType)
-	assert.Equal(t, []int64{1, 2}, x.Shape)
-	assert.Equal(t, "[7,-3]", string(x.Data))
-	assert.Equal(t, `["hi"]`, string(body.Outputs["s"].Data))
-
-	bad, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"inputs":{"x":{"dtype":"int32","shape":[1,3],"data":[1,2,3]},"s":{"dtype":"string","shape":[1],"data":["a"]}}}`))
-	require.NoError(t, err)
-	bad.Body.Close()
-	assert.Equal(t, http.StatusBadRequest, bad.StatusCode, "a spec mismatch is the client's error")
-}
-
-// Every dtype travels exactly through the service (the noop runner echoes
-// its inputs): integers beyond 2^53, uint8 as numbers rather than base64,
-// and the floats JSON has no numbers for. Values that do not fit their
-// dtype are the client's error.
-func TestServeWireExact(t *testing.T) {
-	m := echoModel(t, nil)
-	post := func(body string) (int, map[string]wireTensor) {
-		rec := httptest.NewRecorder()
-		serveInfer(rec, httptest.NewRequest(http.MethodPost, "/v1/infer", strings.NewReader(body)), m)
-		var resp struct {
-			Outputs map[string]wireTensor `json:"outputs"`
+// TestMain lets the test binary act as carton-serve when re-executed.
+func TestMain(m *testing.M) {
+	if os.Getenv("CARTON_SERVE_MAIN") == "1" {
+		if err := run(os.Args[1:], slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
+			slog.Error("carton-serve", "error", err)
+			os.Exit(1)
 		}
-		if rec.Code == http.StatusOK {
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// start runs carton-serve with args on a free loopback port until the
+// test ends, and returns its address once it is ready.
+func start(t *testing.T, args ...string) (string, *exec.Cmd) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(self, append(args, "--addr", addr, "--drain", "100ms")...)
+	cmd.Env = append(os.Environ(), "CARTON_SERVE_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() { // the service's log, in the test's
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log(sc.Text())
 		}
-		return rec.Code, resp.Outputs
-	}
-	for dtype, data := range map[string]string{
-		"int64":   `[9007199254740993,-9223372036854775808]`,
-		"uint64":  `[18446744073709551615,0]`,
-		"int8":    `[-128,127]`,
-		"uint8":   `[0,255]`,
-		"uint32":  `[4294967295,1]`,
-		"bool":    `[true,false]`,
-		"float64": `[0.1,"NaN","Inf","-Inf"]`,
-		"float32": `[1.5,"-Inf"]`,
-		"string":  `["a","é"]`,
-	} {
-		n := strings.Count(data, ",") + 1
-		code, out := post(`{"inputs":{"v":{"dtype":"` + dtype + `","shape":[` + fmt.Sprint(n) + `],"data":` + data + `}}}`)
-		require.Equal(t, http.StatusOK, code, dtype)
-		assert.Equal(t, dtype, out["v"].DType)
-		assert.JSONEq(t, data, string(out["v"].Data), dtype)
-	}
-	for name, body := range map[string]string{
-		"int8 overflow":     `{"inputs":{"v":{"dtype":"int8","shape":[1],"data":[128]}}}`,
-		"negative unsigned": `{"inputs":{"v":{"dtype":"uint16","shape":[1],"data":[-1]}}}`,
-		"fraction":          `{"inputs":{"v":{"dtype":"int32","shape":[1],"data":[1.5]}}}`,
-		"beyond int64":      `{"inputs":{"v":{"dtype":"int64","shape":[1],"data":[9223372036854775808]}}}`,
-		"string as float":   `{"inputs":{"v":{"dtype":"float32","shape":[1],"data":["x"]}}}`,
-		"too few values":    `{"inputs":{"v":{"dtype":"float32","shape":[3],"data":[1]}}}`,
-		"unknown dtype":     `{"inputs":{"v":{"dtype":"complex64","shape":[1],"data":[1]}}}`,
-	} {
-		code, _ := post(body)
-		assert.Equal(t, http.StatusBadRequest, code, name)
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/health/live")
+		if err == nil {
+			resp.Body.Close()
+			return addr, cmd
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("carton-serve did not start: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
-// A model's string output that is not UTF-8 is an error, not a JSON string
-// with U+FFFD in place of its bytes.
-func TestServeWireRefusesBytesStrings(t *testing.T) {
-	x, err := tensor.FromStrings(tensor.Shape{2}, []string{"ok", "\xac"})
+// pack packs model, with specs (NAME:DTYPE:SHAPE, inputs then outputs,
+// split by "->") where the framework reports none (TorchScript).
+func pack(t *testing.T, model string, specs ...string) string {
+	path := filepath.Join(t.TempDir(), filepath.Base(model)+".carton")
+	var cfg format.Config
+	target := &cfg.Inputs
+	for _, s := range specs {
+		if s == "->" {
+			target = &cfg.Outputs
+			continue
+		}
+		parts := strings.SplitN(s, ":", 3)
+		dt, err := tensor.ParseDType(parts[1])
+		require.NoError(t, err)
+		shape, err := format.ParseShapeSpec(parts[2])
+		require.NoError(t, err)
+		*target = append(*target, format.TensorSpec{Name: parts[0], DType: dt, Shape: shape})
+	}
+	_, err := carton.Pack(context.Background(), model, path, carton.PackOptions{Config: cfg})
+	if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
+		t.Skipf("%v (run make setup)", err)
+	}
 	require.NoError(t, err)
-	_, err = toWire(x)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "element 1 is not valid UTF-8")
+	return path
+}
+
+// Triton's own HTTP client (tritonclient[http], which make setup installs)
+// against carton-serve: health, metadata, infer on an ONNX, a TorchScript
+// and a TensorFlow model and a BYTES model, binary data both ways and
+// JSON, outputs equal to the reference files carton infer is checked
+// against, and errors with the protocol's status codes.
+func TestTritonClient(t *testing.T) {
+	py := os.Getenv("CARTON_TEST_TRITON_PYTHON")
+	if py == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI needs $CARTON_TEST_TRITON_PYTHON, a Python with tritonclient[http] (make setup)")
+		}
+		t.Skip("set CARTON_TEST_TRITON_PYTHON to a Python with tritonclient[http] (make setup)")
+	}
+	td := "../../testdata/"
+	addr, cmd := start(t,
+		"--model", "matmul_add="+pack(t, td+"onnx/matmul_add.onnx"),
+		"--model", "dict_io="+pack(t, td+"torch/dict_io.pt", "x:float32:batch,4", "->", "y:float32:batch,2", "doubled:float32:batch,4"),
+		"--model", "dense="+pack(t, td+"tensorflow/dense"),
+		"--model", "strings="+pack(t, td+"tensorflow/strings"),
+	)
+	out, err := exec.Command(py, "testdata/triton_client.py", addr,
+		"matmul_add="+td+"onnx/matmul_add", "dict_io="+td+"torch/dict_io",
+		"dense="+td+"tensorflow/dense", "strings="+td+"tensorflow/strings").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	t.Logf("%s", out)
+	for _, want := range []string{"ok matmul_add infer binary=True", "ok matmul_add infer binary=False", "ok dict_io infer binary=True",
+		"ok dense infer binary=True", "ok strings infer binary=True", "ok matmul_add bad request: 400", "ok unknown model: 404",
+		"platform=onnx_onnxv1", "platform=pytorch_torchscript", "platform=tensorflow_savedmodel"} {
+		assert.Contains(t, string(out), want)
+	}
+	// SIGTERM: readiness goes first, then a clean exit.
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	sawNotReady := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !sawNotReady; time.Sleep(5 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/v2/health/ready")
+		if err != nil {
+			break
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		sawNotReady = resp.StatusCode == http.StatusServiceUnavailable
+	}
+	assert.True(t, sawNotReady, "not ready while draining, still answering")
+	require.NoError(t, cmd.Wait(), "a clean exit on SIGTERM")
+}
+
+// A model that fails to load is reported and not ready; the others serve.
+func TestFailedModelServesTheOthers(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.carton")
+	require.NoError(t, os.WriteFile(bad, []byte("not a zip"), 0o644))
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "good", "2"), 0o755))
+	good := pack(t, "../../testdata/onnx/matmul_add.onnx")
+	raw, err := os.ReadFile(good)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "good", "2", "m.carton"), raw, 0o644))
+	addr, _ := start(t, "--model", "bad="+bad, "--model-repository", dir)
+	for path, want := range map[string]int{
+		"/v2/health/ready":            503,
+		"/v2/models/bad/ready":        503,
+		"/v2/models/good/ready":       200,
+		"/v2/models/good/versions/2":  200,
+		"/v2/models/good/versions/1":  404,
+		"/v2/models/matmul_add/ready": 404,
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, path)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for args, want := range map[string]string{
+		"":                                "no model",
+		"--model x":                       "want NAME=PATH",
+		"--model-repository /nonexistent": "holds no",
+	} {
+		err := run(strings.Fields(args), log)
+		require.Error(t, err, args)
+		assert.Contains(t, err.Error(), want, args)
+	}
 }

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/serve"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -40,7 +42,7 @@ func check(binary, cartonPath string, specs []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "-carton", cartonPath, "-addr", addr)
+	cmd := exec.CommandContext(ctx, binary, "--model", "m="+cartonPath, "--addr", addr, "--drain", "100ms")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -52,33 +54,34 @@ func check(binary, cartonPath string, specs []string) error {
 		<-exited
 	}()
 	base := "http://" + addr
-	if err := waitReady(ctx, base+"/v1/info"); err != nil {
+	if err := waitReady(ctx, base+"/v2/health/ready"); err != nil {
 		return err
 	}
 	body, err := json.Marshal(map[string]any{"inputs": inputs})
 	if err != nil {
 		return err
 	}
-	resp, err := http.Post(base+"/v1/infer", "application/json", bytes.NewReader(body))
+	resp, err := http.Post(base+"/v2/models/m/infer", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /v1/infer: %s: %s", resp.Status, raw)
+		return fmt.Errorf("POST /v2/models/m/infer: %s: %s", resp.Status, raw)
 	}
 	var got struct {
-		Outputs map[string]wireTensor `json:"outputs"`
+		Outputs []wireTensor `json:"outputs"`
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
 		return fmt.Errorf("response: %w", err)
 	}
 	for name, w := range want {
-		g, ok := got.Outputs[name]
-		if !ok {
+		i := slices.IndexFunc(got.Outputs, func(o wireTensor) bool { return o.Name == name })
+		if i < 0 {
 			return fmt.Errorf("no output %q in %s", name, raw)
 		}
+		g := got.Outputs[i]
 		t, err := g.tensor()
 		if err != nil {
 			return fmt.Errorf("output %q: %w", name, err)
@@ -106,24 +109,26 @@ func check(binary, cartonPath string, specs []string) error {
 	return nil
 }
 
-// wireTensor is carton-serve's JSON tensor; servecheck reads numeric ones.
+// wireTensor is a tensor of the Open Inference Protocol's JSON; servecheck
+// reads numeric ones.
 type wireTensor struct {
-	DType string          `json:"dtype"`
-	Shape []int64         `json:"shape"`
-	Data  json.RawMessage `json:"data"`
+	Name     string          `json:"name"`
+	Datatype string          `json:"datatype"`
+	Shape    []int64         `json:"shape"`
+	Data     json.RawMessage `json:"data"`
 }
 
-func toWire(t tensor.Tensor) (wireTensor, error) {
+func toWire(name string, t tensor.Tensor) (wireTensor, error) {
 	vals, err := tensor.Float64s(t)
 	if err != nil {
 		return wireTensor{}, err
 	}
 	data, err := json.Marshal(vals)
-	return wireTensor{DType: t.DType().String(), Shape: t.Shape(), Data: data}, err
+	return wireTensor{Name: name, Datatype: serve.Datatype(t.DType()), Shape: t.Shape(), Data: data}, err
 }
 
 func (w wireTensor) tensor() (tensor.Tensor, error) {
-	dt, err := tensor.ParseDType(w.DType)
+	dt, err := serve.DTypeOf(w.Datatype)
 	if err != nil {
 		return tensor.Tensor{}, err
 	}
@@ -134,8 +139,9 @@ func (w wireTensor) tensor() (tensor.Tensor, error) {
 	return tensor.FromFloat64s(dt, w.Shape, vals)
 }
 
-func readSpecs(specs []string) (map[string]wireTensor, map[string]tensor.Tensor, error) {
-	inputs, want := map[string]wireTensor{}, map[string]tensor.Tensor{}
+func readSpecs(specs []string) ([]wireTensor, map[string]tensor.Tensor, error) {
+	var inputs []wireTensor
+	want := map[string]tensor.Tensor{}
 	for _, s := range specs {
 		kind, rest, _ := strings.Cut(s, ":")
 		name, file, ok := strings.Cut(rest, "=")
@@ -150,9 +156,11 @@ func readSpecs(specs []string) (map[string]wireTensor, map[string]tensor.Tensor,
 			want[name] = t
 			continue
 		}
-		if inputs[name], err = toWire(t); err != nil {
+		wt, err := toWire(name, t)
+		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", file, err)
 		}
+		inputs = append(inputs, wt)
 	}
 	if len(inputs) == 0 || len(want) == 0 {
 		return nil, nil, errors.New("need at least one in: and one out: file")

@@ -1,0 +1,26 @@
+// Package serve speaks the Open Inference Protocol (KServe's "v2"
+// predict protocol, which Triton and Seldon MLServer speak too) over HTTP
+// for a set of loaded carton models: an http.Handler a Go program mounts
+// in its own server, and what cmd/carton-serve runs.
+//
+// The REST endpoints are the protocol's, with and without /versions/V:
+// server live and ready, server metadata, model metadata and ready, and
+// infer, with JSON data (flat or nested) and Triton's binary tensor data
+// extension both ways (advertised as "binary_tensor_data"). Errors are
+// {"error": "..."}: 400 for a request that does not fit the model, 404 for
+// an unknown model or version, 503 when not ready.
+//
+// # Memory
+//
+// Binary input data becomes the input tensors without a copy where its
+// alignment allows (the request body is read once into one buffer);
+// outputs are written to the response from the framework's memory once,
+// then given back to the model (carton.Model.ReleaseOutputs).
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use: each request runs its model's Infer
+// on its own goroutine, as carton.Model allows. The models belong to the
+// caller, who closes them after the server is done (SetReady(false) first,
+// then http.Server.Shutdown, then Close).
+package serve
