@@ -48,7 +48,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python \
 	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python
 
-.PHONY: arm64-check leakcheck soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check leakcheck proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve
 	$(GO) mod download
@@ -95,12 +95,12 @@ $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION):
 
 setup-tensorflow: $(BUILD)/venv/.tensorflow-$(TF_VERSION)
 
-# Triton's Python client, which carton-serve's tests drive it with.
+# Triton's Python clients (HTTP and gRPC), which carton-serve's tests drive it with.
 TRITONCLIENT_VERSION := 2.73.0
-setup-serve: $(BUILD)/venv/.tritonclient-$(TRITONCLIENT_VERSION)
+setup-serve: $(BUILD)/venv/.tritonclient-http-grpc-$(TRITONCLIENT_VERSION)
 
-$(BUILD)/venv/.tritonclient-$(TRITONCLIENT_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
-	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check "tritonclient[http]==$(TRITONCLIENT_VERSION)"
+$(BUILD)/venv/.tritonclient-http-grpc-$(TRITONCLIENT_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
+	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check "tritonclient[http,grpc]==$(TRITONCLIENT_VERSION)"
 	touch $@
 
 setup-upstream: $(BUILD)/upstream-venv/.cartonml-$(UPSTREAM_CARTON_VERSION)
@@ -204,6 +204,17 @@ dist-check: dist
 	$(RUNTIME_ENV) dist/linux-amd64/carton bench $(BUILD)/dist-check/m.carton --random --dim batch=8 -n 2000
 	$(RUNTIME_ENV) $(GO) run ./internal/cmd/servecheck dist/linux-amd64/carton-serve $(BUILD)/dist-check/m.carton \
 		in:x=testdata/onnx/matmul_add.in.x.npy out:y=testdata/onnx/matmul_add.out.y.npy
+
+# The Open Inference Protocol's gRPC code, from serve/internal/oippb/oip.proto.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+proto:
+	@command -v protoc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --proto_path=serve/internal/oippb \
+		--go_out=serve/internal/oippb --go_opt=paths=source_relative \
+		--go-grpc_out=serve/internal/oippb --go-grpc_opt=paths=source_relative oip.proto
 
 fuzz: setup
 	for f in FuzzMetadataCost FuzzParseConfig FuzzParseManifest FuzzParseIndex FuzzZipReader FuzzParseShapeSpec FuzzParseLinks; do \

@@ -1,14 +1,19 @@
 // Package serve speaks the Open Inference Protocol (KServe's "v2"
 // predict protocol, which Triton and Seldon MLServer speak too) over HTTP
-// for a set of loaded carton models: an http.Handler a Go program mounts
-// in its own server, and what cmd/carton-serve runs.
+// and gRPC for a set of loaded carton models: an http.Handler and a gRPC
+// service registration (RegisterGRPC) a Go program mounts in its own
+// servers, and what cmd/carton-serve runs.
 //
 // The REST endpoints are the protocol's, with and without /versions/V:
 // server live and ready, server metadata, model metadata and ready, and
 // infer, with JSON data (flat or nested) and Triton's binary tensor data
 // extension both ways (advertised as "binary_tensor_data"). Errors are
 // {"error": "..."}: 400 for a request that does not fit the model, 404 for
-// an unknown model or version, 503 when not ready.
+// an unknown model or version, 503 when not ready. gRPC serves KServe's
+// inference.GRPCInferenceService (its six RPCs; internal/oippb, generated
+// by `make proto`), with typed contents or raw_input_contents in and
+// raw_output_contents out, the same failures as InvalidArgument,
+// NotFound and Unavailable.
 //
 // # Memory
 //

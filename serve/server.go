@@ -144,23 +144,43 @@ func (s *Server) serverMetadata(w http.ResponseWriter, r *http.Request) {
 // the path names none): 404 when there is no such model or version.
 func (s *Server) withModel(h func(http.ResponseWriter, *http.Request, *Model)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, version := r.PathValue("name"), r.PathValue("version")
-		versions := s.byName[name]
-		if len(versions) == 0 {
-			writeError(w, http.StatusNotFound, fmt.Errorf("unknown model %q", name))
+		m, err := s.lookup(r.PathValue("name"), r.PathValue("version"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, err)
 			return
-		}
-		m := versions[len(versions)-1]
-		if version != "" {
-			i := slices.IndexFunc(versions, func(m *Model) bool { return m.Version == version })
-			if i < 0 {
-				writeError(w, http.StatusNotFound, fmt.Errorf("model %q has no version %q", name, version))
-				return
-			}
-			m = versions[i]
 		}
 		h(w, r, m)
 	}
+}
+
+// errNotFound marks an unknown model or version: 404, gRPC NotFound.
+var errNotFound = errors.New("not found")
+
+// lookup finds a model by name and version ("": the last one given).
+func (s *Server) lookup(name, version string) (*Model, error) {
+	versions := s.byName[name]
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: unknown model %q", errNotFound, name)
+	}
+	if version == "" {
+		return versions[len(versions)-1], nil
+	}
+	i := slices.IndexFunc(versions, func(m *Model) bool { return m.Version == version })
+	if i < 0 {
+		return nil, fmt.Errorf("%w: model %q has no version %q", errNotFound, name, version)
+	}
+	return versions[i], nil
+}
+
+// versionsOf lists a model's versions ("" ones left out).
+func (s *Server) versionsOf(name string) []string {
+	var out []string
+	for _, v := range s.byName[name] {
+		if v.Version != "" {
+			out = append(out, v.Version)
+		}
+	}
+	return out
 }
 
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request, m *Model) {
@@ -181,12 +201,7 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request, m *Model)
 		return
 	}
 	info := m.Model.Info()
-	var versions []string
-	for _, v := range s.byName[m.Name] {
-		if v.Version != "" {
-			versions = append(versions, v.Version)
-		}
-	}
+	versions := s.versionsOf(m.Name)
 	meta := map[string]any{
 		"name": m.Name, "platform": Platform(info.Runner.RunnerName),
 		"inputs": specsMetadata(info.Inputs), "outputs": specsMetadata(info.Outputs),

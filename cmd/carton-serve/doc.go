@@ -1,6 +1,7 @@
 // Command carton-serve serves cartons over the Open Inference Protocol
-// (KServe's v2 predict protocol, as Triton and Seldon MLServer speak it),
-// REST with JSON and Triton's binary tensor data extension (package serve).
+// (KServe's v2 predict protocol, as Triton and Seldon MLServer speak it):
+// REST with JSON and Triton's binary tensor data extension, and gRPC
+// (--grpc-addr, default 127.0.0.1:8001) (package serve).
 // Built with CGO_ENABLED=0 like the carton CLI (`make dist`).
 //
 //	carton-serve --model resnet=resnet.carton --model bert=https://host/bert.carton --addr 127.0.0.1:8000

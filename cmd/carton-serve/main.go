@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/carton-run/carton"
 	_ "github.com/carton-run/carton/backend/libtorch"
@@ -54,7 +57,8 @@ func run(args []string, log *slog.Logger) error {
 	var models modelFlags
 	fl.Var(&models, "model", "a model to serve, NAME=PATH (a carton file, directory or URL); repeatable")
 	repo := fl.String("model-repository", "", "serve every NAME.carton in DIR, and NAME/VERSION/*.carton as versions")
-	addr := fl.String("addr", "127.0.0.1:8000", "listen address")
+	addr := fl.String("addr", "127.0.0.1:8000", "REST listen address")
+	grpcAddr := fl.String("grpc-addr", "127.0.0.1:8001", `gRPC listen address ("" for none)`)
 	maxBytes := fl.Int64("max-request-bytes", 64<<20, "the largest request body accepted (413 past it)")
 	drain := fl.Duration("drain", 2*time.Second, "on SIGTERM, how long to keep answering new connections after readiness turns false")
 	if err := fl.Parse(args); err != nil {
@@ -86,6 +90,22 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var g *grpc.Server
+	if *grpcAddr != "" {
+		gl, err := net.Listen("tcp", *grpcAddr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		g = grpc.NewServer(grpc.MaxRecvMsgSize(int(*maxBytes)), grpc.MaxSendMsgSize(math.MaxInt32))
+		s.RegisterGRPC(g)
+		go func() {
+			if err := g.Serve(gl); err != nil {
+				log.Error("gRPC", "error", err)
+			}
+		}()
+		log.Info("serving gRPC", "addr", gl.Addr().String())
+	}
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second, // a slow client cannot hold a connection forever
@@ -99,7 +119,13 @@ func run(args []string, log *slog.Logger) error {
 		s.SetReady(false)               // load balancers stop sending
 		srv.SetKeepAlivesEnabled(false) // clients open new connections, answered until Shutdown
 		time.Sleep(*drain)
+		if g != nil {
+			go g.GracefulStop() // every accepted RPC answered
+		}
 		stopped <- srv.Shutdown(context.Background()) // every accepted request answered
+		if g != nil {
+			g.GracefulStop()
+		}
 	}()
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err

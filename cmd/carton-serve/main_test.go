@@ -36,16 +36,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// start runs carton-serve with args on a free loopback port until the
-// test ends, and returns its address once it is ready.
-func start(t *testing.T, args ...string) (string, *exec.Cmd) {
+// freeAddr is a loopback address no one listens on right now.
+func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs carton-serve with args on free loopback ports (REST, and
+// gRPC at grpcAddr) until the test ends, and returns the REST address
+// once it answers.
+func start(t *testing.T, grpcAddr string, args ...string) (string, *exec.Cmd) {
+	addr := freeAddr(t)
 	self, err := os.Executable()
 	require.NoError(t, err)
-	cmd := exec.Command(self, append(args, "--addr", addr, "--drain", "100ms")...)
+	cmd := exec.Command(self, append(args, "--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms")...)
 	cmd.Env = append(os.Environ(), "CARTON_SERVE_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -99,11 +105,12 @@ func pack(t *testing.T, model string, specs ...string) string {
 	return path
 }
 
-// Triton's own HTTP client (tritonclient[http], which make setup installs)
-// against carton-serve: health, metadata, infer on an ONNX, a TorchScript
-// and a TensorFlow model and a BYTES model, binary data both ways and
-// JSON, outputs equal to the reference files carton infer is checked
-// against, and errors with the protocol's status codes.
+// Triton's own clients (tritonclient[http,grpc], which make setup
+// installs) against carton-serve: health, metadata, infer on an ONNX, a
+// TorchScript and a TensorFlow model and a BYTES model, over REST (binary
+// data both ways, and JSON) and gRPC (raw contents), outputs equal to the
+// reference files carton infer is checked against, and errors with the
+// protocol's status codes.
 func TestTritonClient(t *testing.T) {
 	py := os.Getenv("CARTON_TEST_TRITON_PYTHON")
 	if py == "" {
@@ -113,19 +120,22 @@ func TestTritonClient(t *testing.T) {
 		t.Skip("set CARTON_TEST_TRITON_PYTHON to a Python with tritonclient[http] (make setup)")
 	}
 	td := "../../testdata/"
-	addr, cmd := start(t,
+	grpcAddr := freeAddr(t)
+	addr, cmd := start(t, grpcAddr,
 		"--model", "matmul_add="+pack(t, td+"onnx/matmul_add.onnx"),
 		"--model", "dict_io="+pack(t, td+"torch/dict_io.pt", "x:float32:batch,4", "->", "y:float32:batch,2", "doubled:float32:batch,4"),
 		"--model", "dense="+pack(t, td+"tensorflow/dense"),
 		"--model", "strings="+pack(t, td+"tensorflow/strings"),
 	)
-	out, err := exec.Command(py, "testdata/triton_client.py", addr,
+	out, err := exec.Command(py, "testdata/triton_client.py", addr, grpcAddr,
 		"matmul_add="+td+"onnx/matmul_add", "dict_io="+td+"torch/dict_io",
 		"dense="+td+"tensorflow/dense", "strings="+td+"tensorflow/strings").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Logf("%s", out)
-	for _, want := range []string{"ok matmul_add infer binary=True", "ok matmul_add infer binary=False", "ok dict_io infer binary=True",
-		"ok dense infer binary=True", "ok strings infer binary=True", "ok matmul_add bad request: 400", "ok unknown model: 404",
+	for _, want := range []string{"ok matmul_add infer http binary=True", "ok matmul_add infer http binary=False", "ok dict_io infer http binary=True",
+		"ok dense infer http binary=True", "ok strings infer http binary=True", "ok matmul_add bad request: 400", "ok unknown model: 404",
+		"ok grpc server live", "ok matmul_add infer grpc", "ok dict_io infer grpc", "ok dense infer grpc", "ok strings infer grpc",
+		"ok matmul_add grpc bad request", "ok grpc unknown model: NOT_FOUND",
 		"platform=onnx_onnxv1", "platform=pytorch_torchscript", "platform=tensorflow_savedmodel"} {
 		assert.Contains(t, string(out), want)
 	}
@@ -155,7 +165,7 @@ func TestFailedModelServesTheOthers(t *testing.T) {
 	raw, err := os.ReadFile(good)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "good", "2", "m.carton"), raw, 0o644))
-	addr, _ := start(t, "--model", "bad="+bad, "--model-repository", dir)
+	addr, _ := start(t, "", "--model", "bad="+bad, "--model-repository", dir)
 	for path, want := range map[string]int{
 		"/v2/health/ready":            503,
 		"/v2/models/bad/ready":        503,
