@@ -80,6 +80,32 @@ func (g grpcService) ModelInfer(ctx context.Context, req *oippb.ModelInferReques
 	if m.Model == nil {
 		return nil, status.Errorf(codes.Unavailable, "model %s failed to load: %v", m.Name, m.LoadErr)
 	}
+	done := g.s.track(m, "grpc")
+	resp, err := g.infer(ctx, m, req)
+	done(statusOfGRPC(err))
+	return resp, err
+}
+
+// statusOfGRPC is the HTTP status an RPC's outcome counts as.
+func statusOfGRPC(err error) int {
+	switch status.Code(err) {
+	case codes.OK:
+		return http.StatusOK
+	case codes.InvalidArgument:
+		return http.StatusBadRequest
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+func (g grpcService) infer(ctx context.Context, m *Model, req *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
 	inputs, err := grpcInputs(req)
 	if err != nil {
 		return nil, grpcError(err)
@@ -91,7 +117,7 @@ func (g grpcService) ModelInfer(ctx context.Context, req *oippb.ModelInferReques
 		}
 		seen[o.Name] = true
 	}
-	out, err := m.Model.Infer(ctx, inputs) // the gRPC deadline is ctx's
+	out, err := g.s.run(ctx, m, inputs) // the gRPC deadline is ctx's
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -225,7 +251,7 @@ func grpcError(err error) error {
 		code = codes.Unavailable
 	case http.StatusGatewayTimeout:
 		code = codes.DeadlineExceeded
-	case http.StatusRequestEntityTooLarge:
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
 		code = codes.ResourceExhausted
 	}
 	if errors.Is(err, context.Canceled) {

@@ -56,6 +56,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *Model) {
 		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("model %s failed to load: %v", m.Name, m.LoadErr))
 		return
 	}
+	done := s.track(m, "rest")
+	code := http.StatusOK
+	defer func() { done(code) }()
+	w = statusRecorder{w, &code}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
 	if err != nil {
 		s.fail(w, r, m, fmt.Errorf("reading the request: %w", err))
@@ -72,7 +76,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *Model) {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
 		defer cancel()
 	}
-	out, err := m.Model.Infer(ctx, inputs)
+	out, err := s.run(ctx, m, inputs)
 	if err != nil {
 		s.fail(w, r, m, err)
 		return
@@ -243,4 +247,26 @@ func writeInfer(w http.ResponseWriter, req *inferRequest, m *Model, out map[stri
 		}
 	}
 	return nil
+}
+
+// run infers with m once a slot of its queue is free.
+func (s *Server) run(ctx context.Context, m *Model, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	release, waited, err := s.admission[m].acquire(ctx)
+	s.metrics.queued.WithLabelValues(m.Name, m.Version).Observe(waited.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return m.Model.Infer(ctx, inputs)
+}
+
+// statusRecorder notes the status a handler writes, for the metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code *int
+}
+
+func (r statusRecorder) WriteHeader(code int) {
+	*r.code = code
+	r.ResponseWriter.WriteHeader(code)
 }

@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/tensor"
@@ -38,6 +41,13 @@ type Options struct {
 	MaxRequestBytes int64
 	// Logger receives a line per failed request (default slog.Default()).
 	Logger *slog.Logger
+	// Concurrency is how many infer requests of one model run at once
+	// (default GOMAXPROCS); QueueSize how many more may wait (default
+	// 256), past which a request is refused with ErrQueueFull (429).
+	Concurrency, QueueSize int
+	// Registry receives the server's Prometheus metrics, which GET
+	// /metrics serves; nil for a registry of its own.
+	Registry *prometheus.Registry
 }
 
 const defaultMaxRequestBytes = 64 << 20
@@ -45,10 +55,12 @@ const defaultMaxRequestBytes = 64 << 20
 // Server serves the Open Inference Protocol's REST endpoints for a set of
 // models. It is an http.Handler.
 type Server struct {
-	opts     Options
-	byName   map[string][]*Model // versions in the order given
-	mux      *http.ServeMux
-	notReady atomic.Bool
+	opts      Options
+	byName    map[string][]*Model // versions in the order given
+	admission map[*Model]*admission
+	metrics   *metrics
+	mux       *http.ServeMux
+	notReady  atomic.Bool
 }
 
 // New makes a Server for models; each Name, with its Version, must be
@@ -63,7 +75,17 @@ func New(models []Model, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, byName: map[string][]*Model{}, mux: http.NewServeMux()}
+	if opts.QueueSize == 0 {
+		opts.QueueSize = 256
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	met, err := newMetrics(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("%w: registering metrics: %w", carton.ErrInvalidOption, err)
+	}
+	s := &Server{opts: opts, byName: map[string][]*Model{}, admission: map[*Model]*admission{}, metrics: met, mux: http.NewServeMux()}
 	for i := range models {
 		m := &models[i]
 		if m.Name == "" {
@@ -78,16 +100,27 @@ func New(models []Model, opts Options) (*Server, error) {
 			}
 		}
 		s.byName[m.Name] = append(s.byName[m.Name], m)
+		s.admission[m] = newAdmission(opts.Concurrency, opts.QueueSize)
 	}
 	s.routes()
 	return s, nil
 }
 
 // SetReady sets what server ready answers (true at first): a server
-// about to shut down turns it false so that load balancers stop sending.
+// about to shut down turns it false so that load balancers stop sending,
+// and every response then closes its connection (ServeHTTP).
 func (s *Server) SetReady(ready bool) { s.notReady.Store(!ready) }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves a request. A server set not ready answers with
+// "Connection: close", so that clients move their next requests to a new
+// connection (to another server, behind a balancer) instead of one this
+// server is about to close under them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.notReady.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) {
@@ -97,6 +130,7 @@ func (s *Server) routes() {
 		ready := s.ready()
 		writeJSON(w, statusFor(ready), map[string]bool{"ready": ready})
 	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /v2", s.serverMetadata)
 	s.mux.HandleFunc("GET /v2/{$}", s.serverMetadata)
 	for _, v := range []string{"", "/versions/{version}"} {
@@ -269,6 +303,8 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrBadRequest), errors.Is(err, carton.ErrInvalidInput), errors.Is(err, tensor.ErrInvalid):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrQueueFull):
+		return http.StatusTooManyRequests
 	case errors.Is(err, carton.ErrClosed):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):

@@ -332,3 +332,25 @@ func TestSetReady(t *testing.T) {
 	code, _ = get(t, srv.URL+"/v2/health/ready")
 	assert.Equal(t, 200, code)
 }
+
+// GET /metrics serves the server's Prometheus metrics: requests by model
+// and outcome, latency and queue time histograms, in flight.
+func TestMetrics(t *testing.T) {
+	srv := newServer(t, serve.Model{Name: "echo", Model: echo(t)})
+	post(t, srv.URL+"/v2/models/echo/infer", []byte(`{"inputs":[{"name":"a","shape":[1],"datatype":"INT32","data":[1]}]}`), nil)
+	post(t, srv.URL+"/v2/models/echo/infer", []byte(`{`), nil)
+	resp, err := http.Get(srv.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	text := string(b)
+	for _, want := range []string{
+		`carton_serve_infer_requests_total{code="200",model="echo",protocol="rest",version=""} 1`,
+		`carton_serve_infer_requests_total{code="400",model="echo",protocol="rest",version=""} 1`,
+		`carton_serve_infer_duration_seconds_count{model="echo",protocol="rest",version=""} 2`,
+		`carton_serve_queue_duration_seconds_count{model="echo",version=""} 1`,
+		`carton_serve_infer_in_flight{model="echo",version=""} 0`,
+	} {
+		assert.Contains(t, text, want)
+	}
+}

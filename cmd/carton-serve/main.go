@@ -61,6 +61,8 @@ func run(args []string, log *slog.Logger) error {
 	grpcAddr := fl.String("grpc-addr", "127.0.0.1:8001", `gRPC listen address ("" for none)`)
 	maxBytes := fl.Int64("max-request-bytes", 64<<20, "the largest request body accepted (413 past it)")
 	drain := fl.Duration("drain", 2*time.Second, "on SIGTERM, how long to keep answering new connections after readiness turns false")
+	concurrency := fl.Int("concurrency", 0, "infer requests of one model run at once (0: GOMAXPROCS)")
+	queue := fl.Int("queue", 256, "infer requests of one model that may wait for a slot; past that, 429 (RESOURCE_EXHAUSTED)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func run(args []string, log *slog.Logger) error {
 			}
 		}
 	}()
-	s, err := serve.New(loaded, serve.Options{MaxRequestBytes: *maxBytes, Logger: log})
+	s, err := serve.New(loaded, serve.Options{MaxRequestBytes: *maxBytes, Logger: log, Concurrency: *concurrency, QueueSize: *queue})
 	if err != nil {
 		return err
 	}
@@ -116,8 +118,12 @@ func run(args []string, log *slog.Logger) error {
 	stopped := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
-		s.SetReady(false)               // load balancers stop sending
-		srv.SetKeepAlivesEnabled(false) // clients open new connections, answered until Shutdown
+		// Readiness false: balancers stop sending, and each response closes
+		// its connection, so that no client sends on a connection Shutdown
+		// closes. (SetKeepAlivesEnabled(false) would close idle ones at
+		// once, under clients already sending on them.)
+		s.SetReady(false)
+		log.Info("draining: not ready", "for", *drain)
 		time.Sleep(*drain)
 		if g != nil {
 			go g.GracefulStop() // every accepted RPC answered

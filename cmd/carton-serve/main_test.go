@@ -51,7 +51,7 @@ func start(t *testing.T, grpcAddr string, args ...string) (string, *exec.Cmd) {
 	addr := freeAddr(t)
 	self, err := os.Executable()
 	require.NoError(t, err)
-	cmd := exec.Command(self, append(args, "--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms")...)
+	cmd := exec.Command(self, append([]string{"--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms"}, args...)...)
 	cmd.Env = append(os.Environ(), "CARTON_SERVE_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
