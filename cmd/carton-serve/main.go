@@ -55,7 +55,7 @@ func main() {
 func run(args []string, log *slog.Logger) error {
 	fl := flag.NewFlagSet("carton-serve", flag.ContinueOnError)
 	var models modelFlags
-	fl.Var(&models, "model", "a model to serve, NAME=PATH (a carton file, directory or URL); repeatable")
+	fl.Var(&models, "model", "a model to serve, NAME=PATH (a carton file, an unpacked carton, a directory holding one .carton, or a URL); repeatable")
 	repo := fl.String("model-repository", "", "serve every NAME.carton in DIR, and NAME/VERSION/*.carton as versions")
 	addr := fl.String("addr", "127.0.0.1:8000", "REST listen address")
 	grpcAddr := fl.String("grpc-addr", "127.0.0.1:8001", `gRPC listen address ("" for none)`)
@@ -180,11 +180,33 @@ func modelSpecs(flags []string, repo string) ([]modelSpec, error) {
 	return out, nil
 }
 
+// cartonIn resolves a --model PATH that is a directory holding no
+// carton.toml (a storage initializer's download, as KServe's /mnt/models)
+// to the one .carton file in it; any other path is the carton itself.
+func cartonIn(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return path, nil // a file, a URL, or an error Load reports
+	}
+	if _, err := os.Stat(filepath.Join(path, "carton.toml")); err == nil {
+		return path, nil // an unpacked carton
+	}
+	found, _ := filepath.Glob(filepath.Join(path, "*.carton"))
+	if len(found) != 1 {
+		return "", fmt.Errorf("%s holds no carton.toml and %d .carton files: want an unpacked carton or exactly one .carton", path, len(found))
+	}
+	return found[0], nil
+}
+
 // loadAll loads every model; one that fails is kept with its error.
 func loadAll(ctx context.Context, specs []modelSpec, log *slog.Logger) []serve.Model {
 	out := make([]serve.Model, 0, len(specs))
 	for _, sp := range specs {
-		m, err := carton.Load(ctx, sp.path)
+		path, err := cartonIn(sp.path)
+		var m *carton.Model
+		if err == nil {
+			m, err = carton.Load(ctx, path)
+		}
 		if err != nil {
 			log.Error("model failed to load; it is not ready", "model", sp.name, "version", sp.version, "path", sp.path, "error", err)
 			out = append(out, serve.Model{Name: sp.name, Version: sp.version, LoadErr: err})

@@ -165,8 +165,14 @@ func TestFailedModelServesTheOthers(t *testing.T) {
 	raw, err := os.ReadFile(good)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "good", "2", "m.carton"), raw, 0o644))
-	addr, _ := start(t, "", "--model", "bad="+bad, "--model-repository", dir)
+	// As KServe's storage initializer leaves a model: a directory holding
+	// the one .carton.
+	mnt := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(mnt, "model.carton"), raw, 0o644))
+	addr, _ := start(t, "", "--model", "bad="+bad, "--model-repository", dir, "--model", "isvc="+mnt, "--model", "empty="+t.TempDir())
 	for path, want := range map[string]int{
+		"/v2/models/isvc/ready":       200,
+		"/v2/models/empty/ready":      503,
 		"/v2/health/ready":            503,
 		"/v2/models/bad/ready":        503,
 		"/v2/models/good/ready":       200,

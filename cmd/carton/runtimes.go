@@ -28,14 +28,18 @@ func fetchOptions(stderr io.Writer) (libfetch.FetchOptions, error) {
 }
 
 func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("fetch", "FRAMEWORK VERSION [--sha256 HEX] [--allow-unverified]", stderr)
+	fs := newFlagSet("fetch", "FRAMEWORK [VERSION] [--sha256 HEX] [--allow-unverified]", stderr)
 	sha := fs.String("sha256", "", "the archive's sha256, which you vouch for")
 	allow := fs.Bool("allow-unverified", false, "accept an archive without a known sha256")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	fw, version, err := frameworkVersion(pos, "FRAMEWORK VERSION, e.g. `carton fetch onnxruntime 1.20.1`")
+	newest := len(pos) == 1 // no version: the newest a digest vouches for
+	if newest {
+		pos = append(pos, "*")
+	}
+	fw, version, err := frameworkVersion(pos, "FRAMEWORK [VERSION], e.g. `carton fetch onnxruntime 1.20.1`")
 	if err != nil {
 		return err
 	}
@@ -47,7 +51,13 @@ func runFetch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		o.SHA256 = *sha
 	}
 	o.AllowUnverified = o.AllowUnverified || *allow
-	c, err := libfetch.Fetch(ctx, fw, version, o)
+	fetch := libfetch.Fetch
+	if newest {
+		fetch = func(ctx context.Context, fw libfetch.Framework, req string, o libfetch.FetchOptions) (libfetch.Candidate, error) {
+			return libfetch.FetchMatching(ctx, fw, req, "", o)
+		}
+	}
+	c, err := fetch(ctx, fw, version, o)
 	if err != nil {
 		return err
 	}
