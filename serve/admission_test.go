@@ -1,10 +1,15 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestAdmissionBoundsRunningAndWaiting(t *testing.T) {
@@ -43,4 +48,28 @@ func TestAdmissionBoundsRunningAndWaiting(t *testing.T) {
 		t.Fatalf("%d still waiting", n)
 	}
 	release()
+}
+
+// A binary request body is read once, its binary part 64-byte aligned,
+// and the input tensors are views of it: the tensor's one copy is the
+// read from the connection.
+func TestBinaryInputsAreViewsOfTheBody(t *testing.T) {
+	header := []byte(`{"inputs":[{"name":"x","shape":[4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}`)
+	body := append(append([]byte{}, header...), make([]byte, 16)...)
+	req := httptest.NewRequest(http.MethodPost, "/v2/models/m/infer", bytes.NewReader(body))
+	req.Header.Set(headerLength, strconv.Itoa(len(header)))
+	buf, err := readBody(httptest.NewRecorder(), req, 1<<20, len(header))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := uintptr(unsafe.Pointer(&buf[len(header)])); p%alignment != 0 {
+		t.Fatalf("binary part at %#x, not %d-byte aligned", p, alignment)
+	}
+	_, inputs, err := parseInfer(buf, strconv.Itoa(len(header)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inputs["x"].Pointer(), unsafe.Pointer(&buf[len(header)]); got != want {
+		t.Fatalf("input x at %p, want a view of the body at %p", got, want)
+	}
 }

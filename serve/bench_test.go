@@ -1,0 +1,149 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/carton-run/carton"
+	_ "github.com/carton-run/carton/backend/onnx"
+	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/serve"
+	"github.com/carton-run/carton/serve/internal/oippb"
+	"github.com/carton-run/carton/tensor"
+)
+
+// BenchmarkServeAdded measures what the server adds to an in-process
+// Infer, per request, one client on loopback: REST with JSON, REST with
+// binary data, gRPC with raw contents, for matmul_add with a [1,4] input
+// (tiny) and shape_of with a 1 MiB input (its work is O(1): what shows is
+// moving the tensor). Each sub-benchmark reports the p50 and p99 of its
+// requests' latency; protocol=inprocess is carton.Infer itself, the floor.
+// Needs ONNX Runtime ($CARTON_ONNXRUNTIME_LIB or one carton finds).
+func BenchmarkServeAdded(b *testing.B) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, model string
+		n           int
+		shape       []int64
+	}{{"tiny", "matmul_add", 4, []int64{1, 4}}, {"1MiB", "shape_of", 1 << 18, []int64{1 << 18}}} {
+		dir := b.TempDir()
+		path := filepath.Join(dir, c.name+".carton")
+		if _, err := carton.Pack(ctx, filepath.Join("..", "testdata", "onnx", c.model+".onnx"), path, carton.PackOptions{Config: format.Config{
+			Runner: format.Runner{RunnerName: "onnx", RequiredFrameworkVersion: "*", Opts: map[string]any{"intra_op_threads": int64(1), "inter_op_threads": int64(1)}},
+		}}); err != nil {
+			b.Skipf("packing needs ONNX Runtime: %v", err)
+		}
+		var opts []carton.Option
+		if lib := os.Getenv("CARTON_ONNXRUNTIME_LIB"); lib != "" {
+			opts = append(opts, carton.WithRuntimePath(lib))
+		}
+		m, err := carton.Load(ctx, path, append(opts, carton.WithCacheDir(filepath.Join(dir, "cache")))...)
+		if err != nil {
+			b.Skipf("%v", err)
+		}
+		data := make([]float32, c.n)
+		for i := range data {
+			data[i] = float32(i%7) - 3
+		}
+		x, _ := tensor.From(tensor.Shape(c.shape), data)
+		raw := x.Bytes()
+
+		s, err := serve.New([]serve.Model{{Name: "m", Model: m}}, serve.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(s)
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		g := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+		s.RegisterGRPC(g)
+		go g.Serve(l)
+		conn, _ := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		gc := oippb.NewGRPCInferenceServiceClient(conn)
+
+		jsonBody, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "x", "shape": c.shape, "datatype": "FP32", "data": data}}})
+		header, _ := json.Marshal(map[string]any{
+			"inputs":     []map[string]any{{"name": "x", "shape": c.shape, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
+			"parameters": map[string]any{"binary_data_output": true},
+		})
+		binBody := append(append([]byte{}, header...), raw...)
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+		post := func(body []byte, headerLen int) error {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v2/models/m/infer", bytes.NewReader(body))
+			if headerLen > 0 {
+				req.Header.Set("Inference-Header-Content-Length", strconv.Itoa(headerLen))
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return err
+		}
+		grpcReq := &oippb.ModelInferRequest{ModelName: "m",
+			Inputs:           []*oippb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: c.shape}},
+			RawInputContents: [][]byte{raw}}
+
+		for _, p := range []struct {
+			name string
+			call func() error
+		}{
+			{"inprocess", func() error {
+				out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+				if err == nil {
+					m.ReleaseOutputs(out)
+				}
+				return err
+			}},
+			{"rest-json", func() error { return post(jsonBody, 0) }},
+			{"rest-binary", func() error { return post(binBody, len(header)) }},
+			{"grpc-raw", func() error { _, err := gc.ModelInfer(ctx, grpcReq); return err }},
+		} {
+			b.Run("input="+c.name+"/protocol="+p.name, func(b *testing.B) {
+				lat := make([]time.Duration, 0, b.N)
+				for b.Loop() {
+					start := time.Now()
+					if err := p.call(); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(start))
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			})
+		}
+		if c.name == "1MiB" {
+			b.Run("input=1MiB/protocol=one-copy", func(b *testing.B) {
+				dst := make([]byte, len(raw))
+				lat := make([]time.Duration, 0, b.N)
+				for b.Loop() {
+					start := time.Now()
+					copy(dst, raw)
+					lat = append(lat, time.Since(start))
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			})
+		}
+		conn.Close()
+		g.Stop()
+		srv.Close()
+		m.Close()
+	}
+}
