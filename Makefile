@@ -48,7 +48,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python \
 	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python
 
-.PHONY: arm64-check leakcheck proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check bench-serve leakcheck proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve
 	$(GO) mod download
@@ -258,6 +258,23 @@ bench: setup
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/dlopen.raw > $(BUILD)/bench/dlopen.txt
 	cat $(BUILD)/bench/*.txt
+
+# carton-serve against KServe's Python ModelServer (ONNX Runtime's Python
+# API, the same libonnxruntime 1.32), 64 connections each, alternated.
+bench-serve: setup
+	@mkdir -p $(BUILD)/bench-serve
+	test -x $(BUILD)/kserve-venv/bin/python || $(PYTHON) -m venv $(BUILD)/kserve-venv
+	$(BUILD)/kserve-venv/bin/pip install --quiet --disable-pip-version-check kserve onnxruntime==$(ORT_PY_VERSION)
+	$(GO) build -o $(BUILD)/bench-serve/ ./cmd/carton ./cmd/carton-serve ./internal/cmd/oipload
+	$(BUILD)/bench-serve/carton pack testdata/onnx/matmul_add.onnx --opt intra_op_threads=1 --opt inter_op_threads=1 -o $(BUILD)/bench-serve/m.carton
+	echo '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}' > $(BUILD)/bench-serve/request.json
+	$(BUILD)/kserve-venv/bin/python bench/oip/kserve_onnx.py testdata/onnx/matmul_add.onnx 18080 18081 & ks=$$!; \
+	CARTON_ONNXRUNTIME_LIB=$$(ls $(ABS_BUILD)/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1.*) \
+		$(BUILD)/bench-serve/carton-serve --model m=$(BUILD)/bench-serve/m.carton --addr 127.0.0.1:18090 --grpc-addr "" & cs=$$!; \
+	sleep 10; for r in 1 2; do \
+		echo kserve; $(BUILD)/bench-serve/oipload -addr 127.0.0.1:18080 -c 64 -d 10s -body $(BUILD)/bench-serve/request.json; \
+		echo carton-serve; $(BUILD)/bench-serve/oipload -addr 127.0.0.1:18090 -c 64 -d 10s -body $(BUILD)/bench-serve/request.json; \
+	done; kill $$ks $$cs
 
 clean:
 	rm -rf $(BIN) $(BUILD) dist
