@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/carton-run/carton"
 )
 
 // ErrQueueFull: the model's queue is full; 429 over REST,
@@ -91,15 +94,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
+// served is a model as the server holds it: the caller's Model, its
+// queue, and its metrics' children, looked up once rather than per request.
+type served struct {
+	Model
+	admission *admission
+	inFlight  prometheus.Gauge
+	queued    prometheus.Observer
+}
+
+// model is the loaded model; nil when it failed to load.
+func (m *served) model() *carton.Model { return m.Model.Model }
+
 // track counts one infer request of m over protocol; done records its
 // outcome (an HTTP status code) and duration.
-func (s *Server) track(m *Model, protocol string) (done func(code int)) {
+func (s *Server) track(m *served, protocol string) (done func(code int)) {
 	start := time.Now()
-	g := s.metrics.inFlight.WithLabelValues(m.Name, m.Version)
-	g.Inc()
+	m.inFlight.Inc()
 	return func(code int) {
-		g.Dec()
-		s.metrics.requests.WithLabelValues(m.Name, m.Version, protocol, fmt.Sprint(code)).Inc()
+		m.inFlight.Dec()
+		s.metrics.requests.WithLabelValues(m.Name, m.Version, protocol, strconv.Itoa(code)).Inc()
 		s.metrics.latency.WithLabelValues(m.Name, m.Version, protocol).Observe(time.Since(start).Seconds())
 	}
 }

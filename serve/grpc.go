@@ -46,7 +46,7 @@ func (g grpcService) ModelReady(_ context.Context, req *oippb.ModelReadyRequest)
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	return &oippb.ModelReadyResponse{Ready: m.Model != nil && !g.s.notReady.Load()}, nil
+	return &oippb.ModelReadyResponse{Ready: m.model() != nil && !g.s.notReady.Load()}, nil
 }
 
 func (g grpcService) ModelMetadata(_ context.Context, req *oippb.ModelMetadataRequest) (*oippb.ModelMetadataResponse, error) {
@@ -54,10 +54,10 @@ func (g grpcService) ModelMetadata(_ context.Context, req *oippb.ModelMetadataRe
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if m.Model == nil {
+	if m.model() == nil {
 		return nil, status.Errorf(codes.Unavailable, "model %s failed to load: %v", m.Name, m.LoadErr)
 	}
-	info := m.Model.Info()
+	info := m.model().Info()
 	return &oippb.ModelMetadataResponse{
 		Name: m.Name, Versions: g.s.versionsOf(m.Name), Platform: Platform(info.Runner.RunnerName),
 		Inputs: grpcMetadata(info.Inputs), Outputs: grpcMetadata(info.Outputs),
@@ -77,7 +77,7 @@ func (g grpcService) ModelInfer(ctx context.Context, req *oippb.ModelInferReques
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if m.Model == nil {
+	if m.model() == nil {
 		return nil, status.Errorf(codes.Unavailable, "model %s failed to load: %v", m.Name, m.LoadErr)
 	}
 	done := g.s.track(m, "grpc")
@@ -105,7 +105,7 @@ func statusOfGRPC(err error) int {
 	return http.StatusInternalServerError
 }
 
-func (g grpcService) infer(ctx context.Context, m *Model, req *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+func (g grpcService) infer(ctx context.Context, m *served, req *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
 	inputs, err := grpcInputs(req)
 	if err != nil {
 		return nil, grpcError(err)
@@ -121,7 +121,7 @@ func (g grpcService) infer(ctx context.Context, m *Model, req *oippb.ModelInferR
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	defer m.Model.ReleaseOutputs(out)
+	defer m.model().ReleaseOutputs(out)
 	names := format.SortedKeys(out)
 	if len(req.Outputs) > 0 {
 		names = names[:0:0]

@@ -52,25 +52,25 @@ type responseOutput struct {
 	Data       json.RawMessage `json:"data,omitempty"`
 }
 
-func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *Model) {
-	if m.Model == nil {
+func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *served) {
+	if m.model() == nil {
 		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("model %s failed to load: %v", m.Name, m.LoadErr))
 		return
 	}
 	done := s.track(m, "rest")
-	code := http.StatusOK
-	defer func() { done(code) }()
-	w = statusRecorder{w, &code}
+	done(s.serveInfer(w, r, m))
+}
+
+// serveInfer answers one infer request and returns the status it wrote.
+func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *served) int {
 	headerLen, _ := strconv.Atoi(r.Header.Get(headerLength))
 	body, err := readBody(w, r, s.opts.MaxRequestBytes, headerLen)
 	if err != nil {
-		s.fail(w, r, m, fmt.Errorf("reading the request: %w", err))
-		return
+		return s.fail(w, r, m, fmt.Errorf("reading the request: %w", err))
 	}
 	req, inputs, err := parseInfer(body, r.Header.Get(headerLength))
 	if err != nil {
-		s.fail(w, r, m, err)
-		return
+		return s.fail(w, r, m, err)
 	}
 	ctx := r.Context()
 	if us, ok := number(req.Parameters["timeout"]); ok && us > 0 {
@@ -80,21 +80,24 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *Model) {
 	}
 	out, err := s.run(ctx, m, inputs)
 	if err != nil {
-		s.fail(w, r, m, err)
-		return
+		return s.fail(w, r, m, err)
 	}
-	defer m.Model.ReleaseOutputs(out) // after the response is written from them
+	defer m.model().ReleaseOutputs(out) // after the response is written from them
 	if err := writeInfer(w, req, m, out); err != nil {
-		s.fail(w, r, m, err)
+		return s.fail(w, r, m, err)
 	}
+	return http.StatusOK
 }
 
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, m *Model, err error) {
+// fail writes err with its status, logs it when it is the server's
+// fault, and returns the status.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, m *served, err error) int {
 	status := statusOf(err)
 	if ctxErr := r.Context().Err(); ctxErr == nil && status >= 500 {
 		s.opts.Logger.Error("infer failed", "model", m.Name, "version", m.Version, "error", err)
 	}
 	writeError(w, status, err)
+	return status
 }
 
 // parseInfer reads an infer request: JSON, or a JSON header of
@@ -184,7 +187,7 @@ func number(v any) (int64, bool) {
 
 // writeInfer writes the outputs asked for (all, by name, when none is):
 // JSON data, or binary data written straight from each output's memory.
-func writeInfer(w http.ResponseWriter, req *inferRequest, m *Model, out map[string]tensor.Tensor) error {
+func writeInfer(w http.ResponseWriter, req *inferRequest, m *served, out map[string]tensor.Tensor) error {
 	asked := req.Outputs
 	if len(asked) == 0 {
 		for _, name := range format.SortedKeys(out) {
@@ -252,25 +255,14 @@ func writeInfer(w http.ResponseWriter, req *inferRequest, m *Model, out map[stri
 }
 
 // run infers with m once a slot of its queue is free.
-func (s *Server) run(ctx context.Context, m *Model, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
-	release, waited, err := s.admission[m].acquire(ctx)
-	s.metrics.queued.WithLabelValues(m.Name, m.Version).Observe(waited.Seconds())
+func (s *Server) run(ctx context.Context, m *served, inputs map[string]tensor.Tensor) (map[string]tensor.Tensor, error) {
+	release, waited, err := m.admission.acquire(ctx)
+	m.queued.Observe(waited.Seconds())
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return m.Model.Infer(ctx, inputs)
-}
-
-// statusRecorder notes the status a handler writes, for the metrics.
-type statusRecorder struct {
-	http.ResponseWriter
-	code *int
-}
-
-func (r statusRecorder) WriteHeader(code int) {
-	*r.code = code
-	r.ResponseWriter.WriteHeader(code)
+	return m.model().Infer(ctx, inputs)
 }
 
 // readBody reads the request body once into a buffer of its declared

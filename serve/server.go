@@ -55,12 +55,11 @@ const defaultMaxRequestBytes = 64 << 20
 // Server serves the Open Inference Protocol's REST endpoints for a set of
 // models. It is an http.Handler.
 type Server struct {
-	opts      Options
-	byName    map[string][]*Model // versions in the order given
-	admission map[*Model]*admission
-	metrics   *metrics
-	mux       *http.ServeMux
-	notReady  atomic.Bool
+	opts     Options
+	byName   map[string][]*served // versions in the order given
+	metrics  *metrics
+	mux      *http.ServeMux
+	notReady atomic.Bool
 }
 
 // New makes a Server for models; each Name, with its Version, must be
@@ -85,13 +84,13 @@ func New(models []Model, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: registering metrics: %w", carton.ErrInvalidOption, err)
 	}
-	s := &Server{opts: opts, byName: map[string][]*Model{}, admission: map[*Model]*admission{}, metrics: met, mux: http.NewServeMux()}
+	s := &Server{opts: opts, byName: map[string][]*served{}, metrics: met, mux: http.NewServeMux()}
 	for i := range models {
-		m := &models[i]
+		m := &served{Model: models[i]} // a copy: the caller's slice stays the caller's
 		if m.Name == "" {
 			return nil, fmt.Errorf("%w: model %d has no name", carton.ErrInvalidOption, i)
 		}
-		if m.Model == nil && m.LoadErr == nil {
+		if m.model() == nil && m.LoadErr == nil {
 			return nil, fmt.Errorf("%w: model %s has neither a Model nor a LoadErr", carton.ErrInvalidOption, m.Name)
 		}
 		for _, o := range s.byName[m.Name] {
@@ -99,8 +98,10 @@ func New(models []Model, opts Options) (*Server, error) {
 				return nil, fmt.Errorf("%w: model %s version %q is given twice", carton.ErrInvalidOption, m.Name, m.Version)
 			}
 		}
+		m.admission = newAdmission(opts.Concurrency, opts.QueueSize)
+		m.inFlight = met.inFlight.WithLabelValues(m.Name, m.Version)
+		m.queued = met.queued.WithLabelValues(m.Name, m.Version)
 		s.byName[m.Name] = append(s.byName[m.Name], m)
-		s.admission[m] = newAdmission(opts.Concurrency, opts.QueueSize)
 	}
 	s.routes()
 	return s, nil
@@ -152,7 +153,7 @@ func (s *Server) ready() bool {
 	}
 	for _, versions := range s.byName {
 		for _, m := range versions {
-			if m.Model == nil {
+			if m.model() == nil {
 				return false
 			}
 		}
@@ -176,7 +177,7 @@ func (s *Server) serverMetadata(w http.ResponseWriter, r *http.Request) {
 
 // withModel finds the model the path names (the last version given when
 // the path names none): 404 when there is no such model or version.
-func (s *Server) withModel(h func(http.ResponseWriter, *http.Request, *Model)) http.HandlerFunc {
+func (s *Server) withModel(h func(http.ResponseWriter, *http.Request, *served)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m, err := s.lookup(r.PathValue("name"), r.PathValue("version"))
 		if err != nil {
@@ -191,7 +192,7 @@ func (s *Server) withModel(h func(http.ResponseWriter, *http.Request, *Model)) h
 var errNotFound = errors.New("not found")
 
 // lookup finds a model by name and version ("": the last one given).
-func (s *Server) lookup(name, version string) (*Model, error) {
+func (s *Server) lookup(name, version string) (*served, error) {
 	versions := s.byName[name]
 	if len(versions) == 0 {
 		return nil, fmt.Errorf("%w: unknown model %q", errNotFound, name)
@@ -199,7 +200,7 @@ func (s *Server) lookup(name, version string) (*Model, error) {
 	if version == "" {
 		return versions[len(versions)-1], nil
 	}
-	i := slices.IndexFunc(versions, func(m *Model) bool { return m.Version == version })
+	i := slices.IndexFunc(versions, func(m *served) bool { return m.Version == version })
 	if i < 0 {
 		return nil, fmt.Errorf("%w: model %q has no version %q", errNotFound, name, version)
 	}
@@ -217,8 +218,8 @@ func (s *Server) versionsOf(name string) []string {
 	return out
 }
 
-func (s *Server) modelReady(w http.ResponseWriter, r *http.Request, m *Model) {
-	ready := m.Model != nil && !s.notReady.Load()
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request, m *served) {
+	ready := m.model() != nil && !s.notReady.Load()
 	writeJSON(w, statusFor(ready), map[string]any{"name": m.Name, "ready": ready})
 }
 
@@ -229,12 +230,12 @@ type tensorMetadata struct {
 	Shape    []int64 `json:"shape"`
 }
 
-func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request, m *Model) {
-	if m.Model == nil {
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request, m *served) {
+	if m.model() == nil {
 		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("model %s failed to load: %v", m.Name, m.LoadErr))
 		return
 	}
-	info := m.Model.Info()
+	info := m.model().Info()
 	versions := s.versionsOf(m.Name)
 	meta := map[string]any{
 		"name": m.Name, "platform": Platform(info.Runner.RunnerName),

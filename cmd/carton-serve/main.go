@@ -125,13 +125,16 @@ func run(args []string, log *slog.Logger) error {
 		s.SetReady(false)
 		log.Info("draining: not ready", "for", *drain)
 		time.Sleep(*drain)
-		if g != nil {
-			go g.GracefulStop() // every accepted RPC answered
-		}
-		stopped <- srv.Shutdown(context.Background()) // every accepted request answered
-		if g != nil {
-			g.GracefulStop()
-		}
+		grpcStopped := make(chan struct{})
+		go func() { // every accepted RPC answered, beside the REST requests
+			if g != nil {
+				g.GracefulStop()
+			}
+			close(grpcStopped)
+		}()
+		err := srv.Shutdown(context.Background()) // every accepted request answered
+		<-grpcStopped
+		stopped <- err
 	}()
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
