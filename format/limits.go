@@ -40,32 +40,23 @@ var DefaultLimits = Limits{
 // withDefaults fills zero fields from DefaultLimits.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
-	if l.MaxEntries > 0 {
-		d.MaxEntries = l.MaxEntries
+	return Limits{
+		MaxEntries:        orDefault(l.MaxEntries, d.MaxEntries),
+		MaxFileBytes:      orDefault(l.MaxFileBytes, d.MaxFileBytes),
+		MaxTotalBytes:     orDefault(l.MaxTotalBytes, d.MaxTotalBytes),
+		MaxRatio:          orDefault(l.MaxRatio, d.MaxRatio),
+		RatioFloor:        orDefault(l.RatioFloor, d.RatioFloor),
+		MaxMetadataBytes:  orDefault(l.MaxMetadataBytes, d.MaxMetadataBytes),
+		MaxNesting:        orDefault(l.MaxNesting, d.MaxNesting),
+		MaxMetadataValues: orDefault(l.MaxMetadataValues, d.MaxMetadataValues),
+		MaxManifestBytes:  orDefault(l.MaxManifestBytes, d.MaxManifestBytes),
 	}
-	if l.MaxFileBytes > 0 {
-		d.MaxFileBytes = l.MaxFileBytes
-	}
-	if l.MaxTotalBytes > 0 {
-		d.MaxTotalBytes = l.MaxTotalBytes
-	}
-	if l.MaxRatio > 0 {
-		d.MaxRatio = l.MaxRatio
-	}
-	if l.RatioFloor > 0 {
-		d.RatioFloor = l.RatioFloor
-	}
-	if l.MaxMetadataBytes > 0 {
-		d.MaxMetadataBytes = l.MaxMetadataBytes
-	}
-	if l.MaxNesting > 0 {
-		d.MaxNesting = l.MaxNesting
-	}
-	if l.MaxMetadataValues > 0 {
-		d.MaxMetadataValues = l.MaxMetadataValues
-	}
-	if l.MaxManifestBytes > 0 {
-		d.MaxManifestBytes = l.MaxManifestBytes
+}
+
+// orDefault is v when it is set (positive), else d.
+func orDefault[T int | int64](v, d T) T {
+	if v > 0 {
+		return v
 	}
 	return d
 }

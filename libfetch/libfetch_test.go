@@ -231,3 +231,17 @@ func TestPackageIndexFromRealPip(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(i.URL, "https://"), "%+v", i)
 }
+
+// has reports whether a probe of key answered and is kept.
+func (p *probes[T]) has(key string) bool {
+	v, ok := p.m.Load(key)
+	if !ok {
+		return false
+	}
+	select {
+	case <-v.(*probeResult[T]).done:
+		return true
+	default:
+		return false
+	}
+}

@@ -46,17 +46,3 @@ func (p *probes[T]) get(ctx context.Context, key string, probe func(context.Cont
 		return zero, ctx.Err()
 	}
 }
-
-// has reports whether a probe of key answered and is kept.
-func (p *probes[T]) has(key string) bool {
-	v, ok := p.m.Load(key)
-	if !ok {
-		return false
-	}
-	select {
-	case <-v.(*probeResult[T]).done:
-		return true
-	default:
-		return false
-	}
-}

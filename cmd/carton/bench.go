@@ -145,7 +145,7 @@ func peakRSSKiB() int64 {
 func benchInputs(ctx context.Context, path string, files, dims multiFlag, random bool) (map[string]tensor.Tensor, error) {
 	in := map[string]tensor.Tensor{}
 	if !random {
-		in, err := readInputFiles(files)
+		in, _, err := readInputFiles(files)
 		if err != nil {
 			return nil, err
 		}

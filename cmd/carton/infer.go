@@ -71,7 +71,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	in, err := readInputFiles(inputs)
+	in, inputFiles, err := readInputFiles(inputs)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		files[file] = name
 		// Checked before anything is written: an output never replaces an
 		// input file or the carton.
-		if err := atomicfile.CheckNotInput(filepath.Join(*outDir, file), append(inputFiles(inputs), path)...); err != nil {
+		if err := atomicfile.CheckNotInput(filepath.Join(*outDir, file), append(inputFiles, path)...); err != nil {
 			return fmt.Errorf("output %s: %w: %w", name, carton.ErrInvalidInput, err)
 		}
 	}
@@ -175,36 +175,28 @@ func prefixed(prefix, s string) string {
 	return prefix + s
 }
 
-// readInputFiles reads --input NAME=FILE.npy flags; a name given twice is
-// refused rather than one of its files silently winning.
-func readInputFiles(inputs []string) (map[string]tensor.Tensor, error) {
+// readInputFiles reads --input NAME=FILE.npy flags, and returns the files
+// too; a name given twice is refused rather than one of its files
+// silently winning.
+func readInputFiles(inputs []string) (map[string]tensor.Tensor, []string, error) {
 	in := map[string]tensor.Tensor{}
 	files := map[string]string{}
+	var read []string
 	for _, kv := range inputs {
 		name, file, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
-			return nil, usageErr("--input %q: want NAME=FILE.npy", kv)
+			return nil, nil, usageErr("--input %q: want NAME=FILE.npy", kv)
 		}
 		if first, dup := files[name]; dup {
-			return nil, usageErr("--input %s is given twice (%s and %s)", name, first, file)
+			return nil, nil, usageErr("--input %s is given twice (%s and %s)", name, first, file)
 		}
 		files[name] = file
 		t, err := npy.ReadFile(file)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		in[name] = t
+		read = append(read, file)
 	}
-	return in, nil
-}
-
-// inputFiles are the files --input NAME=FILE flags name.
-func inputFiles(inputs []string) []string {
-	var files []string
-	for _, kv := range inputs {
-		if _, file, ok := strings.Cut(kv, "="); ok {
-			files = append(files, file)
-		}
-	}
-	return files
+	return in, read, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -618,35 +617,10 @@ func TestCommandsTakeURLs(t *testing.T) {
 // server would meet them (the test's) and with every model open at once.
 func TestEveryFrameworkInOneProcess(t *testing.T) {
 	ctx := context.Background()
-	models := "../../testdata/"
-	var open []*carton.Model
-	defer func() {
-		for _, m := range open {
-			m.Close()
-		}
-	}()
-	for _, c := range []struct{ dir, name, model string }{
-		{"tensorflow", "dense", "dense"},
-		{"torch", "dict_io", "dict_io.pt"},
-		{"onnx", "matmul_add", "matmul_add.onnx"},
-	} {
-		path := filepath.Join(t.TempDir(), c.name+".carton")
-		_, err := carton.Pack(ctx, models+c.dir+"/"+c.model, path, carton.PackOptions{})
-		require.NoError(t, err, c.name)
-		m, err := carton.Load(ctx, path, carton.WithCacheDir(t.TempDir()))
-		if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
-			t.Skipf("%s: %v (run make setup)", c.name, err)
-		}
-		require.NoError(t, err, c.name)
-		open = append(open, m)
-	}
-	for i, c := range []struct{ dir, name string }{{"tensorflow", "dense"}, {"torch", "dict_io"}, {"onnx", "matmul_add"}} {
-		in, want := refdata.Load(t, models+c.dir, c.name)
-		got, err := open[i].Infer(ctx, in)
-		require.NoError(t, err, c.name)
-		for name, w := range want {
-			assert.Nil(t, tensor.Compare(got[name], w, tensor.Tolerance{Rtol: 1e-4, Atol: 1e-5}), "%s %s", c.name, name)
-		}
-		open[i].ReleaseOutputs(got)
+	for _, r := range everyRunner(t) { // all three loaded, and open until the test ends
+		got, err := r.m.Infer(ctx, r.in)
+		require.NoError(t, err, r.name)
+		r.assertOutputs(t, got)
+		r.m.ReleaseOutputs(got)
 	}
 }

@@ -34,9 +34,9 @@ func everyRunner(t *testing.T) []runnerModel {
 	models := "../../testdata/"
 	var out []runnerModel
 	for _, c := range []struct{ dir, name, model string }{
-		{"onnx", "matmul_add", "matmul_add.onnx"},
 		{"tensorflow", "dense", "dense"},
 		{"torch", "dict_io", "dict_io.pt"},
+		{"onnx", "matmul_add", "matmul_add.onnx"},
 	} {
 		path := filepath.Join(t.TempDir(), c.name+".carton")
 		_, err := carton.Pack(ctx, models+c.dir+"/"+c.model, path, carton.PackOptions{})
@@ -53,6 +53,15 @@ func everyRunner(t *testing.T) []runnerModel {
 		out = append(out, runnerModel{c.name, m, in, want})
 	}
 	return out
+}
+
+// assertOutputs compares got with the model's reference outputs.
+func (r runnerModel) assertOutputs(t *testing.T, got map[string]tensor.Tensor) bool {
+	ok := true
+	for k, w := range r.out {
+		ok = assert.Nil(t, tensor.Compare(got[k], w, tensor.Tolerance{Rtol: 1e-4, Atol: 1e-5}), "%s %s", r.name, k) && ok
+	}
+	return ok
 }
 
 // released returns a foreign tensor over a copy of t's data, released.
@@ -88,9 +97,7 @@ func TestEveryRunnerRefusesInvalidTensors(t *testing.T) {
 		// The model still works afterwards.
 		got, err := r.m.Infer(ctx, r.in)
 		require.NoError(t, err, r.name)
-		for k, w := range r.out {
-			assert.Nil(t, tensor.Compare(got[k], w, tensor.Tolerance{Rtol: 1e-4, Atol: 1e-5}), "%s %s", r.name, k)
-		}
+		r.assertOutputs(t, got)
 		r.m.ReleaseOutputs(got)
 	}
 }
@@ -124,10 +131,8 @@ func TestConcurrentDoubleReleaseOutputsIsHarmless(t *testing.T) {
 						if !assert.NoError(t, err) {
 							return
 						}
-						for k, w := range r.out {
-							if !assert.Nil(t, tensor.Compare(got[k], w, tensor.Tolerance{Rtol: 1e-4, Atol: 1e-5}), "%s %s", r.name, k) {
-								return
-							}
+						if !r.assertOutputs(t, got) {
+							return
 						}
 						r.m.ReleaseOutputs(got)
 					}
