@@ -46,7 +46,8 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_ORT_WHEEL=$(firstword $(wildcard $(ABS_BUILD)/wheels/onnxruntime-$(ORT_OLD_VERSION)-*.whl)) \
 	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda \
 	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python \
-	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python
+	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python \
+	CARTON_TEST_KSERVE_PYTHON=$(ABS_BUILD)/kserve-venv/bin/python
 
 .PHONY: arm64-check bench-serve leakcheck proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
@@ -95,12 +96,20 @@ $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION):
 
 setup-tensorflow: $(BUILD)/venv/.tensorflow-$(TF_VERSION)
 
-# Triton's Python clients (HTTP and gRPC), which carton-serve's tests drive it with.
+# Triton's Python clients (HTTP and gRPC) and KServe's (its own venv: it
+# pins its own numpy and protobuf), which carton-serve's tests drive it
+# with; KServe's ModelServer is also what make bench-serve compares with.
 TRITONCLIENT_VERSION := 2.73.0
-setup-serve: $(BUILD)/venv/.tritonclient-http-grpc-$(TRITONCLIENT_VERSION)
+KSERVE_VERSION       := 0.21.0
+setup-serve: $(BUILD)/venv/.tritonclient-http-grpc-$(TRITONCLIENT_VERSION) $(BUILD)/kserve-venv/.kserve-$(KSERVE_VERSION)
 
 $(BUILD)/venv/.tritonclient-http-grpc-$(TRITONCLIENT_VERSION): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
 	$(BUILD)/venv/bin/pip install --quiet --disable-pip-version-check "tritonclient[http,grpc]==$(TRITONCLIENT_VERSION)"
+	touch $@
+
+$(BUILD)/kserve-venv/.kserve-$(KSERVE_VERSION):
+	test -x $(BUILD)/kserve-venv/bin/python || $(PYTHON) -m venv $(BUILD)/kserve-venv
+	$(BUILD)/kserve-venv/bin/pip install --quiet --disable-pip-version-check kserve==$(KSERVE_VERSION) onnxruntime==$(ORT_PY_VERSION)
 	touch $@
 
 setup-upstream: $(BUILD)/upstream-venv/.cartonml-$(UPSTREAM_CARTON_VERSION)
@@ -263,8 +272,6 @@ bench: setup
 # API, the same libonnxruntime 1.32), 64 connections each, alternated.
 bench-serve: setup
 	@mkdir -p $(BUILD)/bench-serve
-	test -x $(BUILD)/kserve-venv/bin/python || $(PYTHON) -m venv $(BUILD)/kserve-venv
-	$(BUILD)/kserve-venv/bin/pip install --quiet --disable-pip-version-check kserve onnxruntime==$(ORT_PY_VERSION)
 	$(GO) build -o $(BUILD)/bench-serve/ ./cmd/carton ./cmd/carton-serve ./internal/cmd/oipload
 	$(BUILD)/bench-serve/carton pack testdata/onnx/matmul_add.onnx --opt intra_op_threads=1 --opt inter_op_threads=1 -o $(BUILD)/bench-serve/m.carton
 	echo '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}' > $(BUILD)/bench-serve/request.json

@@ -73,3 +73,20 @@ func TestBinaryInputsAreViewsOfTheBody(t *testing.T) {
 		t.Fatalf("input x at %p, want a view of the body at %p", got, want)
 	}
 }
+
+// A model's own Concurrency and QueueSize replace the server's.
+func TestPerModelAdmission(t *testing.T) {
+	s, err := New([]Model{
+		{Name: "own", LoadErr: errors.New("x"), Concurrency: 1, QueueSize: 3},
+		{Name: "server", LoadErr: errors.New("x")},
+	}, Options{Concurrency: 5, QueueSize: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]int{"own": {1, 3}, "server": {5, 7}} {
+		a := s.byName[name][0].admission
+		if got := [2]int{cap(a.slots), int(a.queue)}; got != want {
+			t.Errorf("%s: concurrency, queue = %v, want %v", name, got, want)
+		}
+	}
+}

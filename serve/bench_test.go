@@ -68,8 +68,7 @@ func BenchmarkServeAdded(b *testing.B) {
 		}
 		srv := httptest.NewServer(s)
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		g := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
-		s.RegisterGRPC(g)
+		g := s.NewGRPCServer(grpc.MaxRecvMsgSize(64 << 20))
 		go g.Serve(l)
 		conn, _ := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		gc := oippb.NewGRPCInferenceServiceClient(conn)
@@ -94,6 +93,27 @@ func BenchmarkServeAdded(b *testing.B) {
 			resp.Body.Close()
 			return err
 		}
+		// The rawclient protocols: the least a client can do
+		// (rawclient_test.go), so that what shows is the server.
+		rawConn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rawRequest := func(body []byte, headerLen int) []byte {
+			req := "POST /v2/models/m/infer HTTP/1.1\r\nHost: m\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"
+			if headerLen > 0 {
+				req += "Inference-Header-Content-Length: " + strconv.Itoa(headerLen) + "\r\n"
+			}
+			return append([]byte(req+"\r\n"), body...)
+		}
+		rawJSON, rawBinary := rawRequest(jsonBody, 0), rawRequest(binBody, len(header))
+		respBuf := make([]byte, 4<<20)
+		rawPost := func(req []byte) error {
+			if _, err := rawConn.Write(req); err != nil {
+				return err
+			}
+			return readHTTPResponse(rawConn, respBuf)
+		}
 		grpcReq := &oippb.ModelInferRequest{ModelName: "m",
 			Inputs:           []*oippb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: c.shape}},
 			RawInputContents: [][]byte{raw}}
@@ -111,6 +131,8 @@ func BenchmarkServeAdded(b *testing.B) {
 			}},
 			{"rest-json", func() error { return post(jsonBody, 0) }},
 			{"rest-binary", func() error { return post(binBody, len(header)) }},
+			{"rest-json-rawclient", func() error { return rawPost(rawJSON) }},
+			{"rest-binary-rawclient", func() error { return rawPost(rawBinary) }},
 			{"grpc-raw", func() error { _, err := gc.ModelInfer(ctx, grpcReq); return err }},
 		} {
 			b.Run("input="+c.name+"/protocol="+p.name, func(b *testing.B) {
@@ -128,6 +150,45 @@ func BenchmarkServeAdded(b *testing.B) {
 			})
 		}
 		if c.name == "1MiB" {
+			// The floor of any protocol over loopback TCP: the request's
+			// bytes sent, a byte back.
+			b.Run("input=1MiB/protocol=loopback-tcp", func(b *testing.B) {
+				sl, _ := net.Listen("tcp", "127.0.0.1:0")
+				defer sl.Close()
+				go func() {
+					c, err := sl.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					buf := make([]byte, len(rawBinary))
+					for {
+						if _, err := io.ReadFull(c, buf); err != nil {
+							return
+						}
+						if _, err := c.Write([]byte{1}); err != nil {
+							return
+						}
+					}
+				}()
+				cc, _ := net.Dial("tcp", sl.Addr().String())
+				defer cc.Close()
+				one := make([]byte, 1)
+				lat := make([]time.Duration, 0, b.N)
+				for b.Loop() {
+					start := time.Now()
+					if _, err := cc.Write(rawBinary); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.ReadFull(cc, one); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, time.Since(start))
+				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			})
 			b.Run("input=1MiB/protocol=one-copy", func(b *testing.B) {
 				dst := make([]byte, len(raw))
 				lat := make([]time.Duration, 0, b.N)
@@ -142,6 +203,7 @@ func BenchmarkServeAdded(b *testing.B) {
 			})
 		}
 		conn.Close()
+		rawConn.Close()
 		g.Stop()
 		srv.Close()
 		m.Close()

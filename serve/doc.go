@@ -2,7 +2,8 @@
 // predict protocol, which Triton and Seldon MLServer speak too) over HTTP
 // and gRPC for a set of loaded carton models: an http.Handler and a gRPC
 // service registration (RegisterGRPC) a Go program mounts in its own
-// servers, and what cmd/carton-serve runs.
+// servers, or a gRPC server of its own (NewGRPCServer), and what
+// cmd/carton-serve runs.
 //
 // The REST endpoints are the protocol's, with and without /versions/V:
 // server live and ready, server metadata, model metadata and ready, and
@@ -20,7 +21,11 @@
 // Binary input data becomes the input tensors without a copy where its
 // alignment allows (the request body is read once into one buffer);
 // outputs are written to the response from the framework's memory once,
-// then given back to the model (carton.Model.ReleaseOutputs).
+// then given back to the model (carton.Model.ReleaseOutputs). gRPC
+// raw_input_contents are tensors without a further copy; on a
+// NewGRPCServer a response is encoded from the outputs' memory, while on a
+// server of the caller's (RegisterGRPC) each output is copied into the
+// response first, since grpc-go encodes it after the handler returns.
 //
 // # Concurrency
 //

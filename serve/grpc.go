@@ -73,6 +73,15 @@ func grpcMetadata(specs []format.TensorSpec) []*oippb.ModelMetadataResponse_Tens
 }
 
 func (g grpcService) ModelInfer(ctx context.Context, req *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+	resp, err := g.modelInfer(ctx, req, false)
+	r, _ := resp.(*oippb.ModelInferResponse)
+	return r, err
+}
+
+// modelInfer answers req with a *oippb.ModelInferResponse whose outputs
+// are copies, or, with marshal, with the response already encoded
+// straight from the framework's memory (*marshaled, NewGRPCServer).
+func (g grpcService) modelInfer(ctx context.Context, req *oippb.ModelInferRequest, marshal bool) (any, error) {
 	m, err := g.s.lookup(req.ModelName, req.ModelVersion)
 	if err != nil {
 		return nil, grpcError(err)
@@ -81,7 +90,7 @@ func (g grpcService) ModelInfer(ctx context.Context, req *oippb.ModelInferReques
 		return nil, status.Errorf(codes.Unavailable, "model %s failed to load: %v", m.Name, m.LoadErr)
 	}
 	done := g.s.track(m, "grpc")
-	resp, err := g.infer(ctx, m, req)
+	resp, err := g.infer(ctx, m, req, marshal)
 	done(statusOfGRPC(err))
 	return resp, err
 }
@@ -105,7 +114,7 @@ func statusOfGRPC(err error) int {
 	return http.StatusInternalServerError
 }
 
-func (g grpcService) infer(ctx context.Context, m *served, req *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+func (g grpcService) infer(ctx context.Context, m *served, req *oippb.ModelInferRequest, marshal bool) (any, error) {
 	inputs, err := grpcInputs(req)
 	if err != nil {
 		return nil, grpcError(err)
@@ -122,6 +131,17 @@ func (g grpcService) infer(ctx context.Context, m *served, req *oippb.ModelInfer
 		return nil, grpcError(err)
 	}
 	defer m.model().ReleaseOutputs(out)
+	resp, err := grpcResponse(m, req, out, marshal)
+	if err != nil || !marshal {
+		return resp, err
+	}
+	return marshalResponse(resp) // before the release: the outputs are in resp
+}
+
+// grpcResponse is the response carrying out's outputs that req asks for.
+// With views, its raw_output_contents are the numeric outputs' own memory,
+// valid until they are released; else copies.
+func grpcResponse(m *served, req *oippb.ModelInferRequest, out map[string]tensor.Tensor, views bool) (*oippb.ModelInferResponse, error) {
 	names := format.SortedKeys(out)
 	if len(req.Outputs) > 0 {
 		names = names[:0:0]
@@ -138,7 +158,11 @@ func (g grpcService) infer(ctx context.Context, m *served, req *oippb.ModelInfer
 		resp.Outputs = append(resp.Outputs, &oippb.ModelInferResponse_InferOutputTensor{
 			Name: name, Datatype: Datatype(t.DType()), Shape: slices.Clone(t.Shape()),
 		})
-		resp.RawOutputContents = append(resp.RawOutputContents, appendBinary(make([]byte, 0, binarySize(t)), t))
+		if views && t.DType() != tensor.String {
+			resp.RawOutputContents = append(resp.RawOutputContents, t.Bytes())
+		} else {
+			resp.RawOutputContents = append(resp.RawOutputContents, appendBinary(make([]byte, 0, binarySize(t)), t))
+		}
 	}
 	return resp, nil
 }

@@ -2,10 +2,12 @@ package serve
 
 import (
 	"context"
+	protobuf "google.golang.org/protobuf/proto"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,11 +20,11 @@ import (
 	_ "github.com/carton-run/carton/backend" // the noop runner
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/serve/internal/oippb"
+	"github.com/carton-run/carton/tensor"
 )
 
-// grpcEcho serves a noop carton (it returns its inputs) over gRPC on a
-// loopback port and returns a client.
-func grpcEcho(t *testing.T) oippb.GRPCInferenceServiceClient {
+// noopModel loads a carton of the noop runner, which returns its inputs.
+func noopModel(t *testing.T) *carton.Model {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.bin")
 	require.NoError(t, os.WriteFile(model, []byte("m"), 0o644))
@@ -34,12 +36,28 @@ func grpcEcho(t *testing.T) oippb.GRPCInferenceServiceClient {
 	m, err := carton.Load(context.Background(), path, carton.WithCacheDir(filepath.Join(dir, "cache")))
 	require.NoError(t, err)
 	t.Cleanup(func() { m.Close() })
-	s, err := New([]Model{{Name: "echo", Version: "3", Model: m}}, Options{})
+	return m
+}
+
+// grpcServers are the two ways to serve gRPC: the service registered on a
+// server of the caller's, and NewGRPCServer's.
+var grpcServers = map[string]func(*Server) *grpc.Server{
+	"RegisterGRPC": func(s *Server) *grpc.Server {
+		g := grpc.NewServer()
+		s.RegisterGRPC(g)
+		return g
+	},
+	"NewGRPCServer": func(s *Server) *grpc.Server { return s.NewGRPCServer() },
+}
+
+// grpcEcho serves a noop carton (it returns its inputs) over gRPC on a
+// loopback port and returns a client.
+func grpcEcho(t *testing.T, newServer func(*Server) *grpc.Server) oippb.GRPCInferenceServiceClient {
+	s, err := New([]Model{{Name: "echo", Version: "3", Model: noopModel(t)}}, Options{})
 	require.NoError(t, err)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	g := grpc.NewServer()
-	s.RegisterGRPC(g)
+	g := newServer(s)
 	go g.Serve(l)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -49,7 +67,12 @@ func grpcEcho(t *testing.T) oippb.GRPCInferenceServiceClient {
 }
 
 func TestGRPCTypedContents(t *testing.T) {
-	c := grpcEcho(t)
+	for name, newServer := range grpcServers {
+		t.Run(name, func(t *testing.T) { testGRPCTypedContents(t, grpcEcho(t, newServer)) })
+	}
+}
+
+func testGRPCTypedContents(t *testing.T, c oippb.GRPCInferenceServiceClient) {
 	ctx := context.Background()
 	resp, err := c.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "echo", Id: "r1", Inputs: []*oippb.ModelInferRequest_InferInputTensor{
 		{Name: "i8", Datatype: "INT8", Shape: []int64{2}, Contents: &oippb.InferTensorContents{IntContents: []int32{-128, 127}}},
@@ -75,7 +98,12 @@ func TestGRPCTypedContents(t *testing.T) {
 }
 
 func TestGRPCErrors(t *testing.T) {
-	c := grpcEcho(t)
+	for name, newServer := range grpcServers {
+		t.Run(name, func(t *testing.T) { testGRPCErrors(t, grpcEcho(t, newServer)) })
+	}
+}
+
+func testGRPCErrors(t *testing.T, c oippb.GRPCInferenceServiceClient) {
 	ctx := context.Background()
 	in := func(ts ...*oippb.ModelInferRequest_InferInputTensor) *oippb.ModelInferRequest {
 		return &oippb.ModelInferRequest{ModelName: "echo", Inputs: ts}
@@ -104,4 +132,32 @@ func TestGRPCErrors(t *testing.T) {
 	}
 	_, err := c.ModelMetadata(ctx, &oippb.ModelMetadataRequest{Name: "nope"})
 	assert.Equal(t, codes.NotFound, status.Code(err))
+}
+
+// On a NewGRPCServer, a response is encoded from the outputs' own memory:
+// a numeric output's one copy is into the message (grpcResponse's views),
+// where RegisterGRPC's copies it first. Both send the same message.
+func TestGRPCEncodesOutputsFromTheirMemory(t *testing.T) {
+	s, err := New([]Model{{Name: "echo", Model: noopModel(t)}}, Options{})
+	require.NoError(t, err)
+	m := s.byName["echo"][0]
+	x, err := tensor.From(tensor.Shape{1 << 18}, make([]float32, 1<<18))
+	require.NoError(t, err)
+	str, err := tensor.FromStrings(tensor.Shape{2}, []string{"a", "bc"})
+	require.NoError(t, err)
+	out := map[string]tensor.Tensor{"x": x, "s": str}
+	req := &oippb.ModelInferRequest{ModelName: "echo", Id: "r"}
+	views, err := grpcResponse(m, req, out, true)
+	require.NoError(t, err)
+	copies, err := grpcResponse(m, req, out, false)
+	require.NoError(t, err)
+	require.Equal(t, "x", views.Outputs[1].Name)
+	assert.Same(t, unsafe.SliceData(x.Bytes()), unsafe.SliceData(views.RawOutputContents[1]), "a view of the output")
+	assert.NotSame(t, unsafe.SliceData(x.Bytes()), unsafe.SliceData(copies.RawOutputContents[1]), "a copy")
+	encoded, err := marshalResponse(views)
+	require.NoError(t, err)
+	want, err := protobuf.Marshal(copies)
+	require.NoError(t, err)
+	assert.Equal(t, want, encoded.data.Materialize())
+	encoded.data.Free()
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,10 @@ type Model struct {
 	// which the server reports as not ready.
 	Model   *carton.Model
 	LoadErr error
+	// Concurrency and QueueSize, when not 0, replace the server's
+	// Options for this model (a GPU model may want 1 at once and a short
+	// queue, a CPU one several).
+	Concurrency, QueueSize int
 }
 
 // Options configure a Server. The zero value is ready to use.
@@ -98,7 +103,7 @@ func New(models []Model, opts Options) (*Server, error) {
 				return nil, fmt.Errorf("%w: model %s version %q is given twice", carton.ErrInvalidOption, m.Name, m.Version)
 			}
 		}
-		m.admission = newAdmission(opts.Concurrency, opts.QueueSize)
+		m.admission = newAdmission(cmp.Or(m.Concurrency, opts.Concurrency), cmp.Or(m.QueueSize, opts.QueueSize))
 		m.inFlight = met.inFlight.WithLabelValues(m.Name, m.Version)
 		m.queued = met.queued.WithLabelValues(m.Name, m.Version)
 		s.byName[m.Name] = append(s.byName[m.Name], m)

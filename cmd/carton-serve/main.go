@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -38,10 +36,10 @@ func moreProcsForNativeCalls() {
 	}
 }
 
-type modelFlags []string
+type multiFlag []string
 
-func (m *modelFlags) String() string     { return strings.Join(*m, ",") }
-func (m *modelFlags) Set(v string) error { *m = append(*m, v); return nil }
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	moreProcsForNativeCalls()
@@ -54,7 +52,9 @@ func main() {
 
 func run(args []string, log *slog.Logger) error {
 	fl := flag.NewFlagSet("carton-serve", flag.ContinueOnError)
-	var models modelFlags
+	var models multiFlag
+	var perModel modelFlags
+	config := fl.String("config", "", "a TOML file of [[model]] tables: name, path, version, device, runtime, framework_version, concurrency, queue, [model.runner_opts]")
 	fl.Var(&models, "model", "a model to serve, NAME=PATH (a carton file, an unpacked carton, a directory holding one .carton, or a URL); repeatable")
 	repo := fl.String("model-repository", "", "serve every NAME.carton in DIR, and NAME/VERSION/*.carton as versions")
 	addr := fl.String("addr", "127.0.0.1:8000", "REST listen address")
@@ -63,15 +63,19 @@ func run(args []string, log *slog.Logger) error {
 	drain := fl.Duration("drain", 2*time.Second, "on SIGTERM, how long to keep answering new connections after readiness turns false")
 	concurrency := fl.Int("concurrency", 0, "infer requests of one model run at once (0: GOMAXPROCS)")
 	queue := fl.Int("queue", 256, "infer requests of one model that may wait for a slot; past that, 429 (RESOURCE_EXHAUSTED)")
+	perModel.register(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	specs, err := modelSpecs(models, *repo)
+	specs, err := modelSpecs(*config, models, *repo)
 	if err != nil {
 		return err
 	}
 	if len(specs) == 0 {
-		return errors.New("no model: give --model NAME=PATH or --model-repository DIR")
+		return errors.New("no model: give --model NAME=PATH, --model-repository DIR or --config FILE")
+	}
+	if err := perModel.apply(specs); err != nil {
+		return err
 	}
 	// SIGTERM is what an orchestrator sends to stop a container.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,8 +103,7 @@ func run(args []string, log *slog.Logger) error {
 			l.Close()
 			return err
 		}
-		g = grpc.NewServer(grpc.MaxRecvMsgSize(int(*maxBytes)), grpc.MaxSendMsgSize(math.MaxInt32))
-		s.RegisterGRPC(g)
+		g = s.NewGRPCServer(grpc.MaxRecvMsgSize(int(*maxBytes)), grpc.MaxSendMsgSize(math.MaxInt32))
 		go func() {
 			if err := g.Serve(gl); err != nil {
 				log.Error("gRPC", "error", err)
@@ -146,43 +149,6 @@ func run(args []string, log *slog.Logger) error {
 	return nil
 }
 
-// modelSpec is a model to load.
-type modelSpec struct{ name, version, path string }
-
-// modelSpecs reads --model flags and a model repository: DIR/NAME.carton,
-// and DIR/NAME/VERSION/*.carton (one carton per version).
-func modelSpecs(flags []string, repo string) ([]modelSpec, error) {
-	var out []modelSpec
-	for _, f := range flags {
-		name, path, ok := strings.Cut(f, "=")
-		if !ok || name == "" || path == "" {
-			return nil, fmt.Errorf("--model %q: want NAME=PATH", f)
-		}
-		out = append(out, modelSpec{name: name, path: path})
-	}
-	if repo == "" {
-		return out, nil
-	}
-	files, err := filepath.Glob(filepath.Join(repo, "*.carton"))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		out = append(out, modelSpec{name: strings.TrimSuffix(filepath.Base(f), ".carton"), path: f})
-	}
-	versioned, _ := filepath.Glob(filepath.Join(repo, "*", "*", "*.carton"))
-	sort.Strings(versioned)
-	for _, f := range versioned {
-		version := filepath.Base(filepath.Dir(f))
-		name := filepath.Base(filepath.Dir(filepath.Dir(f)))
-		out = append(out, modelSpec{name: name, version: version, path: f})
-	}
-	if len(files) == 0 && len(versioned) == 0 {
-		return nil, fmt.Errorf("model repository %s holds no NAME.carton nor NAME/VERSION/*.carton: %w", repo, fs.ErrNotExist)
-	}
-	return out, nil
-}
-
 // cartonIn resolves a --model PATH that is a directory holding no
 // carton.toml (a storage initializer's download, as KServe's /mnt/models)
 // to the one .carton file in it; any other path is the carton itself.
@@ -205,19 +171,19 @@ func cartonIn(path string) (string, error) {
 func loadAll(ctx context.Context, specs []modelSpec, log *slog.Logger) []serve.Model {
 	out := make([]serve.Model, 0, len(specs))
 	for _, sp := range specs {
-		path, err := cartonIn(sp.path)
+		path, err := cartonIn(sp.Path)
 		var m *carton.Model
 		if err == nil {
-			m, err = carton.Load(ctx, path)
+			m, err = carton.Load(ctx, path, sp.options()...)
 		}
+		served := serve.Model{Name: sp.Name, Version: sp.Version, Model: m, LoadErr: err, Concurrency: sp.Concurrency, QueueSize: sp.Queue}
+		out = append(out, served)
 		if err != nil {
-			log.Error("model failed to load; it is not ready", "model", sp.name, "version", sp.version, "path", sp.path, "error", err)
-			out = append(out, serve.Model{Name: sp.name, Version: sp.version, LoadErr: err})
+			log.Error("model failed to load; it is not ready", "model", sp.Name, "version", sp.Version, "path", sp.Path, "error", err)
 			continue
 		}
 		rt := m.Info().Runtime
-		log.Info("model loaded", "model", sp.name, "version", sp.version, "path", sp.path, "framework", rt.Framework, "runtime", rt.Version, "source", rt.Source)
-		out = append(out, serve.Model{Name: sp.name, Version: sp.version, Model: m})
+		log.Info("model loaded", "model", sp.Name, "version", sp.Version, "path", sp.Path, "framework", rt.Framework, "runtime", rt.Version, "source", rt.Source, "device", sp.Device)
 	}
 	return out
 }

@@ -105,20 +105,25 @@ func pack(t *testing.T, model string, specs ...string) string {
 	return path
 }
 
-// Triton's own clients (tritonclient[http,grpc], which make setup
-// installs) against carton-serve: health, metadata, infer on an ONNX, a
-// TorchScript and a TensorFlow model and a BYTES model, over REST (binary
-// data both ways, and JSON) and gRPC (raw contents), outputs equal to the
-// reference files carton infer is checked against, and errors with the
-// protocol's status codes.
-func TestTritonClient(t *testing.T) {
-	py := os.Getenv("CARTON_TEST_TRITON_PYTHON")
+// testPython is the Python that env names, which has pkg installed (make
+// setup); the test fails in CI without one and is skipped elsewhere.
+func testPython(t *testing.T, env, pkg string) string {
+	py := os.Getenv(env)
 	if py == "" {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("CI needs $CARTON_TEST_TRITON_PYTHON, a Python with tritonclient[http] (make setup)")
+			t.Fatalf("CI needs $%s, a Python with %s (make setup)", env, pkg)
 		}
-		t.Skip("set CARTON_TEST_TRITON_PYTHON to a Python with tritonclient[http] (make setup)")
+		t.Skipf("set %s to a Python with %s (make setup)", env, pkg)
 	}
+	return py
+}
+
+// runClient serves an ONNX, a TorchScript, a TensorFlow and a TensorFlow
+// string model over REST and gRPC, runs a client script with py against
+// it (HTTP_ADDR GRPC_ADDR NAME=REF..., the reference files it compares
+// the outputs with), and returns the server, its REST address and the
+// script's output.
+func runClient(t *testing.T, py, script string) (*exec.Cmd, string, string) {
 	td := "../../testdata/"
 	grpcAddr := freeAddr(t)
 	addr, cmd := start(t, grpcAddr,
@@ -127,17 +132,42 @@ func TestTritonClient(t *testing.T) {
 		"--model", "dense="+pack(t, td+"tensorflow/dense"),
 		"--model", "strings="+pack(t, td+"tensorflow/strings"),
 	)
-	out, err := exec.Command(py, "testdata/triton_client.py", addr, grpcAddr,
-		"matmul_add="+td+"onnx/matmul_add", "dict_io="+td+"torch/dict_io",
+	out, err := exec.Command(py, script, addr, grpcAddr, "matmul_add="+td+"onnx/matmul_add", "dict_io="+td+"torch/dict_io",
 		"dense="+td+"tensorflow/dense", "strings="+td+"tensorflow/strings").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Logf("%s", out)
+	return cmd, addr, string(out)
+}
+
+// KServe's own Python clients (InferenceRESTClient, InferenceGRPCClient;
+// make setup installs kserve) against carton-serve: health, model
+// readiness, infer on the four models over REST (JSON and binary inputs)
+// and gRPC, outputs equal to the references, and a bad request refused.
+func TestKServeClient(t *testing.T) {
+	py := testPython(t, "CARTON_TEST_KSERVE_PYTHON", "kserve")
+	_, _, out := runClient(t, py, "testdata/kserve_client.py")
+	for _, want := range []string{"ok server live and ready, REST and gRPC", "ok matmul_add infer rest binary=False",
+		"ok matmul_add infer rest binary=True", "ok dict_io infer grpc", "ok dense infer rest binary=True",
+		"ok strings infer rest binary=True", "ok strings infer grpc", "ok matmul_add rest bad request", "ok matmul_add grpc bad request"} {
+		assert.Contains(t, out, want)
+	}
+}
+
+// Triton's own clients (tritonclient[http,grpc], which make setup
+// installs) against carton-serve: health, metadata, infer on an ONNX, a
+// TorchScript and a TensorFlow model and a BYTES model, over REST (binary
+// data both ways, and JSON) and gRPC (raw contents), outputs equal to the
+// reference files carton infer is checked against, and errors with the
+// protocol's status codes.
+func TestTritonClient(t *testing.T) {
+	py := testPython(t, "CARTON_TEST_TRITON_PYTHON", "tritonclient[http,grpc]")
+	cmd, addr, out := runClient(t, py, "testdata/triton_client.py")
 	for _, want := range []string{"ok matmul_add infer http binary=True", "ok matmul_add infer http binary=False", "ok dict_io infer http binary=True",
 		"ok dense infer http binary=True", "ok strings infer http binary=True", "ok matmul_add bad request: 400", "ok unknown model: 404",
 		"ok grpc server live", "ok matmul_add infer grpc", "ok dict_io infer grpc", "ok dense infer grpc", "ok strings infer grpc",
 		"ok matmul_add grpc bad request", "ok grpc unknown model: NOT_FOUND",
 		"platform=onnx_onnxv1", "platform=pytorch_torchscript", "platform=tensorflow_savedmodel"} {
-		assert.Contains(t, string(out), want)
+		assert.Contains(t, out, want)
 	}
 	// SIGTERM: readiness goes first, then a clean exit.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -184,18 +214,5 @@ func TestFailedModelServesTheOthers(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, want, resp.StatusCode, path)
-	}
-}
-
-func TestFlags(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for args, want := range map[string]string{
-		"":                                "no model",
-		"--model x":                       "want NAME=PATH",
-		"--model-repository /nonexistent": "holds no",
-	} {
-		err := run(strings.Fields(args), log)
-		require.Error(t, err, args)
-		assert.Contains(t, err.Error(), want, args)
 	}
 }

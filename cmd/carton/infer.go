@@ -12,6 +12,7 @@ import (
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/atomicfile"
+	"github.com/carton-run/carton/internal/cliopt"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/tensor"
 )
@@ -55,7 +56,7 @@ func (l *loadFlags) options() ([]carton.Option, error) {
 		if !ok || k == "" {
 			return nil, usageErr("--opt %q: want KEY=VALUE", kv)
 		}
-		opts = append(opts, carton.WithRunnerOpt(k, parseOptValue(v)))
+		opts = append(opts, carton.WithRunnerOpt(k, cliopt.Value(v)))
 	}
 	return opts, nil
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/atomicfile"
+	"github.com/carton-run/carton/internal/cliopt"
 	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/tensor"
 )
@@ -61,7 +61,7 @@ func runPack(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if !ok || k == "" {
 				return usageErr("--opt %q: want KEY=VALUE", kv)
 			}
-			cfg.Runner.Opts[k] = parseOptValue(v)
+			cfg.Runner.Opts[k] = cliopt.Value(v)
 		}
 	}
 	if err := atomicfile.CheckNotInput(*out, tensorFiles(append(selfTests, examples...))...); err != nil {
@@ -122,19 +122,6 @@ func parseSpecs(specs []string) ([]format.TensorSpec, error) {
 		out = append(out, format.TensorSpec{Name: parts[0], DType: dt, Shape: shape})
 	}
 	return out, nil
-}
-
-func parseOptValue(v string) any {
-	if i, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return i
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return f
-	}
-	if b, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
-		return b
-	}
-	return v
 }
 
 // tensorSet is one --self-test or --example: tensors in and out, and for

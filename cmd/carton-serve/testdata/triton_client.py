@@ -9,8 +9,6 @@ shape, which must fail with a 400; over gRPC: the same with raw contents
 and INVALID_ARGUMENT. Prints one line per check; exits 1 on the first
 failure.
 """
-import glob
-import os
 import sys
 
 import numpy as np
@@ -18,20 +16,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-
-def tensors(prefix, kind):
-    out = {}
-    for path in sorted(glob.glob(prefix + "." + kind + ".*.npy")):
-        name = os.path.basename(path)[len(os.path.basename(prefix)) + len(kind) + 2:-4]
-        out[name] = np.load(path, allow_pickle=True)
-    return out
-
-
-def as_sent(arr):
-    """Strings travel as BYTES: numpy's unicode arrays become object arrays of bytes."""
-    if arr.dtype.kind == "U":
-        return np.array([s.encode() for s in arr.ravel()], dtype=np.object_).reshape(arr.shape)
-    return arr
+from refs import as_sent, tensors
 
 
 def check(client, name, prefix, binary, lib=httpclient):
