@@ -21,11 +21,12 @@
 // Binary input data becomes the input tensors without a copy where its
 // alignment allows (the request body is read once into one buffer);
 // outputs are written to the response from the framework's memory once,
-// then given back to the model (carton.Model.ReleaseOutputs). gRPC
-// raw_input_contents are tensors without a further copy; on a
-// NewGRPCServer a response is encoded from the outputs' memory, while on a
-// server of the caller's (RegisterGRPC) each output is copied into the
-// response first, since grpc-go encodes it after the handler returns.
+// then given back to the model (carton.Model.ReleaseOutputs). On a
+// NewGRPCServer, raw_input_contents are views of one aligned copy of the
+// request message and a response is encoded from the outputs' memory; on
+// a server of the caller's (RegisterGRPC), grpc-go's codec copies each raw
+// input out of the message and each output is copied into the response
+// first, since grpc-go encodes it after the handler returns.
 //
 // # Concurrency
 //

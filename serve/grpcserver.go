@@ -64,8 +64,18 @@ func (g grpcService) modelInferHandler(srv any, ctx context.Context, dec func(an
 type marshaled struct{ data mem.BufferSlice }
 
 // passThroughCodec is gRPC's proto codec, except that it sends a
-// *marshaled as it is.
+// *marshaled as it is and decodes a ModelInferRequest's raw inputs in
+// place.
 type passThroughCodec struct{ encoding.CodecV2 }
+
+// Unmarshal decodes a ModelInferRequest with its raw inputs as views of
+// one copy of the message (unmarshalInferRequest).
+func (c passThroughCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if req, ok := v.(*oippb.ModelInferRequest); ok {
+		return unmarshalInferRequest(data, req)
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
 
 func (c passThroughCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if m, ok := v.(*marshaled); ok {

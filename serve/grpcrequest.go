@@ -1,0 +1,89 @@
+package serve
+
+import (
+	"fmt"
+	"unsafe"
+
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/carton-run/carton/serve/internal/oippb"
+)
+
+// rawInputContentsField is raw_input_contents' field number in
+// ModelInferRequest (oip.proto).
+const rawInputContentsField = 7
+
+// unmarshalInferRequest decodes a ModelInferRequest whose
+// raw_input_contents are views of one copy of the message, placed so that
+// the first starts 64-byte aligned (the others start wherever the message
+// puts them, after each one's tag and length; one misaligned for its dtype
+// is copied once more, by grpcInputs). gRPC's own codec copies the message out of its
+// frames into a pooled buffer it clears first, then proto.Unmarshal copies
+// each raw input out of that: three passes over a large tensor, here one.
+func unmarshalInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest) error {
+	n := data.Len()
+	peek := make([]byte, min(n, 4096)) // where the raw inputs start, usually
+	data.CopyTo(peek)
+	first, _ := rawContentsOffset(peek)
+	buf := make([]byte, n+alignment)
+	pad := int(-(uintptr(unsafe.Pointer(&buf[0])) + uintptr(first)) & (alignment - 1))
+	msg := buf[pad : pad+n : pad+n]
+	data.CopyTo(msg)
+
+	// Everything but the raw inputs is small: proto.Unmarshal decodes it
+	// from a copy without them, and the raw inputs are views of msg.
+	var rest []byte
+	var raw [][]byte
+	for b := msg; len(b) > 0; {
+		num, typ, tagLen := protowire.ConsumeTag(b)
+		if tagLen < 0 {
+			return fmt.Errorf("ModelInferRequest: %w", protowire.ParseError(tagLen))
+		}
+		if num == rawInputContentsField && typ == protowire.BytesType {
+			v, vLen := protowire.ConsumeBytes(b[tagLen:])
+			if vLen < 0 {
+				return fmt.Errorf("ModelInferRequest raw_input_contents: %w", protowire.ParseError(vLen))
+			}
+			raw = append(raw, v[:len(v):len(v)])
+			b = b[tagLen+vLen:]
+			continue
+		}
+		fieldLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
+		if fieldLen < 0 {
+			return fmt.Errorf("ModelInferRequest field %d: %w", num, protowire.ParseError(fieldLen))
+		}
+		rest = append(rest, b[:tagLen+fieldLen]...)
+		b = b[tagLen+fieldLen:]
+	}
+	if err := proto.Unmarshal(rest, req); err != nil {
+		return err
+	}
+	req.RawInputContents = raw
+	return nil
+}
+
+// rawContentsOffset is where, in the start of a ModelInferRequest, the
+// first raw_input_contents' bytes begin, if they begin there.
+func rawContentsOffset(b []byte) (int, bool) {
+	for off := 0; off < len(b); {
+		num, typ, tagLen := protowire.ConsumeTag(b[off:])
+		if tagLen < 0 {
+			return 0, false
+		}
+		if num == rawInputContentsField && typ == protowire.BytesType {
+			_, lenLen := protowire.ConsumeVarint(b[off+tagLen:])
+			if lenLen < 0 {
+				return 0, false
+			}
+			return off + tagLen + lenLen, true
+		}
+		fieldLen := protowire.ConsumeFieldValue(num, typ, b[off+tagLen:])
+		if fieldLen < 0 {
+			return 0, false
+		}
+		off += tagLen + fieldLen
+	}
+	return 0, false
+}
