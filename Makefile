@@ -234,7 +234,9 @@ fuzz: setup
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./libfetch/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./internal/npy/
-	$(GO) test -run '^$$' -fuzz '^FuzzInfer$$' -fuzztime $(FUZZTIME) ./serve/
+	for f in FuzzInfer FuzzGRPCInferRequest; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./serve/ || exit 1; \
+	done
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -fuzz '^FuzzSignature$$' -fuzztime $(FUZZTIME) ./backend/tensorflow/
 
 # Overhead benchmarks, side by side in one run per comparison, summarised by
