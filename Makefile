@@ -47,9 +47,10 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_TORCH_WHEELS=$(ABS_BUILD)/wheels/cuda \
 	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python \
 	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python \
-	CARTON_TEST_KSERVE_PYTHON=$(ABS_BUILD)/kserve-venv/bin/python
+	CARTON_TEST_KSERVE_PYTHON=$(ABS_BUILD)/kserve-venv/bin/python \
+	CARTON_TEST_LIBCARTON=$(ABS_BUILD)/lib/$(LIBCARTON)
 
-.PHONY: arm64-check bench-serve leakcheck proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check bench-serve leakcheck libcarton proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve
 	$(GO) mod download
@@ -179,17 +180,35 @@ arm64-check:
 	cd dlopen && qemu-aarch64 -L /usr/aarch64-linux-gnu $(ABS_BUILD)/dlopen-arm64.test -test.count=1
 
 # Race detection needs cgo; everything else is tested as the static build.
-test: vet dist-check arm64-check
+test: vet dist-check arm64-check libcarton
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
-# The shim under valgrind: load, forward, free, close on Debian's libtorch.
+# libcarton: the C ABI (include/carton.h), the one artifact built with cgo.
+LIBCARTON := libcarton.$(if $(filter darwin,$(shell $(GO) env GOOS)),dylib,so)
+libcarton:
+	@mkdir -p $(BUILD)/lib
+	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -o $(BUILD)/lib/$(LIBCARTON) ./capi
+	rm -f $(BUILD)/lib/libcarton.h # cgo's generated header: include/carton.h is the one to use
+
+# The shim under valgrind: load, forward, free, close on Debian's libtorch;
+# then libcarton's C test program on the ONNX demo model (the Go runtime's
+# own threads suppressed: capi/testdata/go-runtime.supp).
 LEAK_SHIM_DIR = $(CACHE)/shims/libtorch/1.13.0
-leakcheck: setup
+leakcheck: setup libcarton build
 	g++ -O1 -g -std=c++17 -Iinclude csrc/leakcheck.cpp -o $(BUILD)/leakcheck -L$(LEAK_SHIM_DIR) -lcarton_torch \
 		-ltorch_cpu -lc10 -Wl,-rpath,$(LEAK_SHIM_DIR)
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=0 \
 		$(BUILD)/leakcheck testdata/torch/dict_io.pt 20 testdata/torch/scalars.pt 2>&1 | tee $(BUILD)/leakcheck.log | grep -E "lost:|reachable:|ERROR SUMMARY|done"
 	! grep -E "(definitely|indirectly|possibly) lost: [1-9]" $(BUILD)/leakcheck.log
+	cc -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude capi/testdata/carton_test.c -o $(BUILD)/carton_test_c \
+		-L$(BUILD)/lib -lcarton -pthread -lm -Wl,-rpath,$(ABS_BUILD)/lib
+	$(BIN)/carton pack testdata/onnx/matmul_add.onnx --name matmul_add -o $(BUILD)/leak-matmul_add.carton
+	$(RUNTIME_ENV) valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=0 \
+		--suppressions=capi/testdata/go-runtime.supp $(BUILD)/carton_test_c $(BUILD)/leak-matmul_add.carton testdata/onnx/matmul_add \
+		2>&1 | tee $(BUILD)/leakcheck-capi.log | grep -E "lost:|reachable:|ERROR SUMMARY|^done"
+	grep -q "^done" $(BUILD)/leakcheck-capi.log
+	! grep -E "(definitely|indirectly|possibly) lost: [1-9]" $(BUILD)/leakcheck-capi.log
+	! grep -E "\((carton_test\.c|abi\.c|capi\.h|npy\.h):[0-9]+\)" $(BUILD)/leakcheck-capi.log # no error in the C side
 
 # 1,000,000 Infer calls with the resident set size sampled (see BENCHMARKS.md).
 soak: setup

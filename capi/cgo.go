@@ -1,0 +1,75 @@
+//go:build cgo
+
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include -O2
+#include "capi.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"unsafe"
+)
+
+// cString is s in malloc'd memory.
+func cString(s string) *C.char { return C.CString(s) }
+
+// fail stores err's message in *errOut (when not NULL) and returns its
+// status.
+func fail(errOut **C.char, err error) C.int {
+	if errOut != nil {
+		*errOut = cString(err.Error())
+	}
+	return C.int(statusOf(err))
+}
+
+// ok clears *errOut.
+func ok(errOut **C.char) C.int {
+	if errOut != nil {
+		*errOut = nil
+	}
+	return statusOK
+}
+
+// guard turns a panic into CARTON_ERR_OTHER: none may cross into C.
+func guard(status *C.int, errOut **C.char) {
+	if r := recover(); r != nil {
+		*status = fail(errOut, fmt.Errorf("carton: internal error: %v\n%s", r, debug.Stack()))
+	}
+}
+
+var version = sync.OnceValue(func() *C.char {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/carton-run/carton" {
+				v = d.Version
+			}
+		}
+		if bi.Main.Path == "github.com/carton-run/carton" && bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+	}
+	return cString(v) // static storage: made once, never freed
+})
+
+//export capi_version
+func capi_version() *C.char { return version() }
+
+// goShape reads ndim dims at shape.
+func goShape(shape *C.int64_t, ndim C.size_t) ([]int64, error) {
+	if ndim == 0 {
+		return []int64{}, nil
+	}
+	if shape == nil {
+		return nil, fmt.Errorf("%w: shape is NULL with ndim %d", errInvalidArgument, ndim)
+	}
+	if ndim > 64 {
+		return nil, fmt.Errorf("%w: ndim %d: at most 64 dimensions", errInvalidArgument, ndim)
+	}
+	return append([]int64(nil), unsafe.Slice((*int64)(unsafe.Pointer(shape)), int(ndim))...), nil
+}
