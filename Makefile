@@ -50,7 +50,7 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_KSERVE_PYTHON=$(ABS_BUILD)/kserve-venv/bin/python \
 	CARTON_TEST_LIBCARTON=$(ABS_BUILD)/lib/$(LIBCARTON)
 
-.PHONY: arm64-check bench-serve leakcheck libcarton proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check bench-serve leakcheck libcarton wheel test-python bench-python proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
 setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve
 	$(GO) mod download
@@ -182,6 +182,31 @@ arm64-check:
 # Race detection needs cgo; everything else is tested as the static build.
 test: vet dist-check arm64-check libcarton
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(MAKE) test-python
+
+# carton_go: the Python package over libcarton, as a platform wheel in dist/.
+wheel: libcarton
+	$(PYTHON) python/build_wheel.py $(BUILD)/lib/$(LIBCARTON) dist
+
+# carton_go against ONNX Runtime's own Python API on the same
+# libonnxruntime, one thread: the tiny model, then ResNet-18.
+bench-python: wheel build
+	@mkdir -p $(BUILD)/bench-python
+	test -f $(BUILD)/bench-python/resnet18.onnx || /usr/bin/python3 bench/python/make_resnet18.py $(BUILD)/bench-python/resnet18.onnx
+	$(BIN)/carton pack testdata/onnx/matmul_add.onnx -o $(BUILD)/bench-python/matmul_add.carton
+	$(BIN)/carton pack $(BUILD)/bench-python/resnet18.onnx -o $(BUILD)/bench-python/resnet18.carton
+	CARTON_GO_LIB=$(ABS_BUILD)/lib/$(LIBCARTON) PYTHONPATH=python $(BUILD)/venv/bin/python bench/python/carton_go_vs_ort.py \
+		testdata/onnx/matmul_add.onnx $(BUILD)/bench-python/matmul_add.carton testdata/onnx/matmul_add.in.x.npy 15
+	CARTON_GO_LIB=$(ABS_BUILD)/lib/$(LIBCARTON) PYTHONPATH=python $(BUILD)/venv/bin/python bench/python/carton_go_vs_ort.py \
+		$(BUILD)/bench-python/resnet18.onnx $(BUILD)/bench-python/resnet18.carton 1x3x224x224 9
+
+# The wheel installed into a venv of its own (numpy and pytest from the
+# package index), tested with pytest on the three runtimes.
+test-python: wheel build
+	test -x $(BUILD)/pyvenv/bin/python || $(PYTHON) -m venv $(BUILD)/pyvenv
+	test -f $(BUILD)/pyvenv/.deps || { $(BUILD)/pyvenv/bin/pip install --quiet --disable-pip-version-check numpy pytest && touch $(BUILD)/pyvenv/.deps; }
+	$(BUILD)/pyvenv/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/carton_go-*.whl
+	cd python/tests && $(RUNTIME_ENV) CARTON_BIN=$(abspath $(BIN))/carton $(abspath $(BUILD))/pyvenv/bin/python -m pytest -q -p no:cacheprovider .
 
 # libcarton: the C ABI (include/carton.h), the one artifact built with cgo.
 LIBCARTON := libcarton.$(if $(filter darwin,$(shell $(GO) env GOOS)),dylib,so)

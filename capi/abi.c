@@ -16,8 +16,13 @@ carton_status carton_load(const char *path, const carton_load_options *opts, car
 
 carton_status carton_close(carton_model *model, char **err) { return (carton_status)capi_close(model, err); }
 
+carton_status carton_info(const char *path, carton_model **out, char **err) {
+    return (carton_status)capi_info((char *)path, out, err);
+}
+
 #define MODEL_STRING(fn, field) \
     const char *fn(const carton_model *m) { return m ? m->field : NULL; }
+MODEL_STRING(carton_model_info_json, info_json)
 MODEL_STRING(carton_model_name, name)
 MODEL_STRING(carton_model_runner, runner)
 MODEL_STRING(carton_model_required_framework_version, required_framework_version)
@@ -69,6 +74,18 @@ void *carton_tensor_data(const carton_tensor *t, size_t *nbytes) {
     return t && !t->strs ? t->data : NULL;
 }
 
+carton_status carton_tensor_get_view(const carton_tensor *t, carton_tensor_view *out) {
+    if (!t || !out) return CARTON_ERR_INVALID_ARGUMENT;
+    out->dtype = t->dtype;
+    out->ndim = t->ndim;
+    out->shape = t->shape;
+    out->data = t->strs ? NULL : t->data;
+    out->nbytes = t->strs ? 0 : t->nbytes;
+    out->strings = (const char *const *)t->strs;
+    out->string_lens = t->lens;
+    return CARTON_OK;
+}
+
 carton_status carton_tensor_string(const carton_tensor *t, size_t i, const char **s, size_t *len) {
     if (!t || !t->strs || i >= t->num_elements || !s) return CARTON_ERR_INVALID_ARGUMENT;
     *s = t->strs[i];
@@ -79,6 +96,11 @@ carton_status carton_tensor_string(const carton_tensor *t, size_t i, const char 
 carton_status carton_infer(carton_model *model, size_t n, const char *const *names, const carton_tensor *const *inputs,
                            carton_outputs **out, char **err) {
     return (carton_status)capi_infer(model, n, (char **)names, (carton_tensor **)inputs, out, err);
+}
+
+carton_status carton_infer_views(carton_model *model, size_t n, const char *const *names, const carton_tensor_view *inputs,
+                                 carton_outputs **out, char **err) {
+    return (carton_status)capi_infer_views(model, n, (char **)names, (carton_tensor_view *)inputs, out, err);
 }
 
 size_t carton_outputs_count(const carton_outputs *o) { return o ? o->n : 0; }
@@ -94,6 +116,15 @@ const carton_tensor *carton_outputs_find(const carton_outputs *o, const char *na
     for (size_t i = 0; i < o->n; i++)
         if (strcmp(o->names[i], name) == 0) return &o->tensors[i];
     return NULL;
+}
+
+size_t carton_outputs_get_views(const carton_outputs *o, const char **names, carton_tensor_view *views, size_t capacity) {
+    if (!o) return 0;
+    for (size_t i = 0; i < o->n && i < capacity; i++) {
+        if (names) names[i] = o->names[i];
+        if (views) carton_tensor_get_view(&o->tensors[i], &views[i]);
+    }
+    return o->n;
 }
 
 void carton_outputs_free(carton_outputs *o) {

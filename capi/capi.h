@@ -10,7 +10,8 @@
 #include "carton.h"
 
 struct carton_model {
-    uintptr_t handle; /* cgo.Handle of the *carton.Model */
+    uintptr_t handle; /* cgo.Handle of the *carton.Model; 0 for carton_info's */
+    char *info_json;
     char *name, *runner, *required_framework_version, *runtime_framework, *runtime_version;
     size_t num_inputs, num_outputs;
     carton_tensor_spec *inputs, *outputs; /* names and shapes malloc'd */

@@ -98,7 +98,7 @@ func TestCProgram(t *testing.T) {
 	for _, want := range []string{"ok load matmul_add runner=onnx runtime=onnxruntime", "ok load dict_io runner=torchscript runtime=libtorch",
 		"ok load dense runner=tensorflow", "ok infer matmul_add", "ok infer dict_io", "ok infer dense", "ok infer strings",
 		"ok threads matmul_add 200 calls", "ok threads dict_io 200 calls", "ok threads dense 200 calls", "ok threads strings 200 calls",
-		"ok error not found", "ok error invalid option", "ok error invalid input", "ok release called once", "\ndone\n"} {
+		"ok info matmul_add", "ok error not found", "ok error invalid option", "ok error invalid input", "ok release called once", "\ndone\n"} {
 		assert.Contains(t, string(out), want)
 	}
 	assert.NotContains(t, string(out), "FAIL")

@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime/cgo"
 	"unsafe"
@@ -74,11 +75,36 @@ func loadOptions(opts *C.carton_load_options) ([]carton.Option, error) {
 	return out, nil
 }
 
+//export capi_info
+func capi_info(path *C.char, out **C.carton_model, errOut **C.char) (status C.int) {
+	defer guard(&status, errOut)
+	if path == nil || out == nil {
+		return fail(errOut, fmt.Errorf("%w: carton_info needs a path and somewhere to put the info", errInvalidArgument))
+	}
+	*out = nil
+	info, err := carton.ModelInfo(context.Background(), C.GoString(path))
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*out = newCInfo(*info)
+	return ok(errOut)
+}
+
 // newCModel is the C handle of m, with C copies of its info.
 func newCModel(m *carton.Model) *C.carton_model {
-	cm := (*C.carton_model)(C.calloc(1, C.sizeof_carton_model))
+	cm := newCInfo(m.Info())
 	cm.handle = C.uintptr_t(cgo.NewHandle(m))
-	info := m.Info()
+	return cm
+}
+
+// newCInfo is a C handle holding C copies of info, and no model.
+func newCInfo(info carton.Info) *C.carton_model {
+	cm := (*C.carton_model)(C.calloc(1, C.sizeof_carton_model))
+	js, err := json.Marshal(info)
+	if err != nil {
+		js = []byte("{}")
+	}
+	cm.info_json = cString(string(js))
 	cm.name = cString(info.ModelName)
 	cm.runner = cString(info.Runner.RunnerName)
 	cm.required_framework_version = cString(info.Runner.RequiredFrameworkVersion)
@@ -136,8 +162,11 @@ func freeSpecs(arr *C.carton_tensor_spec, n C.size_t) {
 
 // modelOf is the model behind a C handle.
 func modelOf(cm *C.carton_model) (*carton.Model, error) {
-	if cm == nil || cm.handle == 0 {
-		return nil, fmt.Errorf("%w: the model is NULL or closed", errInvalidArgument)
+	if cm == nil {
+		return nil, fmt.Errorf("%w: the model is NULL", errInvalidArgument)
+	}
+	if cm.handle == 0 {
+		return nil, fmt.Errorf("%w: opened by carton_info, for its metadata only: carton_load it to infer", errInvalidArgument)
 	}
 	return cgo.Handle(cm.handle).Value().(*carton.Model), nil
 }
@@ -148,13 +177,12 @@ func capi_close(cm *C.carton_model, errOut **C.char) (status C.int) {
 	if cm == nil {
 		return ok(errOut)
 	}
-	m, err := modelOf(cm)
-	if err != nil {
-		return fail(errOut, err)
+	var closeErr error
+	if cm.handle != 0 {
+		closeErr = cgo.Handle(cm.handle).Value().(*carton.Model).Close()
+		cgo.Handle(cm.handle).Delete()
 	}
-	closeErr := m.Close()
-	cgo.Handle(cm.handle).Delete()
-	for _, s := range []*C.char{cm.name, cm.runner, cm.required_framework_version, cm.runtime_framework, cm.runtime_version} {
+	for _, s := range []*C.char{cm.info_json, cm.name, cm.runner, cm.required_framework_version, cm.runtime_framework, cm.runtime_version} {
 		C.free(unsafe.Pointer(s))
 	}
 	freeSpecs(cm.inputs, cm.num_inputs)

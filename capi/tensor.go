@@ -151,8 +151,19 @@ func capi_tensor_new_strings(shape *C.int64_t, ndim C.size_t, strs **C.char, len
 	if err != nil {
 		return fail(errOut, fmt.Errorf("%w: %w", errInvalidArgument, err))
 	}
+	t, err := stringsTensor(s, strs, lens, n)
+	if err != nil {
+		return fail(errOut, err)
+	}
+	*out = newCTensor(t)
+	return ok(errOut)
+}
+
+// stringsTensor copies n C strings (lens NULL: NUL-terminated) into a
+// string tensor of shape.
+func stringsTensor(shape []int64, strs **C.char, lens *C.size_t, n int) (tensor.Tensor, error) {
 	if n > 0 && strs == nil {
-		return fail(errOut, fmt.Errorf("%w: %d strings at NULL", errInvalidArgument, n))
+		return tensor.Tensor{}, fmt.Errorf("%w: %d strings at NULL", errInvalidArgument, n)
 	}
 	vals := make([]string, n)
 	if n > 0 {
@@ -164,7 +175,7 @@ func capi_tensor_new_strings(shape *C.int64_t, ndim C.size_t, strs **C.char, len
 		for i, p := range ptrs {
 			switch {
 			case p == nil && (ls == nil || ls[i] > 0):
-				return fail(errOut, fmt.Errorf("%w: string %d is NULL", errInvalidArgument, i))
+				return tensor.Tensor{}, fmt.Errorf("%w: string %d is NULL", errInvalidArgument, i)
 			case ls == nil:
 				vals[i] = C.GoString(p)
 			default:
@@ -172,12 +183,7 @@ func capi_tensor_new_strings(shape *C.int64_t, ndim C.size_t, strs **C.char, len
 			}
 		}
 	}
-	t, err := tensor.FromStrings(s, vals)
-	if err != nil {
-		return fail(errOut, err)
-	}
-	*out = newCTensor(t)
-	return ok(errOut)
+	return tensor.FromStrings(shape, vals)
 }
 
 // tensorOf is the Go tensor of a caller's tensor or of an output.

@@ -116,7 +116,16 @@ carton_status carton_load(const char *path, const carton_load_options *opts, car
  * model not yet freed stay valid until freed. */
 carton_status carton_close(carton_model *model, char **err);
 
+/* Opens the carton at path for its metadata only, without a runtime: the
+ * info getters below work on it, carton_infer refuses it. Free it with
+ * carton_close. */
+carton_status carton_info(const char *path, carton_model **out, char **err);
+
 /* ---- Model info (owned by the model) ---- */
+
+/* All of the carton's metadata as JSON: carton.toml's fields under their
+ * own names, manifest_sha256, and for a loaded model its runtime. */
+const char *carton_model_info_json(const carton_model *model);
 
 const char *carton_model_name(const carton_model *model);           /* "" when unnamed */
 const char *carton_model_runner(const carton_model *model);         /* "onnx", "torchscript", "tensorflow", ... */
@@ -175,6 +184,22 @@ void *carton_tensor_data(const carton_tensor *t, size_t *nbytes);
  * in general; it is followed by a NUL). */
 carton_status carton_tensor_string(const carton_tensor *t, size_t i, const char **s, size_t *len);
 
+/* A tensor described by plain fields, for bindings that marshal several
+ * at once: what carton_tensor_get_view returns, and what
+ * carton_infer_views takes. */
+typedef struct carton_tensor_view {
+    carton_dtype dtype;
+    size_t ndim;
+    const int64_t *shape;
+    const void *data;           /* numeric dtypes: nbytes of elements in C order; NULL for strings */
+    size_t nbytes;
+    const char *const *strings; /* CARTON_DTYPE_STRING: the elements */
+    const size_t *string_lens;  /* their lengths (NULL in carton_infer_views: NUL-terminated) */
+} carton_tensor_view;
+
+/* Fills *out with t's fields (owned by t). */
+carton_status carton_tensor_get_view(const carton_tensor *t, carton_tensor_view *out);
+
 /* ---- Inference ---- */
 
 /* Runs the model on n inputs (names[i] = inputs[i]). Inputs are read in
@@ -184,12 +209,23 @@ carton_status carton_tensor_string(const carton_tensor *t, size_t i, const char 
 carton_status carton_infer(carton_model *model, size_t n, const char *const *names, const carton_tensor *const *inputs,
                            carton_outputs **out, char **err);
 
+/* carton_infer with inputs described by views: their memory is read in
+ * place during the call, and no tensor objects are made. (A runner that
+ * hands an input back as an output, as the noop runner does, returns a
+ * view of the caller's memory.) */
+carton_status carton_infer_views(carton_model *model, size_t n, const char *const *names, const carton_tensor_view *inputs,
+                                 carton_outputs **out, char **err);
+
 size_t carton_outputs_count(const carton_outputs *outs);
 /* The i-th output (in name order) and its name; NULL past the end. */
 const char *carton_outputs_name(const carton_outputs *outs, size_t i);
 const carton_tensor *carton_outputs_tensor(const carton_outputs *outs, size_t i);
 /* The output named name; NULL if none. */
 const carton_tensor *carton_outputs_find(const carton_outputs *outs, const char *name);
+/* Fills names[i] and views[i] (owned by outs) for the first
+ * min(capacity, count) outputs, in name order, and returns the count: all
+ * of a call's outputs in one call, for bindings. */
+size_t carton_outputs_get_views(const carton_outputs *outs, const char **names, carton_tensor_view *views, size_t capacity);
 /* Gives the outputs back to the model (their memory is reused or freed);
  * NULL is allowed. */
 void carton_outputs_free(carton_outputs *outs);
