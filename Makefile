@@ -48,16 +48,26 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_UPSTREAM_PYTHON=$(ABS_BUILD)/upstream-venv/bin/python \
 	CARTON_TEST_TRITON_PYTHON=$(ABS_BUILD)/venv/bin/python \
 	CARTON_TEST_KSERVE_PYTHON=$(ABS_BUILD)/kserve-venv/bin/python \
-	CARTON_TEST_LIBCARTON=$(ABS_BUILD)/lib/$(LIBCARTON)
+	CARTON_TEST_LIBCARTON=$(ABS_BUILD)/lib/$(LIBCARTON) \
+	CARTON_TEST_WASM_DIR=$(ABS_BUILD)/wasm \
+	CARTON_TEST_ARTIFACTS=$(ABS_BUILD)/test-artifacts
 
-.PHONY: arm64-check bench-serve leakcheck libcarton wheel test-python bench-python proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check bench-serve leakcheck libcarton wheel test-python bench-python wasm setup-web proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
-setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve
+setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve setup-web
 	$(GO) mod download
 
 setup-torch: torch-apt $(TORCH_DIR)/build-version shims
 
 # Debian's libtorch and torch (for /usr/bin/python3, which makes the test models).
+# Chromium (and valgrind, for make leakcheck) from apt: the browser test
+# drives web/ headless.
+setup-web:
+	@if ! dpkg -s chromium valgrind >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium valgrind; \
+	fi
+
 torch-apt:
 	@if ! dpkg -s libtorch-dev python3-torch >/dev/null 2>&1; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -180,9 +190,16 @@ arm64-check:
 	cd dlopen && qemu-aarch64 -L /usr/aarch64-linux-gnu $(ABS_BUILD)/dlopen-arm64.test -test.count=1
 
 # Race detection needs cgo; everything else is tested as the static build.
-test: vet dist-check arm64-check libcarton
+test: vet dist-check arm64-check libcarton wasm
 	$(RUNTIME_ENV) CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 	$(MAKE) test-python
+
+# carton's metadata reader for browsers and Node (package wasm), with Go's
+# loaders for it; web/ is the page that shows a carton's card with it.
+wasm:
+	@mkdir -p $(BUILD)/wasm
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o $(BUILD)/wasm/carton.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" "$$($(GO) env GOROOT)/lib/wasm/wasm_exec_node.js" $(BUILD)/wasm/
 
 # carton_go: the Python package over libcarton, as a platform wheel in dist/.
 wheel: libcarton
@@ -235,7 +252,7 @@ leakcheck: setup libcarton build
 	! grep -E "(definitely|indirectly|possibly) lost: [1-9]" $(BUILD)/leakcheck-capi.log
 	! grep -E "\((carton_test\.c|abi\.c|capi\.h|npy\.h):[0-9]+\)" $(BUILD)/leakcheck-capi.log # no error in the C side
 
-# 1,000,000 Infer calls with the resident set size sampled (see BENCHMARKS.md).
+# 1,000,000 Infer calls with the resident set size sampled (see docs/benchmarks-history.md).
 soak: setup
 	CARTON_SOAK_CALLS=1000000 CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run TestSoak -v -count=1 -timeout 30m ./backend/onnx/
 	CARTON_SOAK_CALLS=1000000 CARTON_SOAK_CANCELLABLE=1 CARTON_ONNXRUNTIME_LIB=$(ORT_BENCH_LIB) $(GO) test -run TestSoak -v -count=1 -timeout 30m ./backend/onnx/

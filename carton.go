@@ -400,7 +400,7 @@ func (m *Model) inferLending(ctx context.Context, inputs, outputs map[string]ten
 // name are overwritten, others deleted). A caller that passes the same
 // map call after call saves the map Infer allocates each time: two of its
 // three allocations, and the cache misses of fresh memory that cost more
-// than the allocations themselves (BENCHMARKS.md). The map must not be
+// than the allocations themselves (docs/benchmarks-history.md). The map must not be
 // used by another goroutine during the call. On error it is left empty.
 func (m *Model) InferInto(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
 	if outputs == nil {

@@ -151,7 +151,7 @@ func (s *mapPool) drop() {
 // memory over it (libtorch, ONNX Runtime and TensorFlow copy small
 // outputs), memory still in the CPU's cache, instead of allocating. A loop
 // of InferInto on one map of its own and ReleaseOutputs allocates nothing
-// per call; Infer allocates only its new map (BENCHMARKS.md).
+// per call; Infer allocates only its new map (docs/benchmarks-history.md).
 //
 // After the call neither the tensors outputs held, nor copies of them or
 // slices taken from them (View, Bytes, Shape), may be used: a later Infer

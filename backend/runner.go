@@ -171,7 +171,7 @@ type MemoryLoader interface {
 // memory by default. Below it, reading the model from the zip costs less
 // than a file in the cache; above it, the hash that must come before a
 // memory load costs a tenth or more of the framework's own load
-// (BENCHMARKS.md, "Cold load").
+// (docs/benchmarks-history.md, "Cold load").
 const MemoryLoadMaxBytes = 8 << 20
 
 // DeclaredShape turns a framework's dims into a carton shape: sizes >= 0
@@ -196,7 +196,7 @@ func DeclaredShape(dims []int64, names []string) format.ShapeSpec {
 // distinct names of the outputs this call stored: the entries a reused map
 // kept from an earlier call. It releases none of them (they are the
 // caller's) and, when there are none, costs one comparison: overwriting a
-// reused map's entries is cheaper than clearing it first (BENCHMARKS.md).
+// reused map's entries is cheaper than clearing it first (docs/benchmarks-history.md).
 func KeepOnly(outputs map[string]tensor.Tensor, stored []string) {
 	if len(outputs) != len(stored) {
 		dropUnstored(outputs, stored) // out of line: the common path inlines to one comparison

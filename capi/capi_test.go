@@ -21,20 +21,9 @@ import (
 	_ "github.com/carton-run/carton/backend/onnx"
 	_ "github.com/carton-run/carton/backend/tensorflow"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/testneed"
 	"github.com/carton-run/carton/tensor"
 )
-
-// need is a tool the test cannot run without: it fails in CI, else skips.
-func need(t *testing.T, what string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s: %v", what, err)
-	}
-	t.Skipf("%s: %v", what, err)
-}
 
 // libcarton is $CARTON_TEST_LIBCARTON (make libcarton), or one built here.
 func libcarton(t *testing.T) string {
@@ -42,7 +31,7 @@ func libcarton(t *testing.T) string {
 		return lib
 	}
 	_, err := exec.LookPath("cc")
-	need(t, "building libcarton needs a C compiler", err)
+	testneed.Need(t, "building libcarton needs a C compiler", err)
 	lib := filepath.Join(t.TempDir(), "libcarton.so")
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", lib, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
@@ -54,7 +43,7 @@ func libcarton(t *testing.T) string {
 // compile builds a test program against lib with compiler.
 func compile(t *testing.T, compiler, src, lib string, flags ...string) string {
 	_, err := exec.LookPath(compiler)
-	need(t, "the C ABI test needs "+compiler, err)
+	testneed.Need(t, "the C ABI test needs "+compiler, err)
 	bin := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))+"_"+compiler)
 	dir := filepath.Dir(lib)
 	args := append(append([]string{"-O1", "-g", "-Wall", "-Wextra", "-Werror", "-I../include"}, flags...),
@@ -67,9 +56,7 @@ func compile(t *testing.T, compiler, src, lib string, flags ...string) string {
 func packNamed(t *testing.T, model, name string) string {
 	path := filepath.Join(t.TempDir(), name+".carton")
 	_, err := carton.Pack(context.Background(), model, path, carton.PackOptions{Config: format.Config{ModelName: name}})
-	if errors.Is(err, carton.ErrNoRuntime) && os.Getenv("CI") != "true" {
-		t.Skipf("%v (run make setup)", err)
-	}
+	testneed.Runtime(t, err)
 	require.NoError(t, err)
 	return path
 }

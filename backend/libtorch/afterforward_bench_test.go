@@ -21,7 +21,7 @@ import (
 // forward took after it, with its 95% interval. The same operations cost a
 // few nanoseconds in a tight loop; here their code and data are cold, and
 // what they touch is evicted from the forward's caches. That is what the
-// Go side of carton.Infer pays (BENCHMARKS.md, RATIONALE.md).
+// Go side of carton.Infer pays (docs/benchmarks-history.md, RATIONALE.md).
 func BenchmarkGoWorkAfterForward(b *testing.B) {
 	rt := pairedRuntime(b)
 	tiny, _ := tensor.From(tensor.Shape{2, 4}, []float32{1, 2, 3, 4, 5, 6, 7, 8})

@@ -500,7 +500,7 @@ func (m *module) outputsOf(cs *callState, out map[string]tensor.Tensor, spare []
 	}
 	// Cleanup without defer: Go could not open-code one in a function of
 	// this shape, and the defer record it falls back to cost more than the
-	// rest of the bookkeeping here (BENCHMARKS.md).
+	// rest of the bookkeeping here (docs/benchmarks-history.md).
 	stored, handedOver, err := m.handOver(cs, out, outs, block, owner, result)
 	switch {
 	case owner != nil:

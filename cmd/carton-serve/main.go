@@ -29,7 +29,7 @@ import (
 // moreProcsForNativeCalls doubles GOMAXPROCS unless the user set it: each
 // Infer spends its time in one long native call, and when every P is in
 // such a call the Go scheduler hands Ps off and wakes spinning threads that
-// take CPU from the model (BENCHMARKS.md, "Throughput at concurrency 2").
+// take CPU from the model (docs/benchmarks-history.md, "Throughput at concurrency 2").
 func moreProcsForNativeCalls() {
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
