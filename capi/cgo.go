@@ -5,11 +5,16 @@ package main
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include -O2
 #include "capi.h"
+
+extern char **environ;
+static char **capi_environ(void) { return environ; }
 */
 import "C"
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"runtime/debug"
 	"sync"
 	"unsafe"
@@ -59,6 +64,31 @@ var version = sync.OnceValue(func() *C.char {
 
 //export capi_version
 func capi_version() *C.char { return version() }
+
+// syncEnviron makes Go's environment the process's as it is now. A Go
+// library reads the environment once, when it is loaded; a host that sets
+// CARTON_* (or pip's) settings after that, as carton_go does from Python
+// (os.environ), expects the next carton_load to honour them.
+func syncEnviron() {
+	now := map[string]string{}
+	for p := C.capi_environ(); p != nil && *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(*p))) {
+		if k, v, ok := strings.Cut(C.GoString(*p), "="); ok {
+			now[k] = v
+		}
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "" {
+			if _, ok := now[k]; !ok {
+				os.Unsetenv(k)
+			}
+		}
+	}
+	for k, v := range now {
+		if cur, ok := os.LookupEnv(k); !ok || cur != v {
+			os.Setenv(k, v)
+		}
+	}
+}
 
 // goShape reads ndim dims at shape.
 func goShape(shape *C.int64_t, ndim C.size_t) ([]int64, error) {

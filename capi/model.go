@@ -29,6 +29,7 @@ func capi_load(path *C.char, opts *C.carton_load_options, out **C.carton_model, 
 		return fail(errOut, fmt.Errorf("%w: carton_load needs a path and somewhere to put the model", errInvalidArgument))
 	}
 	*out = nil
+	syncEnviron()
 	options, err := loadOptions(opts)
 	if err != nil {
 		return fail(errOut, err)
@@ -82,6 +83,7 @@ func capi_info(path *C.char, out **C.carton_model, errOut **C.char) (status C.in
 		return fail(errOut, fmt.Errorf("%w: carton_info needs a path and somewhere to put the info", errInvalidArgument))
 	}
 	*out = nil
+	syncEnviron()
 	info, err := carton.ModelInfo(context.Background(), C.GoString(path))
 	if err != nil {
 		return fail(errOut, err)

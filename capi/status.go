@@ -45,10 +45,10 @@ func statusOf(err error) int {
 		{carton.ErrInvalidInput, statusInvalidInput},
 		{carton.ErrInvalidTensor, statusInvalidInput},
 		{carton.ErrInvalidOption, statusInvalidOption},
+		{carton.ErrOffline, statusOffline}, // before the ErrNoRuntime it may come with
 		{carton.ErrNoRuntime, statusNoRuntime},
 		{carton.ErrUnknownRunner, statusUnknownRunner},
 		{carton.ErrPlatform, statusPlatform},
-		{carton.ErrOffline, statusOffline},
 		{carton.ErrRemoteChanged, statusRemote},
 		{carton.ErrRemoteStalled, statusRemote},
 		{carton.ErrMalformed, statusMalformed},

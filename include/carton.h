@@ -109,7 +109,10 @@ typedef struct carton_load_options {
 } carton_load_options;
 
 /* Loads the carton at path (a file, an unpacked carton's directory, or an
- * http(s) URL); opts may be NULL. On success *out is the model. */
+ * http(s) URL); opts may be NULL. On success *out is the model. carton's
+ * environment settings (CARTON_CACHE_DIR, CARTON_PYTHON, CARTON_OFFLINE,
+ * pip's index settings, ...) are read from the process environment as it
+ * is at this call. */
 carton_status carton_load(const char *path, const carton_load_options *opts, carton_model **out, char **err);
 
 /* Closes the model and frees the handle; NULL is allowed. Outputs of the

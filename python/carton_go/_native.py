@@ -77,6 +77,12 @@ def _declare(lib):
 
 def load_library():
     path = _library_path()
+    # Runtimes pip installed beside carton_go (onnxruntime, torch,
+    # tensorflow-cpu) are found through this interpreter unless
+    # CARTON_PYTHON says which to ask; libcarton reads the environment
+    # when it is loaded.
+    if sys.executable and "CARTON_PYTHON" not in os.environ:
+        os.environ["CARTON_PYTHON"] = sys.executable
     try:
         # CDLL releases the GIL for the length of every call: inference on
         # one thread does not stop Python code on the others.

@@ -159,3 +159,16 @@ def test_errors(packed, tmp_path):
         with pytest.raises(TypeError):
             m.infer_sync({"x": x.astype(np.complex64)})
         assert_outputs(m.infer_sync({"x": x}), "onnx/matmul_add")
+
+
+def test_environment_is_read_at_each_load(packed, tmp_path, monkeypatch):
+    """libcarton was loaded at import; a CARTON_* setting made afterwards
+    in os.environ still applies to the next load."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CARTON_CACHE_DIR", str(cache))
+    with carton.load_sync(packed("tensorflow/dense")) as m:  # a SavedModel is extracted into the cache
+        assert_outputs(m.infer_sync(refs("tensorflow/dense", "in")), "tensorflow/dense")
+    assert (cache / "models").is_dir(), list(cache.iterdir()) if cache.exists() else "no cache"
+    monkeypatch.setenv("CARTON_OFFLINE", "1")
+    with pytest.raises(carton.OfflineError):  # no 9.9.9 anywhere, and no network to fetch one
+        carton.load_sync(packed("onnx/matmul_add.onnx"), override_required_framework_version="=9.9.9")
