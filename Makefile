@@ -50,16 +50,26 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_KSERVE_PYTHON=$(ABS_BUILD)/kserve-venv/bin/python \
 	CARTON_TEST_LIBCARTON=$(ABS_BUILD)/lib/$(LIBCARTON) \
 	CARTON_TEST_WASM_DIR=$(ABS_BUILD)/wasm \
-	CARTON_TEST_ARTIFACTS=$(ABS_BUILD)/test-artifacts
+	CARTON_TEST_ARTIFACTS=$(ABS_BUILD)/test-artifacts \
+	CARTON_TEST_PY_WHEELS=$(ABS_BUILD)/wheels/python
 
-.PHONY: arm64-check bench-serve leakcheck libcarton wheel test-python bench-python wasm setup-web proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
+.PHONY: arm64-check bench-serve leakcheck libcarton wheel test-python bench-python wasm setup-web setup-python-runner proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
-setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve setup-web
+setup: setup-onnx setup-torch setup-tensorflow setup-upstream setup-serve setup-web setup-python-runner
 	$(GO) mod download
 
 setup-torch: torch-apt $(TORCH_DIR)/build-version shims
 
 # Debian's libtorch and torch (for /usr/bin/python3, which makes the test models).
+# The python runner's tests: the numpy wheel upstream's test carton locks,
+# served to the runner by a loopback package index.
+NUMPY_LOCKED := numpy-1.25.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
+setup-python-runner: $(BUILD)/wheels/python/$(NUMPY_LOCKED)
+
+$(BUILD)/wheels/python/$(NUMPY_LOCKED): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
+	$(BUILD)/venv/bin/pip download --quiet --disable-pip-version-check numpy==1.25.0 --only-binary=:all: --no-deps \
+		--python-version 3.11 --platform manylinux2014_x86_64 -d $(BUILD)/wheels/python
+
 # Chromium (and valgrind, for make leakcheck) from apt: the browser test
 # drives web/ headless.
 setup-web:

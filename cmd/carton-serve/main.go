@@ -22,6 +22,7 @@ import (
 	"github.com/carton-run/carton"
 	_ "github.com/carton-run/carton/backend/libtorch"
 	_ "github.com/carton-run/carton/backend/onnx"
+	_ "github.com/carton-run/carton/backend/python"
 	_ "github.com/carton-run/carton/backend/tensorflow"
 	"github.com/carton-run/carton/serve"
 )

@@ -6,6 +6,7 @@ import (
 	// The runners this binary offers (noop is built into package backend).
 	_ "github.com/carton-run/carton/backend/libtorch"
 	_ "github.com/carton-run/carton/backend/onnx"
+	_ "github.com/carton-run/carton/backend/python"
 	_ "github.com/carton-run/carton/backend/tensorflow"
 )
 

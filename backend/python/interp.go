@@ -1,0 +1,195 @@
+package python
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
+)
+
+//go:embed bridge.py
+var bridgeSource string
+
+// ErrPython is the runner's sentinel for errors Python raised (it matches
+// backend.ErrFramework).
+var ErrPython = backend.FrameworkSentinel("python")
+
+// ErrOtherPython: the process already runs another libpython; CPython
+// cannot be initialised twice, nor two releases side by side.
+var ErrOtherPython = errors.New("another Python already runs in this process")
+
+// interp is the one embedded interpreter of the process.
+type interp struct {
+	lib, executable string
+	fn              struct {
+		gilEnsure, gilRelease, decRef, callObject, tupleNew, tupleSetItem uintptr
+		longFromLongLong, unicodeFromStringAndSize, unicodeAsUTF8AndSize  uintptr
+		errOccurred, errPrint                                             uintptr
+	}
+	bridge map[string]uintptr // the bridge's functions (PyObject*), owned forever
+}
+
+var (
+	the    *interp
+	theErr error
+	theMu  sync.Mutex // guards the choice of the interpreter
+)
+
+// interpreter starts the process's Python from lib (its shared libpython)
+// with the environment of executable, once; a later call for another lib
+// fails with ErrOtherPython.
+func interpreter(lib, executable string) (*interp, error) {
+	theMu.Lock()
+	defer theMu.Unlock()
+	if the != nil || theErr != nil {
+		if theErr != nil {
+			return nil, theErr
+		}
+		if the.lib != lib {
+			return nil, fmt.Errorf("%w: %s runs, %s was asked for", ErrOtherPython, the.lib, lib)
+		}
+		return the, nil
+	}
+	the, theErr = start(lib, executable)
+	return the, theErr
+}
+
+func start(lib, executable string) (*interp, error) {
+	h, err := purego.Dlopen(lib, purego.RTLD_NOW|purego.RTLD_GLOBAL) // extension modules resolve the C API here
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening %s: %v", backend.ErrNoRuntime, lib, err)
+	}
+	sym := func(name string) (uintptr, error) {
+		p, err := purego.Dlsym(h, name)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %s has no %s: %v", backend.ErrNoRuntime, lib, name, err)
+		}
+		return p, nil
+	}
+	it := &interp{lib: lib, executable: executable, bridge: map[string]uintptr{}}
+	table := map[string]*uintptr{
+		"PyGILState_Ensure": &it.fn.gilEnsure, "PyGILState_Release": &it.fn.gilRelease, "Py_DecRef": &it.fn.decRef,
+		"PyObject_CallObject": &it.fn.callObject, "PyTuple_New": &it.fn.tupleNew, "PyTuple_SetItem": &it.fn.tupleSetItem,
+		"PyLong_FromLongLong": &it.fn.longFromLongLong, "PyUnicode_FromStringAndSize": &it.fn.unicodeFromStringAndSize,
+		"PyUnicode_AsUTF8AndSize": &it.fn.unicodeAsUTF8AndSize, "PyErr_Occurred": &it.fn.errOccurred, "PyErr_Print": &it.fn.errPrint,
+	}
+	for name, p := range table {
+		if *p, err = sym(name); err != nil {
+			return nil, err
+		}
+	}
+	var init struct{ decodeLocale, setProgramName, initializeEx, saveThread, addModule, getDict, runString, getItem uintptr }
+	for name, p := range map[string]*uintptr{"Py_DecodeLocale": &init.decodeLocale, "Py_SetProgramName": &init.setProgramName,
+		"Py_InitializeEx": &init.initializeEx, "PyEval_SaveThread": &init.saveThread, "PyImport_AddModule": &init.addModule,
+		"PyModule_GetDict": &init.getDict, "PyRun_String": &init.runString, "PyDict_GetItemString": &init.getItem} {
+		if *p, err = sym(name); err != nil {
+			return nil, err
+		}
+	}
+	// Isolated from the user's environment: no PYTHON* variables, no user
+	// site directory; the interpreter's own environment (executable's
+	// site-packages) stays, behind the model's locked wheels.
+	for _, flag := range []string{"Py_IgnoreEnvironmentFlag", "Py_NoUserSiteDirectory", "Py_DontWriteBytecodeFlag"} {
+		p, err := sym(flag)
+		if err != nil {
+			return nil, err
+		}
+		*(*int32)(dlopen.Pointer(p)) = 1 // a C global of libpython's
+	}
+	runtime.LockOSThread() // the thread that initialises holds the GIL until SaveThread
+	defer runtime.UnlockOSThread()
+	if executable != "" {
+		name := dlopen.CString(executable)
+		w := dlopen.Call(init.decodeLocale, uintptr(unsafe.Pointer(&name[0])), 0)
+		runtime.KeepAlive(name)
+		if w != 0 {
+			dlopen.Call(init.setProgramName, w) // kept by Python: never freed
+		}
+	}
+	dlopen.Call(init.initializeEx, 0) // 0: leave signal handling to Go
+	modName := dlopen.CString("_carton_bridge")
+	mod := dlopen.Call(init.addModule, uintptr(unsafe.Pointer(&modName[0])))
+	if mod == 0 {
+		return nil, fmt.Errorf("%w: cannot make the bridge module", ErrPython)
+	}
+	dict := dlopen.Call(init.getDict, mod)
+	src := dlopen.CString(bridgeSource)
+	const fileInput = 257 // Py_file_input
+	res := dlopen.Call(init.runString, uintptr(unsafe.Pointer(&src[0])), fileInput, dict, dict)
+	runtime.KeepAlive(src)
+	if res == 0 {
+		dlopen.Call(it.fn.errPrint)
+		return nil, fmt.Errorf("%w: the bridge did not run (see stderr)", ErrPython)
+	}
+	dlopen.Call(it.fn.decRef, res)
+	for _, name := range []string{"load", "unload", "infer", "release"} {
+		n := dlopen.CString(name)
+		f := dlopen.Call(init.getItem, dict, uintptr(unsafe.Pointer(&n[0]))) // borrowed from the module, which lives forever
+		runtime.KeepAlive(n)
+		if f == 0 {
+			return nil, fmt.Errorf("%w: the bridge has no %s", ErrPython, name)
+		}
+		it.bridge[name] = f
+	}
+	dlopen.Call(init.saveThread) // release the GIL: every call takes it with PyGILState_Ensure
+	return it, nil
+}
+
+// arg is an argument of a bridge call: a string or an int.
+type arg any
+
+// call runs bridge function name(args...) with the GIL held on a locked
+// thread and returns the str it returns.
+func (it *interp) call(name string, args ...arg) (string, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	state := dlopen.Call(it.fn.gilEnsure)
+	defer dlopen.Call(it.fn.gilRelease, state)
+	tuple := dlopen.Call(it.fn.tupleNew, uintptr(len(args)))
+	if tuple == 0 {
+		return "", fmt.Errorf("%w: out of memory", ErrPython)
+	}
+	defer dlopen.Call(it.fn.decRef, tuple)
+	for i, a := range args {
+		var obj uintptr
+		switch v := a.(type) {
+		case string:
+			b := []byte(v)
+			var p uintptr
+			if len(b) > 0 {
+				p = uintptr(unsafe.Pointer(&b[0]))
+			}
+			obj = dlopen.Call(it.fn.unicodeFromStringAndSize, p, uintptr(len(b)))
+			runtime.KeepAlive(b)
+		case int:
+			obj = dlopen.Call(it.fn.longFromLongLong, uintptr(v))
+		default:
+			return "", fmt.Errorf("bridge argument %T", a)
+		}
+		if obj == 0 {
+			dlopen.Call(it.fn.errPrint)
+			return "", fmt.Errorf("%w: cannot convert argument %d", ErrPython, i)
+		}
+		dlopen.Call(it.fn.tupleSetItem, tuple, uintptr(i), obj) // steals obj
+	}
+	res := dlopen.Call(it.fn.callObject, it.bridge[name], tuple)
+	if res == 0 {
+		dlopen.Call(it.fn.errPrint)
+		return "", fmt.Errorf("%w: the bridge's %s raised (see stderr)", ErrPython, name)
+	}
+	defer dlopen.Call(it.fn.decRef, res)
+	n := new(int64) // Py_ssize_t
+	p := dlopen.Call(it.fn.unicodeAsUTF8AndSize, res, uintptr(unsafe.Pointer(n)))
+	if p == 0 {
+		dlopen.Call(it.fn.errPrint)
+		return "", fmt.Errorf("%w: the bridge's %s returned no str", ErrPython, name)
+	}
+	return string(unsafe.Slice((*byte)(dlopen.Pointer(p)), int(*n))), nil
+}

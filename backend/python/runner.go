@@ -1,0 +1,245 @@
+package python
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/carton-run/carton/backend"
+	"github.com/carton-run/carton/dlopen"
+	"github.com/carton-run/carton/tensor"
+)
+
+func init() { backend.Register(Runner{}) }
+
+// Runner is the python runner: upstream Carton's Python models, run by an
+// embedded CPython.
+type Runner struct{}
+
+func (Runner) Name() string      { return "python" }
+func (Runner) Framework() string { return "python" }
+
+// Runtimes lists the Pythons with a shared libpython (discover.go).
+func (Runner) Runtimes(ctx context.Context, hints backend.Hints) ([]backend.Runtime, error) {
+	_, rts, err := installs(ctx, hints)
+	return rts, err
+}
+
+// options are the runner options: upstream's entrypoint_package and
+// entrypoint_fn, and model.* passed to the entrypoint without the prefix.
+type options struct {
+	pkg, fn string
+	kwargs  map[string]any
+}
+
+func parseOptions(opts map[string]any) (options, error) {
+	o := options{kwargs: map[string]any{}}
+	for k, v := range opts {
+		switch {
+		case k == "entrypoint_package" || k == "entrypoint_fn":
+			s, ok := v.(string)
+			if !ok || s == "" {
+				return o, fmt.Errorf("%w: %s = %v: want a non-empty string", backend.ErrInvalidOption, k, v)
+			}
+			if k == "entrypoint_package" {
+				o.pkg = s
+			} else {
+				o.fn = s
+			}
+		case strings.HasPrefix(k, "model."):
+			o.kwargs[strings.TrimPrefix(k, "model.")] = v
+		default:
+			return o, fmt.Errorf("%w: unknown option %q (known: entrypoint_package, entrypoint_fn, model.*)", backend.ErrInvalidOption, k)
+		}
+	}
+	if o.pkg == "" || o.fn == "" {
+		return o, fmt.Errorf("%w: the python runner needs entrypoint_package and entrypoint_fn (the module in model/ and the function that returns the model)", backend.ErrInvalidOption)
+	}
+	return o, nil
+}
+
+var packageSeq atomic.Int64
+
+// Load imports the model's entrypoint package in the process's Python
+// and calls its entrypoint function.
+func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Session, error) {
+	if req.Device != "" && req.Device != "cpu" {
+		return nil, fmt.Errorf("%w: device %q: the python runner leaves devices to the model's code; load it on cpu", backend.ErrInvalidOption, req.Device)
+	}
+	o, err := parseOptions(req.Opts)
+	if err != nil {
+		return nil, err
+	}
+	if req.ModelDir == "" {
+		return nil, fmt.Errorf("%w: the python runner needs the model's files extracted", backend.ErrModel)
+	}
+	ins, _, err := installs(ctx, backend.Hints{RuntimePath: req.Runtime.Path})
+	if err != nil || len(ins) == 0 {
+		return nil, fmt.Errorf("%w: %s: %v", backend.ErrNoRuntime, req.Runtime.Path, err)
+	}
+	in := ins[0]
+	paths, err := lockedWheels(ctx, req.ModelDir, in)
+	if err != nil {
+		return nil, err
+	}
+	it, err := interpreter(in.Lib, in.Executable)
+	if err != nil {
+		return nil, err
+	}
+	// The model directory becomes a package of a name of its own, so that
+	// two models' modules never meet in sys.modules.
+	root, err := os.MkdirTemp("", "carton-python-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
+	}
+	pkg := fmt.Sprintf("_carton_model_%d", packageSeq.Add(1))
+	abs, err := filepath.Abs(req.ModelDir)
+	if err == nil {
+		err = os.Symlink(abs, filepath.Join(root, pkg))
+	}
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("%w: %w", backend.ErrModel, err)
+	}
+	kwargs, _ := json.Marshal(o.kwargs)
+	pathsJSON, _ := json.Marshal(paths)
+	out, err := it.call("load", root, pkg+"."+o.pkg, o.fn, string(kwargs), string(pathsJSON))
+	if err == nil {
+		var res struct {
+			Token int          `json:"token"`
+			Error *pythonError `json:"error"`
+		}
+		if err = json.Unmarshal([]byte(out), &res); err == nil {
+			if res.Error != nil {
+				err = fmt.Errorf("%w: importing %s and calling %s(): %w", backend.ErrModel, o.pkg, o.fn, res.Error)
+			} else {
+				return &session{it: it, token: res.Token, root: root}, nil
+			}
+		}
+	}
+	os.RemoveAll(root)
+	return nil, err
+}
+
+// pythonError is an exception Python raised, with its traceback.
+type pythonError struct {
+	Type      string `json:"type"`
+	Message   string `json:"message"`
+	Traceback string `json:"traceback"`
+}
+
+func (e *pythonError) Error() string {
+	return fmt.Sprintf("%s: %s\n%s", e.Type, e.Message, strings.TrimRight(e.Traceback, "\n"))
+}
+func (e *pythonError) Unwrap() error { return ErrPython }
+
+type session struct {
+	it     *interp
+	token  int
+	root   string
+	closed sync.Once
+}
+
+// spec is a tensor as the bridge reads and writes it.
+type spec struct {
+	Name    string   `json:"name"`
+	DType   string   `json:"dtype"`
+	Shape   []int64  `json:"shape"`
+	Addr    uintptr  `json:"addr,omitempty"`
+	NBytes  int      `json:"nbytes,omitempty"`
+	Strings []string `json:"strings,omitempty"`
+}
+
+// Infer hands Python arrays over the inputs' memory (read during the
+// call: a model that keeps an input array after returning must copy it)
+// and takes the outputs' memory as it is, until the tensors are released.
+func (s *session) Infer(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	specs := make([]spec, 0, len(inputs))
+	for name, t := range inputs {
+		sp := spec{Name: name, DType: t.DType().String(), Shape: t.Shape()}
+		if t.DType() == tensor.String {
+			sp.Strings, _ = t.Strings()
+		} else {
+			sp.Addr, sp.NBytes = uintptr(t.Pointer()), t.ByteLen()
+		}
+		specs = append(specs, sp)
+	}
+	in, _ := json.Marshal(specs)
+	out, err := s.it.call("infer", s.token, string(in))
+	runtime.KeepAlive(inputs) // Python read their memory during the call
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Outputs []spec       `json:"outputs"`
+		Kept    int          `json:"kept"`
+		Error   *pythonError `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return fmt.Errorf("%w: %w", ErrPython, err)
+	}
+	if res.Error != nil {
+		return fmt.Errorf("%w: %w", backend.ErrFramework, res.Error)
+	}
+	var owner *kept
+	for _, o := range res.Outputs {
+		if o.DType != "string" {
+			if owner == nil {
+				owner = &kept{it: s.it, token: res.Kept}
+			}
+			owner.n.Add(1)
+		}
+	}
+	for _, o := range res.Outputs {
+		var t tensor.Tensor
+		var err error
+		if o.DType == "string" {
+			t, err = tensor.FromStrings(o.Shape, o.Strings)
+		} else {
+			var dt tensor.DType
+			if dt, err = tensor.ParseDType(o.DType); err == nil {
+				t, err = tensor.ForeignShared(dt, o.Shape, dlopen.Pointer(o.Addr), o.NBytes, owner) // numpy's memory
+			}
+		}
+		if err != nil {
+			for _, t := range outputs {
+				t.Release()
+			}
+			return fmt.Errorf("%w: output %q: %w", ErrPython, o.Name, err)
+		}
+		outputs[o.Name] = t
+	}
+	return nil
+}
+
+// kept is the arrays one call's numeric outputs live in: released in
+// Python when the last of those tensors is.
+type kept struct {
+	it    *interp
+	token int
+	n     atomic.Int32
+}
+
+func (k *kept) Release() {
+	if k.n.Add(-1) == 0 {
+		_, _ = k.it.call("release", k.token)
+	}
+}
+
+func (s *session) Close() error {
+	var err error
+	s.closed.Do(func() {
+		_, err = s.it.call("unload", s.token)
+		os.RemoveAll(s.root)
+	})
+	return err
+}
