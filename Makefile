@@ -51,7 +51,8 @@ RUNTIME_ENV = CARTON_NODE_MODULES=$(ABS_BUILD)/node_modules \
 	CARTON_TEST_LIBCARTON=$(ABS_BUILD)/lib/$(LIBCARTON) \
 	CARTON_TEST_WASM_DIR=$(ABS_BUILD)/wasm \
 	CARTON_TEST_ARTIFACTS=$(ABS_BUILD)/test-artifacts \
-	CARTON_TEST_PY_WHEELS=$(ABS_BUILD)/wheels/python
+	CARTON_TEST_PY_WHEELS=$(ABS_BUILD)/wheels/python \
+	CARTON_TEST_SKLEARN_PYTHON=$(ABS_BUILD)/sklearn-venv/bin/python
 
 .PHONY: arm64-check bench-serve leakcheck libcarton wheel test-python bench-python wasm setup-web setup-python-runner proto soak setup setup-onnx setup-serve setup-tensorflow setup-torch setup-upstream torch-apt shims build demo test vet fuzz bench dist dist-check clean
 
@@ -62,9 +63,17 @@ setup-torch: torch-apt $(TORCH_DIR)/build-version shims
 
 # Debian's libtorch and torch (for /usr/bin/python3, which makes the test models).
 # The python runner's tests: the numpy wheel upstream's test carton locks,
-# served to the runner by a loopback package index.
+# served to the runner by a loopback package index; scikit-learn.
 NUMPY_LOCKED := numpy-1.25.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-setup-python-runner: $(BUILD)/wheels/python/$(NUMPY_LOCKED)
+SKLEARN_VERSION := 1.9.1
+setup-python-runner: $(BUILD)/wheels/python/$(NUMPY_LOCKED) $(BUILD)/sklearn-venv/.sklearn-$(SKLEARN_VERSION)
+
+# scikit-learn in a plain venv: the sklearn test compares the python
+# runner's outputs with the same model run there.
+$(BUILD)/sklearn-venv/.sklearn-$(SKLEARN_VERSION):
+	test -x $(BUILD)/sklearn-venv/bin/python || $(PYTHON) -m venv $(BUILD)/sklearn-venv
+	$(BUILD)/sklearn-venv/bin/pip install --quiet --disable-pip-version-check scikit-learn==$(SKLEARN_VERSION)
+	touch $@
 
 $(BUILD)/wheels/python/$(NUMPY_LOCKED): $(BUILD)/venv/.onnxruntime-$(ORT_PY_VERSION)
 	$(BUILD)/venv/bin/pip download --quiet --disable-pip-version-check numpy==1.25.0 --only-binary=:all: --no-deps \

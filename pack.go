@@ -110,6 +110,9 @@ func Pack(ctx context.Context, modelPath, out string, opts PackOptions) (string,
 		if err := checkModel(ctx, runner, modelPath, entries, &cfg, !detected, opts.Fetch); err != nil {
 			return "", err
 		}
+		if entries, err = completeModel(ctx, runner, modelPath, entries, &cfg); err != nil {
+			return "", err
+		}
 	}
 	tensors := map[string]tensor.Tensor{}
 	cfg.SelfTests = nil
@@ -238,6 +241,32 @@ func declaredSpec(specs []format.TensorSpec, name string) (*format.TensorSpec, e
 // checkRegular makes sure a file to store under misc/ is a regular file.
 // checkModelPath refuses a model that is neither a regular file nor a
 // directory: reading a FIFO or a device (/dev/zero) blocks or never ends.
+// completeModel adds the files a runner makes for the model it packs
+// (backend.ModelCompleter), where the model has none of that name.
+func completeModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config) ([]format.Entry, error) {
+	c, ok := runner.(backend.ModelCompleter)
+	if !ok {
+		return entries, nil
+	}
+	if st, err := os.Stat(modelPath); err != nil || !st.IsDir() {
+		return entries, err
+	}
+	extra, err := c.CompleteModel(ctx, modelPath, cfg)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.Name] = true
+	}
+	for _, name := range format.SortedKeys(extra) {
+		if full := "model/" + name; !have[full] {
+			entries = append(entries, format.Entry{Name: full, Data: extra[name]})
+		}
+	}
+	return entries, nil
+}
+
 func checkModelPath(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {

@@ -108,6 +108,22 @@ type Session interface {
 
 // ModelFileNamer is implemented by runners that expect the model at a fixed
 // name under model/ (e.g. model.onnx); Pack uses it for single-file models.
+// StreamSession is a Session whose model may answer one call with several
+// output maps in turn (a python model returning an iterator).
+type StreamSession interface {
+	InferStream(ctx context.Context, inputs map[string]tensor.Tensor) (Stream, error)
+}
+
+// Stream is one call's outputs, step by step. The inputs must stay alive
+// until it is closed.
+type Stream interface {
+	// Next stores the next step's outputs in outputs; false when the model
+	// has no more.
+	Next(ctx context.Context, outputs map[string]tensor.Tensor) (bool, error)
+	// Close ends the stream, telling the model to stop where it can.
+	Close() error
+}
+
 type ModelFileNamer interface {
 	ModelFileName() string
 }
@@ -144,6 +160,15 @@ func OpenModelFile(path string) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	return f, st.Size(), nil
+}
+
+// ModelCompleter is a runner that adds files of its own to a model it
+// packs, besides the model's files: the python runner's lock of the
+// model's requirements. CompleteModel gets the model directory and the
+// carton's config, and returns files by model-relative, slash-separated
+// name; a file the model already has is not replaced.
+type ModelCompleter interface {
+	CompleteModel(ctx context.Context, modelDir string, cfg *format.Config) (map[string][]byte, error)
 }
 
 // SpecInspector is implemented by runners that can read input and output

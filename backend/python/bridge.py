@@ -3,14 +3,17 @@
 # release with plain arguments (str, int) and gets JSON back, so that the
 # Go side needs few of the C API's functions; tensors travel as addresses.
 import ctypes
+import glob
 import importlib
 import itertools
 import json
+import os
 import sys
 import traceback
 
 _models = {}  # token -> the model object the entrypoint returned
 _kept = {}  # token -> arrays whose memory Go tensors use
+_streams = {}  # token -> _Stream
 _tokens = itertools.count(1)
 
 _DTYPES = {"float32": "<f4", "float64": "<f8", "int8": "|i1", "int16": "<i2", "int32": "<i4", "int64": "<i8",
@@ -23,11 +26,45 @@ def _error(e):
                                  "traceback": "".join(traceback.format_exception(e))}})
 
 
+def _top_level(dist_info):
+    """The top-level modules a wheel's .dist-info says it installs."""
+    top = os.path.join(dist_info, "top_level.txt")
+    if os.path.exists(top):
+        with open(top) as f:
+            return {line.strip() for line in f if line.strip()}
+    names = set()
+    with open(os.path.join(dist_info, "RECORD")) as f:
+        for line in f:
+            first = line.split(",", 1)[0].split("/", 1)[0]
+            if first and not first.endswith((".dist-info", ".data")) and first != "..":
+                names.add(first[:-3] if first.endswith(".py") else first)
+    return names
+
+
+def _check_conflicts(paths):
+    """Refuses wheels whose modules another model already imported from
+    elsewhere: a process has one version of a package."""
+    problems = []
+    for p in paths:
+        root = os.path.realpath(p) + os.sep
+        for info in sorted(glob.glob(os.path.join(p, "*.dist-info"))):
+            for mod in sorted(_top_level(info)):
+                m = sys.modules.get(mod)
+                where = getattr(m, "__file__", None) if m is not None else None
+                if where and not os.path.realpath(where).startswith(root):
+                    problems.append(f"{mod} of {os.path.basename(info)[:-len('.dist-info')]} is already imported from {where}")
+    if problems:
+        raise ImportError("the model's locked packages conflict with packages another model of this process imported "
+                          "(a process runs one version of a package; load this model in another process): " + "; ".join(problems))
+
+
 def load(package_dir, module, fn, opts_json, paths_json):
     """Imports module (package_dir's model package), calls fn(**opts), and
     returns {"token": N}; paths go first on sys.path."""
     try:
-        for p in reversed([package_dir] + (json.loads(paths_json) or [])):
+        paths = json.loads(paths_json) or []
+        _check_conflicts(paths)
+        for p in reversed([package_dir] + paths):
             if p not in sys.path:
                 sys.path.insert(0, p)
         importlib.invalidate_caches()
@@ -57,37 +94,121 @@ def _array(np, spec):
     return np.frombuffer(buf, dtype=_DTYPES[spec["dtype"]]).reshape(spec["shape"])
 
 
-def infer(token, specs_json):
-    """Runs the model on arrays over the inputs' memory; returns the
-    outputs: numeric ones as addresses into arrays kept until release."""
+def _describe(np, out):
+    """Describes a dict of outputs; numeric arrays are kept until release."""
+    if not isinstance(out, dict):
+        raise TypeError(f"the model returned {type(out).__name__}, not a dict of arrays")
+    keep, described = [], []
+    for name, value in out.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind in "USO":
+            flat = [v.decode() if isinstance(v, bytes) else str(v) for v in arr.ravel().tolist()]
+            described.append({"name": name, "dtype": "string", "shape": list(arr.shape), "strings": flat})
+            continue
+        if arr.dtype.byteorder == ">" or arr.dtype.str not in _NAMES:
+            swapped = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+            if swapped.str not in _NAMES:
+                raise TypeError(f"output {name!r}: carton has no dtype for numpy's {arr.dtype}")
+            arr = arr.astype(swapped)
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)  # the one copy a strided output costs
+        keep.append(arr)
+        described.append({"name": name, "dtype": _NAMES[arr.dtype.str], "shape": list(arr.shape),
+                          "addr": arr.__array_interface__["data"][0], "nbytes": arr.nbytes})
+    kept = 0
+    if keep:
+        kept = next(_tokens)
+        _kept[kept] = keep
+    return json.dumps({"outputs": described, "kept": kept})
+
+
+class _Stream:
+    """A model's iterator (sync or async) of output dicts, with the input
+    arrays it may still read."""
+
+    def __init__(self, it, inputs):
+        self.it, self.inputs, self.loop = it, inputs, None
+        if hasattr(it, "__anext__"):
+            import asyncio
+            self.loop = asyncio.new_event_loop()
+
+    def next(self):
+        try:
+            if self.loop is not None:
+                return self.loop.run_until_complete(self.it.__anext__())
+            return next(self.it)
+        except (StopIteration, StopAsyncIteration):
+            return None
+
+    def close(self):
+        try:
+            if self.loop is not None:
+                if hasattr(self.it, "aclose"):
+                    self.loop.run_until_complete(self.it.aclose())
+                self.loop.close()
+            elif hasattr(self.it, "close"):
+                self.it.close()
+        finally:
+            self.inputs = None
+
+
+def _stream_of(out, inputs):
+    if hasattr(out, "__anext__") or hasattr(out, "__next__"):
+        return _Stream(out, inputs)
+    if hasattr(out, "__aiter__"):
+        return _Stream(out.__aiter__(), inputs)
+    return None
+
+
+def infer(token, specs_json, stream):
+    """Runs the model on arrays over the inputs' memory; returns its
+    outputs (numeric ones as addresses into arrays kept until release), or
+    with stream a token for next_step when the model returned an iterator
+    (without stream, an iterator's last step)."""
     try:
         import numpy as np
         inputs = {s["name"]: _array(np, s) for s in json.loads(specs_json)}
         out = _models[token].infer_with_tensors(inputs)
         if not isinstance(out, dict):
-            raise TypeError(f"infer_with_tensors returned {type(out).__name__}, not a dict of arrays")
-        keep, described = [], []
-        for name, value in out.items():
-            arr = np.asarray(value)
-            if arr.dtype.kind in "USO":
-                flat = [v.decode() if isinstance(v, bytes) else str(v) for v in arr.ravel().tolist()]
-                described.append({"name": name, "dtype": "string", "shape": list(arr.shape), "strings": flat})
-                continue
-            if arr.dtype.byteorder == ">" or arr.dtype.str not in _NAMES:
-                swapped = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-                if swapped.str not in _NAMES:
-                    raise TypeError(f"output {name!r}: carton has no dtype for numpy's {arr.dtype}")
-                arr = arr.astype(swapped)
-            if not arr.flags.c_contiguous:
-                arr = np.ascontiguousarray(arr)  # the one copy a strided output costs
-            keep.append(arr)
-            described.append({"name": name, "dtype": _NAMES[arr.dtype.str], "shape": list(arr.shape),
-                              "addr": arr.__array_interface__["data"][0], "nbytes": arr.nbytes})
-        kept = 0
-        if keep:
-            kept = next(_tokens)
-            _kept[kept] = keep
-        return json.dumps({"outputs": described, "kept": kept})
+            st = _stream_of(out, inputs)
+            if st is None:
+                raise TypeError(f"infer_with_tensors returned {type(out).__name__}, not a dict of arrays nor an iterator of them")
+            if stream:
+                t = next(_tokens)
+                _streams[t] = st
+                return json.dumps({"stream": t})
+            last = None
+            try:
+                while (step := st.next()) is not None:
+                    last = step
+            finally:
+                st.close()
+            if last is None:
+                raise ValueError("the model's iterator yielded nothing")
+            out = last
+        return _describe(np, out)
+    except BaseException as e:  # everything goes back to Go as an error
+        return _error(e)
+
+
+def next_step(token):
+    """The next step of a stream: {"outputs", "kept"}, or {"done": true}."""
+    try:
+        import numpy as np
+        step = _streams[token].next()
+        if step is None:
+            return json.dumps({"done": True})
+        return _describe(np, step)
+    except BaseException as e:
+        return _error(e)
+
+
+def close_stream(token):
+    st = _streams.pop(token, None)
+    try:
+        if st is not None:
+            st.close()
+        return ""
     except BaseException as e:
         return _error(e)
 

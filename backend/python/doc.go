@@ -27,8 +27,11 @@
 // for another Python version in the same process fails with
 // ErrOtherPython. Modules are shared by every model of the process, as in
 // any Python process: each model's directory is imported as a package of
-// its own name, but two models locking different versions of one package
-// get whichever was imported first.
+// its own name, and a model whose locked packages another model already
+// imported from elsewhere is refused at Load (one version of a package
+// per process). Pack writes the lock of a model's requirements.txt
+// (CompleteModel, through pip); a model returning an iterator of dicts
+// streams (InferStream).
 //
 // # Memory
 //

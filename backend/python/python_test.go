@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/carton-run/carton"
 	"github.com/carton-run/carton/backend/python"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/npy"
 	"github.com/carton-run/carton/internal/testneed"
 	"github.com/carton-run/carton/tensor"
 )
@@ -198,4 +200,244 @@ def get_model():
 
 	_, err = carton.Load(ctx, packPython(t, echoModel, map[string]any{"bogus": "x"}))
 	assert.ErrorIs(t, err, carton.ErrInvalidOption)
+}
+
+// inSubprocess runs test in a process of its own (the embedded
+// interpreter's modules are the process's) and reports whether this is
+// that process; the parent passes or fails with it.
+func inSubprocess(t *testing.T, test string) bool {
+	if os.Getenv("CARTON_TEST_IN_SUBPROCESS") == test {
+		return true
+	}
+	if os.Getenv("CARTON_TEST_SKLEARN_PYTHON") == "" {
+		testneed.Need(t, "needs $CARTON_TEST_SKLEARN_PYTHON, a Python with scikit-learn 1.9.1 (make setup)", errors.New("unset"))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), "CARTON_TEST_IN_SUBPROCESS="+test)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err)
+	return false
+}
+
+// copyDir copies the files of src (flat) into a new directory.
+func copyDir(t *testing.T, src string) string {
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644))
+	}
+	return dst
+}
+
+// packSklearn packs testdata/sklearn: Pack has pip lock its
+// requirements.txt against the configured package index.
+func packSklearn(t *testing.T) string {
+	out := filepath.Join(t.TempDir(), "sklearn.carton")
+	cfg := pythonConfig()
+	cfg.Runner.Opts["model.c"] = 0.5
+	_, err := carton.Pack(context.Background(), copyDir(t, "testdata/sklearn"), out, carton.PackOptions{Config: cfg})
+	testneed.Runtime(t, err)
+	require.NoError(t, err)
+	c, err := format.Open(out, format.OpenOptions{})
+	require.NoError(t, err)
+	defer c.Close()
+	lock, err := c.ReadFile("model/.carton/carton.lock")
+	require.NoError(t, err, "Pack writes the lock")
+	assert.Contains(t, string(lock), "scikit_learn-1.9.1-")
+	assert.Contains(t, string(lock), "python_version = '3.11'")
+	return out
+}
+
+// A scikit-learn pipeline packed with its requirements.txt: Pack locks
+// them through pip, Load fetches the locked wheels from the package index
+// into the cache, and the outputs are sklearn's own (the same model run
+// by a plain Python with scikit-learn installed). In a process of its own:
+// the interpreter's modules are the process's.
+func TestSklearnPipeline(t *testing.T) {
+	if !inSubprocess(t, "TestSklearnPipeline") {
+		return
+	}
+	ctx := context.Background()
+	path := packSklearn(t)
+	m, err := carton.Load(ctx, path)
+	require.NoError(t, err)
+	defer m.Close()
+	xs := []float64{5.1, 3.5, 1.4, 0.2, 6.2, 2.9, 4.3, 1.3, 7.7, 3.0, 6.1, 2.3, 5.0, 2.0, 3.5, 1.0, 6.0, 3.4, 4.5, 1.6, 4.9, 3.1, 1.5, 0.1}
+	x, err := tensor.From(tensor.Shape{6, 4}, xs)
+	require.NoError(t, err)
+	out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	xFile := filepath.Join(dir, "x.npy")
+	require.NoError(t, writeNpy(xFile, x))
+	run := exec.Command(os.Getenv("CARTON_TEST_SKLEARN_PYTHON"), "testdata/sklearn_expected.py", "testdata/sklearn", xFile, "0.5", dir)
+	res, err := run.CombinedOutput()
+	require.NoError(t, err, "%s", res)
+	want := refdata(t, dir)
+	assert.Equal(t, tensor.MustView[int64](want["label"]), tensor.MustView[int64](out["label"]))
+	assert.InDeltaSlice(t, tensor.MustView[float64](want["proba"]), tensor.MustView[float64](out["proba"]), 1e-12)
+	t.Logf("labels %v", tensor.MustView[int64](out["label"]))
+}
+
+// Two models of one process locking different versions of a package: the
+// second is refused, naming the package and where the first came from.
+func TestConflictingLocksAreRefused(t *testing.T) {
+	if !inSubprocess(t, "TestConflictingLocksAreRefused") {
+		return
+	}
+	sklearn := packSklearn(t) // locks today's numpy, fetched from the real index
+	isolated(t)               // upstream's carton locks numpy 1.25.0, from the loopback index
+	ctx := context.Background()
+	up, err := carton.Load(ctx, "../../testdata/upstream/test.carton")
+	require.NoError(t, err)
+	defer up.Close()
+	os.Unsetenv("CARTON_PYPI_INDEX")
+	_, err = carton.Load(ctx, sklearn)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "numpy of numpy-")
+	assert.Contains(t, err.Error(), "one version of a package")
+}
+
+func writeNpy(path string, t tensor.Tensor) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := npy.Write(f, t); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// refdata reads dir's NAME.npy files.
+func refdata(t *testing.T, dir string) map[string]tensor.Tensor {
+	files, err := filepath.Glob(filepath.Join(dir, "*.npy"))
+	require.NoError(t, err)
+	out := map[string]tensor.Tensor{}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".npy")
+		if name == "x" {
+			continue
+		}
+		out[name], err = npy.ReadFile(f)
+		require.NoError(t, err)
+	}
+	return out
+}
+
+// Requirements pip cannot meet fail Pack, with pip's reason; a lock left
+// from other requirements is not silently replaced.
+func TestRequirementsThatCannotBeMet(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.py"), []byte(tinyModel), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("numpy==0.0.1\n"), 0o644))
+	_, err := carton.Pack(context.Background(), dir, filepath.Join(t.TempDir(), "m.carton"), carton.PackOptions{Config: pythonConfig()})
+	testneed.Runtime(t, err)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "pip cannot resolve")
+	assert.Contains(t, err.Error(), "numpy==0.0.1")
+
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".carton"), 0o755))
+	stale := "orig_deps_hash = '" + strings.Repeat("0", 64) + "'\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".carton", "carton.lock"), []byte(stale), 0o644))
+	_, err = carton.Pack(context.Background(), dir, filepath.Join(t.TempDir(), "m.carton"), carton.PackOptions{Config: pythonConfig()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is for another requirements.txt")
+	b, _ := os.ReadFile(filepath.Join(dir, ".carton", "carton.lock"))
+	assert.Equal(t, stale, string(b), "the user's lock is left alone")
+}
+
+const streamingModel = `
+import asyncio
+import numpy as np
+
+closed = []
+
+class Model:
+    def __init__(self, asynchronous):
+        self.asynchronous = asynchronous
+
+    def infer_with_tensors(self, tensors):
+        if tensors["x"][0] < 0:
+            return {"closed": np.array(len(closed), dtype=np.int64)}
+        return self.agen(tensors) if self.asynchronous else self.gen(tensors)
+
+    def gen(self, tensors):
+        try:
+            for i in range(3):
+                yield {"step": np.array([i], dtype=np.int64), "x": tensors["x"] * (i + 1)}
+        finally:
+            closed.append(1)
+
+    async def agen(self, tensors):
+        try:
+            for i in range(3):
+                await asyncio.sleep(0)
+                yield {"step": np.array([i], dtype=np.int64), "x": tensors["x"] * (i + 1)}
+        finally:
+            closed.append(1)
+
+def get_model(asynchronous=False):
+    return Model(asynchronous)
+`
+
+// A model that yields several output dicts (a generator, or an async
+// generator): InferStream gives each step, leaving the loop early closes
+// the model's iterator, and Infer gives the last step.
+func TestStreamingModel(t *testing.T) {
+	isolated(t)
+	ctx := context.Background()
+	for _, async := range []bool{false, true} {
+		m, err := carton.Load(ctx, packPython(t, streamingModel, map[string]any{"model.asynchronous": async}))
+		testneed.Runtime(t, err)
+		require.NoError(t, err)
+		x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+		var steps [][]float32
+		for out, err := range m.InferStream(ctx, map[string]tensor.Tensor{"x": x}) {
+			require.NoError(t, err)
+			assert.Equal(t, []int64{int64(len(steps))}, tensor.MustView[int64](out["step"]))
+			steps = append(steps, append([]float32(nil), tensor.MustView[float32](out["x"])...))
+			m.ReleaseOutputs(out)
+		}
+		assert.Equal(t, [][]float32{{1, 2}, {2, 4}, {3, 6}}, steps, "async=%v", async)
+
+		for out, err := range m.InferStream(ctx, map[string]tensor.Tensor{"x": x}) {
+			require.NoError(t, err)
+			m.ReleaseOutputs(out)
+			break // closes the model's generator
+		}
+		neg, _ := tensor.From(tensor.Shape{1}, []float32{-1})
+		closed, err := m.Infer(ctx, map[string]tensor.Tensor{"x": neg})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{2}, tensor.MustView[int64](closed["closed"]), "both generators closed")
+
+		last, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+		require.NoError(t, err)
+		assert.Equal(t, []float32{3, 6}, tensor.MustView[float32](last["x"]), "Infer gives the last step")
+
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		n := 0
+		var lastErr error
+		for out, err := range m.InferStream(cctx, map[string]tensor.Tensor{"x": x}) {
+			if err != nil {
+				lastErr = err
+				break
+			}
+			n++
+			m.ReleaseOutputs(out)
+			cancel()
+		}
+		assert.Equal(t, 1, n)
+		assert.ErrorIs(t, lastErr, context.Canceled)
+		require.NoError(t, m.Close())
+	}
 }

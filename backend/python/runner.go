@@ -156,13 +156,8 @@ type spec struct {
 	Strings []string `json:"strings,omitempty"`
 }
 
-// Infer hands Python arrays over the inputs' memory (read during the
-// call: a model that keeps an input array after returning must copy it)
-// and takes the outputs' memory as it is, until the tensors are released.
-func (s *session) Infer(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// describe is the inputs as the bridge reads them.
+func describe(inputs map[string]tensor.Tensor) string {
 	specs := make([]spec, 0, len(inputs))
 	for name, t := range inputs {
 		sp := spec{Name: name, DType: t.DType().String(), Shape: t.Shape()}
@@ -173,22 +168,111 @@ func (s *session) Infer(ctx context.Context, inputs, outputs map[string]tensor.T
 		}
 		specs = append(specs, sp)
 	}
-	in, _ := json.Marshal(specs)
-	out, err := s.it.call("infer", s.token, string(in))
+	b, _ := json.Marshal(specs)
+	return string(b)
+}
+
+// Infer hands Python arrays over the inputs' memory (read during the
+// call: a model that keeps an input array after returning must copy it)
+// and takes the outputs' memory as it is, until the tensors are released.
+// A model that returns an iterator gives its last step.
+func (s *session) Infer(ctx context.Context, inputs, outputs map[string]tensor.Tensor) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	out, err := s.it.call("infer", s.token, describe(inputs), 0)
 	runtime.KeepAlive(inputs) // Python read their memory during the call
 	if err != nil {
 		return err
 	}
+	_, err = s.outputs(out, outputs)
+	return err
+}
+
+// InferStream starts the model on inputs; a model that returns a dict
+// makes a stream of one step.
+func (s *session) InferStream(ctx context.Context, inputs map[string]tensor.Tensor) (backend.Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := s.it.call("infer", s.token, describe(inputs), 1)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Stream int `json:"stream"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err == nil && res.Stream != 0 {
+		return &stream{s: s, token: res.Stream, inputs: inputs}, nil
+	}
+	return &stream{s: s, first: out}, nil
+}
+
+// stream is a model's iterator in Python, or one step already taken.
+type stream struct {
+	s      *session
+	token  int                      // the bridge's stream; 0 for a single step
+	inputs map[string]tensor.Tensor // kept alive: Python's arrays are over them
+	first  string                   // the single step's answer
+	done   bool
+}
+
+func (st *stream) Next(ctx context.Context, outputs map[string]tensor.Tensor) (bool, error) {
+	if st.done {
+		return false, nil
+	}
+	if st.token == 0 {
+		st.done = true
+		_, err := st.s.outputs(st.first, outputs)
+		return err == nil, err
+	}
+	out, err := st.s.it.call("next_step", st.token)
+	if err != nil {
+		return false, err
+	}
+	more, err := st.s.outputs(out, outputs)
+	if !more || err != nil {
+		st.done = true
+	}
+	return more && err == nil, err
+}
+
+func (st *stream) Close() error {
+	if st.token == 0 {
+		return nil
+	}
+	out, err := st.s.it.call("close_stream", st.token)
+	st.token, st.done = 0, true
+	runtime.KeepAlive(st.inputs)
+	st.inputs = nil
+	if err == nil && out != "" {
+		var res struct {
+			Error *pythonError `json:"error"`
+		}
+		if json.Unmarshal([]byte(out), &res) == nil && res.Error != nil {
+			err = fmt.Errorf("%w: closing the model's iterator: %w", backend.ErrFramework, res.Error)
+		}
+	}
+	return err
+}
+
+// outputs reads the bridge's answer into outputs: false for a stream's
+// end.
+func (s *session) outputs(out string, outputs map[string]tensor.Tensor) (bool, error) {
 	var res struct {
 		Outputs []spec       `json:"outputs"`
 		Kept    int          `json:"kept"`
+		Done    bool         `json:"done"`
 		Error   *pythonError `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return fmt.Errorf("%w: %w", ErrPython, err)
+		return false, fmt.Errorf("%w: %w", ErrPython, err)
 	}
 	if res.Error != nil {
-		return fmt.Errorf("%w: %w", backend.ErrFramework, res.Error)
+		return false, fmt.Errorf("%w: %w", backend.ErrFramework, res.Error)
+	}
+	if res.Done {
+		return false, nil
 	}
 	var owner *kept
 	for _, o := range res.Outputs {
@@ -214,11 +298,12 @@ func (s *session) Infer(ctx context.Context, inputs, outputs map[string]tensor.T
 			for _, t := range outputs {
 				t.Release()
 			}
-			return fmt.Errorf("%w: output %q: %w", ErrPython, o.Name, err)
+			clear(outputs)
+			return false, fmt.Errorf("%w: output %q: %w", ErrPython, o.Name, err)
 		}
 		outputs[o.Name] = t
 	}
-	return nil
+	return true, nil
 }
 
 // kept is the arrays one call's numeric outputs live in: released in

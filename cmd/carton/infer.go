@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,36 +85,75 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := narrowToDeclared(in, m.Info().Inputs); err != nil {
 		return err
 	}
-	out, err := m.Infer(ctx, in)
+	// A model may answer with several steps (a streaming python model):
+	// each is printed, and written as NAME.STEP.npy; one answer is NAME.npy.
+	next, stop := iter.Pull2(m.InferStream(ctx, in))
+	defer stop()
+	out, err, ok := next()
+	if !ok {
+		return fmt.Errorf("%w: the model answered nothing", carton.ErrFramework)
+	}
 	if err != nil {
 		return err
 	}
-	names := format.SortedKeys(out)
-	files := map[string]string{} // file name -> output name
-	for _, name := range names {
-		file := outputFileName(name)
-		if other, dup := files[file]; dup {
-			return fmt.Errorf("outputs %q and %q would both be written to %s", other, name, file)
-		}
-		files[file] = name
-		// Checked before anything is written: an output never replaces an
-		// input file or the carton.
-		if err := atomicfile.CheckNotInput(filepath.Join(*outDir, file), append(inputFiles, path)...); err != nil {
-			return fmt.Errorf("output %s: %w: %w", name, carton.ErrInvalidInput, err)
-		}
-	}
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		return err
-	}
+	following, ferr, more := next()
+	streaming := more // a second step, or an error after the first
 	if rt := m.Info().Runtime; rt != nil {
 		fmt.Fprintf(stdout, "ran on %s %s (%s%s)\n", rt.Framework, rt.Version, rt.Source, prefixed(" ", rt.Path))
 		if rt.Origin != "" {
 			fmt.Fprintf(stdout, "  downloaded from %s\n", rt.Origin)
 		}
 	}
+	for step := 1; ; step++ {
+		suffix := ""
+		if streaming {
+			suffix = fmt.Sprintf(".%d", step)
+			fmt.Fprintf(stdout, "step %d\n", step)
+		}
+		if err := writeOutputs(stdout, out, *outDir, suffix, append(inputFiles, path)); err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		if ferr != nil {
+			return ferr
+		}
+		out = following
+		following, ferr, more = next()
+	}
+}
+
+// writeOutputs writes each output to DIR/NAME<suffix>.npy, refusing a
+// file that is one of inputs, and prints a line for each; it releases the
+// outputs.
+func writeOutputs(stdout io.Writer, out map[string]tensor.Tensor, outDir, suffix string, inputs []string) error {
+	defer func() {
+		for _, t := range out {
+			t.Release()
+		}
+	}()
+	names := format.SortedKeys(out)
+	files := map[string]string{} // file name -> output name
 	for _, name := range names {
+		file := strings.TrimSuffix(outputFileName(name), ".npy") + suffix + ".npy"
+		if other, dup := files[file]; dup {
+			return fmt.Errorf("outputs %q and %q would both be written to %s", other, name, file)
+		}
+		files[file] = name
+		// Checked before anything is written: an output never replaces an
+		// input file or the carton.
+		if err := atomicfile.CheckNotInput(filepath.Join(outDir, file), inputs...); err != nil {
+			return fmt.Errorf("output %s: %w: %w", name, carton.ErrInvalidInput, err)
+		}
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	for _, file := range format.SortedKeys(files) {
+		name := files[file]
 		t := out[name]
-		path := filepath.Join(*outDir, outputFileName(name))
+		path := filepath.Join(outDir, file)
 		w, widened, err := npyWritable(t)
 		if err == nil {
 			err = writeNpyFile(path, w)
@@ -126,7 +166,6 @@ func runInfer(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			note = " (as float32: .npy has no bfloat16)"
 		}
 		fmt.Fprintf(stdout, "%s: %s%v %s -> %s%s\n", name, t.DType(), t.Shape(), summarize(t), path, note)
-		t.Release()
 	}
 	return nil
 }
