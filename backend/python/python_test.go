@@ -441,3 +441,51 @@ func TestStreamingModel(t *testing.T) {
 		require.NoError(t, m.Close())
 	}
 }
+
+// Upstream's own Python package (cartonml) reads a python carton we pack,
+// lock included: runner, framework version and entrypoint options as we
+// wrote them. (Its runners come from its servers, which this machine
+// cannot reach: it reads, it does not run.)
+func TestUpstreamReadsOurPythonCarton(t *testing.T) {
+	upstream := os.Getenv("CARTON_TEST_UPSTREAM_PYTHON")
+	if upstream == "" {
+		testneed.Need(t, "needs $CARTON_TEST_UPSTREAM_PYTHON, a Python with cartonml (make setup)", errors.New("unset"))
+	}
+	isolated(t) // pip resolves numpy==1.25.0 on the loopback index
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.py"), []byte(tinyModel), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("numpy==1.25.0\n"), 0o644))
+	path := filepath.Join(t.TempDir(), "ours.carton")
+	_, err := carton.Pack(context.Background(), dir, path, carton.PackOptions{Config: pythonConfig()})
+	testneed.Runtime(t, err)
+	require.NoError(t, err)
+	c, err := format.Open(path, format.OpenOptions{})
+	require.NoError(t, err)
+	lock, err := c.ReadFile("model/.carton/carton.lock")
+	c.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(lock), "e559c6afbca484072a98a51b6fa466aae785cfe89b69e8b856c3191bc8872a82", "the locked wheel's sha256")
+
+	out, err := exec.Command(upstream, "../../testdata/upstream/read_carton.py", path).Output()
+	require.NoError(t, err)
+	var got struct {
+		Runner struct {
+			RunnerName               string         `json:"runner_name"`
+			RequiredFrameworkVersion string         `json:"required_framework_version"`
+			Opts                     map[string]any `json:"opts"`
+		} `json:"runner"`
+	}
+	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+	assert.Equal(t, "python", got.Runner.RunnerName)
+	assert.Equal(t, "=3.11", got.Runner.RequiredFrameworkVersion)
+	assert.Equal(t, map[string]any{"entrypoint_package": "main", "entrypoint_fn": "get_model"}, got.Runner.Opts)
+
+	// And we run what we packed: the locked numpy from the index.
+	m, err := carton.Load(context.Background(), path)
+	require.NoError(t, err)
+	defer m.Close()
+	x, _ := tensor.From(tensor.Shape{2}, []float32{1, 2})
+	res, err := m.Infer(context.Background(), map[string]tensor.Tensor{"x": x})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{2, 3}, tensor.MustView[float32](res["y"]))
+}
