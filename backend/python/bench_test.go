@@ -64,3 +64,49 @@ func BenchmarkInferOverhead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSklearnPipeline: the scikit-learn pipeline of testdata/sklearn
+// through carton.Infer from Go, against the same model's
+// infer_with_tensors in a plain Python with scikit-learn
+// ($CARTON_TEST_SKLEARN_PYTHON), reported as python-ns/op.
+func BenchmarkSklearnPipeline(b *testing.B) {
+	skpy := os.Getenv("CARTON_TEST_SKLEARN_PYTHON")
+	if skpy == "" {
+		b.Skip("needs $CARTON_TEST_SKLEARN_PYTHON")
+	}
+	ctx := context.Background()
+	out := filepath.Join(b.TempDir(), "sklearn.carton")
+	cfg := pythonConfig()
+	if _, err := carton.Pack(ctx, "testdata/sklearn", out, carton.PackOptions{Config: cfg}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := carton.Load(ctx, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	xs := make([]float64, 64*4)
+	for i := range xs {
+		xs[i] = float64(i%7) + 0.5
+	}
+	x, _ := tensor.From(tensor.Shape{64, 4}, xs)
+	in := map[string]tensor.Tensor{"x": x}
+	for b.Loop() {
+		res, err := m.Infer(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.ReleaseOutputs(res)
+	}
+	b.StopTimer()
+	script := "import sys, time, numpy as np\nsys.path.insert(0, sys.argv[1])\nimport main\nm = main.get_model()\nx = {'x': (np.arange(256) % 7 + 0.5).reshape(64, 4)}\nn = 3000\nm.infer_with_tensors(x)\nt = time.perf_counter()\nfor _ in range(n): m.infer_with_tensors(x)\nprint((time.perf_counter() - t) / n * 1e9)\n"
+	res, err := exec.Command(skpy, "-c", script, "testdata/sklearn").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns, err := strconv.ParseFloat(strings.TrimSpace(string(res)), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(ns, "python-ns/op")
+}

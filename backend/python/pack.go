@@ -33,6 +33,10 @@ var lockMarkers = []string{"os_name", "sys_platform", "platform_machine", "platf
 // index (a local file) is bundled under .carton/bundled_wheels/<sha256>/.
 // A lock already there is kept if it is for this requirements.txt.
 func (Runner) CompleteModel(ctx context.Context, modelDir string, cfg *format.Config) (map[string][]byte, error) {
+	modelDir, err := filepath.Abs(modelDir) // pip runs in the model directory
+	if err != nil {
+		return nil, err
+	}
 	reqs, err := os.ReadFile(filepath.Join(modelDir, "requirements.txt"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // no requirements: nothing to lock

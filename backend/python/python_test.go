@@ -456,7 +456,10 @@ func TestUpstreamReadsOurPythonCarton(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.py"), []byte(tinyModel), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("numpy==1.25.0\n"), 0o644))
 	path := filepath.Join(t.TempDir(), "ours.carton")
-	_, err := carton.Pack(context.Background(), dir, path, carton.PackOptions{Config: pythonConfig()})
+	reader, err := filepath.Abs("../../testdata/upstream/read_carton.py")
+	require.NoError(t, err)
+	t.Chdir(filepath.Dir(dir)) // a relative model path, as a user types it
+	_, err = carton.Pack(context.Background(), filepath.Base(dir), path, carton.PackOptions{Config: pythonConfig()})
 	testneed.Runtime(t, err)
 	require.NoError(t, err)
 	c, err := format.Open(path, format.OpenOptions{})
@@ -466,7 +469,7 @@ func TestUpstreamReadsOurPythonCarton(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(lock), "e559c6afbca484072a98a51b6fa466aae785cfe89b69e8b856c3191bc8872a82", "the locked wheel's sha256")
 
-	out, err := exec.Command(upstream, "../../testdata/upstream/read_carton.py", path).Output()
+	out, err := exec.Command(upstream, reader, path).Output()
 	require.NoError(t, err)
 	var got struct {
 		Runner struct {
