@@ -41,21 +41,34 @@ def _top_level(dist_info):
     return names
 
 
+_provided = {}  # top-level module -> the wheel (name-version) a model's path gave it
+
+
 def _check_conflicts(paths):
-    """Refuses wheels whose modules another model already imported from
-    elsewhere: a process has one version of a package."""
-    problems = []
+    """Refuses wheels whose modules the process already imported in
+    another version: a process has one version of a package. The same
+    version from another copy (another cache) is the same package."""
+    problems, provides = [], {}
     for p in paths:
         root = os.path.realpath(p) + os.sep
         for info in sorted(glob.glob(os.path.join(p, "*.dist-info"))):
+            dist = os.path.basename(info)[:-len(".dist-info")]
+            version = dist.split("-", 1)[1] if "-" in dist else ""
             for mod in sorted(_top_level(info)):
+                provides[mod] = dist
                 m = sys.modules.get(mod)
                 where = getattr(m, "__file__", None) if m is not None else None
-                if where and not os.path.realpath(where).startswith(root):
-                    problems.append(f"{mod} of {os.path.basename(info)[:-len('.dist-info')]} is already imported from {where}")
+                if not where or os.path.realpath(where).startswith(root):
+                    continue
+                prior = _provided.get(mod)
+                if prior == dist or (prior is None and str(getattr(m, "__version__", "")) == version):
+                    continue
+                problems.append(f"{mod} of {dist} is already imported ({prior or getattr(m, '__version__', '?')}) from {where}")
     if problems:
         raise ImportError("the model's locked packages conflict with packages another model of this process imported "
                           "(a process runs one version of a package; load this model in another process): " + "; ".join(problems))
+    for mod, dist in provides.items():
+        _provided.setdefault(mod, dist)
 
 
 def load(package_dir, module, fn, opts_json, paths_json):

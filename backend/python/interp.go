@@ -29,9 +29,10 @@ var ErrOtherPython = errors.New("another Python already runs in this process")
 type interp struct {
 	lib, executable string
 	fn              struct {
-		gilEnsure, gilRelease, decRef, callObject, tupleNew, tupleSetItem uintptr
-		longFromLongLong, unicodeFromStringAndSize, unicodeAsUTF8AndSize  uintptr
-		errOccurred, errPrint                                             uintptr
+		gilEnsure, decRef, callObject, tupleNew, tupleSetItem            uintptr
+		thisThreadState, restoreThread, saveThread                       uintptr
+		longFromLongLong, unicodeFromStringAndSize, unicodeAsUTF8AndSize uintptr
+		errOccurred, errPrint                                            uintptr
 	}
 	bridge map[string]uintptr // the bridge's functions (PyObject*), owned forever
 }
@@ -75,10 +76,12 @@ func start(lib, executable string) (*interp, error) {
 	}
 	it := &interp{lib: lib, executable: executable, bridge: map[string]uintptr{}}
 	table := map[string]*uintptr{
-		"PyGILState_Ensure": &it.fn.gilEnsure, "PyGILState_Release": &it.fn.gilRelease, "Py_DecRef": &it.fn.decRef,
+		"PyGILState_Ensure": &it.fn.gilEnsure, "Py_DecRef": &it.fn.decRef,
 		"PyObject_CallObject": &it.fn.callObject, "PyTuple_New": &it.fn.tupleNew, "PyTuple_SetItem": &it.fn.tupleSetItem,
 		"PyLong_FromLongLong": &it.fn.longFromLongLong, "PyUnicode_FromStringAndSize": &it.fn.unicodeFromStringAndSize,
 		"PyUnicode_AsUTF8AndSize": &it.fn.unicodeAsUTF8AndSize, "PyErr_Occurred": &it.fn.errOccurred, "PyErr_Print": &it.fn.errPrint,
+		"PyGILState_GetThisThreadState": &it.fn.thisThreadState, "PyEval_RestoreThread": &it.fn.restoreThread,
+		"PyEval_SaveThread": &it.fn.saveThread,
 	}
 	for name, p := range table {
 		if *p, err = sym(name); err != nil {
@@ -150,8 +153,15 @@ type arg any
 func (it *interp) call(name string, args ...arg) (string, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	state := dlopen.Call(it.fn.gilEnsure)
-	defer dlopen.Call(it.fn.gilRelease, state)
+	// Each OS thread keeps the Python thread state it first got: taking
+	// the GIL is then PyEval_RestoreThread, where PyGILState_Ensure and
+	// Release would make and free a thread state every call.
+	if ts := dlopen.Call(it.fn.thisThreadState); ts != 0 {
+		dlopen.Call(it.fn.restoreThread, ts)
+	} else {
+		dlopen.Call(it.fn.gilEnsure) // never released: the state stays the thread's
+	}
+	defer dlopen.Call(it.fn.saveThread)
 	tuple := dlopen.Call(it.fn.tupleNew, uintptr(len(args)))
 	if tuple == 0 {
 		return "", fmt.Errorf("%w: out of memory", ErrPython)
