@@ -24,16 +24,17 @@ func Wheel(ctx context.Context, cacheDir, fileName, sha256 string, o FetchOption
 	if !sha256Hex.MatchString(sha256) {
 		return "", fmt.Errorf("%w: wheel %s: sha256 %q is not 64 hex digits", ErrDownload, fileName, sha256)
 	}
+	m := wheelName.FindStringSubmatch(fileName)
+	if m == nil || path.Base(fileName) != fileName {
+		return "", fmt.Errorf("%w: %q is not a wheel's file name", ErrDownload, fileName)
+	}
+	// The cache is by content: any name with this digest is this wheel.
 	dir := filepath.Join(cacheDir, "python", "wheels", sha256)
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
 	if o.Offline {
 		return "", fmt.Errorf("%w: wheel %s is not in the cache (%s)", ErrOffline, fileName, dir)
-	}
-	m := wheelName.FindStringSubmatch(fileName)
-	if m == nil || path.Base(fileName) != fileName {
-		return "", fmt.Errorf("%w: %q is not a wheel's file name", ErrDownload, fileName)
 	}
 	o = o.withIndex(ctx)
 	if o.index == nil {
