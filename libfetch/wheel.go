@@ -61,17 +61,17 @@ func Wheel(ctx context.Context, cacheDir, fileName, sha256 string, o FetchOption
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %v", ErrDownload, found.URL, err)
 	}
-	return UnpackWheel(ctx, cacheDir, fileName, sha256, func(f *os.File) error {
-		_, _, err := download(ctx, pageURL.ResolveReference(ref).String(), f, sha256, o)
+	return UnpackWheel(ctx, cacheDir, fileName, sha256, func(w io.Writer) error {
+		_, _, err := download(ctx, pageURL.ResolveReference(ref).String(), w, sha256, o)
 		return err
 	})
 }
 
-// UnpackWheel unpacks the wheel that write puts in a temporary file, once
-// its sha256 is checked, into <cacheDir>/python/wheels/<sha256>/ (or
+// UnpackWheel unpacks the wheel that write writes (into a temporary file,
+// hashed as it is written), once its sha256 is checked, into <cacheDir>/python/wheels/<sha256>/ (or
 // returns that directory if it is already complete). Bundled wheels come
 // this way from a carton's files.
-func UnpackWheel(ctx context.Context, cacheDir, fileName, sha256 string, write func(*os.File) error) (string, error) {
+func UnpackWheel(ctx context.Context, cacheDir, fileName, sha256 string, write func(io.Writer) error) (string, error) {
 	dir := filepath.Join(cacheDir, "python", "wheels", sha256)
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
@@ -85,14 +85,8 @@ func UnpackWheel(ctx context.Context, cacheDir, fileName, sha256 string, write f
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := write(tmp); err != nil {
-		return "", err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
 	h := sha.New()
-	if _, err := io.Copy(h, tmp); err != nil {
+	if err := write(io.MultiWriter(tmp, h)); err != nil {
 		return "", err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sha256 {
@@ -103,7 +97,7 @@ func UnpackWheel(ctx context.Context, cacheDir, fileName, sha256 string, write f
 		return "", err
 	}
 	defer os.RemoveAll(staging)
-	if err := extract(tmp.Name(), "zip", staging, func(name string) (string, bool) { return name, true }, 16<<30); err != nil {
+	if err := extract(tmp.Name(), "zip", staging, stripMap(""), 16<<30); err != nil {
 		return "", fmt.Errorf("%s: %w", fileName, err)
 	}
 	if err := os.WriteFile(filepath.Join(staging, ".complete"), []byte(fileName+"\n"), 0o644); err != nil {

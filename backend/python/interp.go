@@ -32,7 +32,7 @@ type interp struct {
 		gilEnsure, decRef, callObject, tupleNew, tupleSetItem            uintptr
 		thisThreadState, restoreThread, saveThread                       uintptr
 		longFromLongLong, unicodeFromStringAndSize, unicodeAsUTF8AndSize uintptr
-		errOccurred, errPrint                                            uintptr
+		errPrint                                                         uintptr
 	}
 	bridge map[string]uintptr // the bridge's functions (PyObject*), owned forever
 }
@@ -79,7 +79,7 @@ func start(lib, executable string) (*interp, error) {
 		"PyGILState_Ensure": &it.fn.gilEnsure, "Py_DecRef": &it.fn.decRef,
 		"PyObject_CallObject": &it.fn.callObject, "PyTuple_New": &it.fn.tupleNew, "PyTuple_SetItem": &it.fn.tupleSetItem,
 		"PyLong_FromLongLong": &it.fn.longFromLongLong, "PyUnicode_FromStringAndSize": &it.fn.unicodeFromStringAndSize,
-		"PyUnicode_AsUTF8AndSize": &it.fn.unicodeAsUTF8AndSize, "PyErr_Occurred": &it.fn.errOccurred, "PyErr_Print": &it.fn.errPrint,
+		"PyUnicode_AsUTF8AndSize": &it.fn.unicodeAsUTF8AndSize, "PyErr_Print": &it.fn.errPrint,
 		"PyGILState_GetThisThreadState": &it.fn.thisThreadState, "PyEval_RestoreThread": &it.fn.restoreThread,
 		"PyEval_SaveThread": &it.fn.saveThread,
 	}

@@ -166,7 +166,7 @@ func bundledWheel(ctx context.Context, cache, modelDir string, dep lockedDep) (s
 	if !filepath.IsLocal(rel) {
 		return "", fmt.Errorf("%w: bundled_whl_path %q leaves the model directory", backend.ErrModel, dep.Bundled)
 	}
-	return libfetch.UnpackWheel(ctx, cache, filepath.Base(rel), strings.ToLower(dep.SHA256), func(dst *os.File) error {
+	return libfetch.UnpackWheel(ctx, cache, filepath.Base(rel), strings.ToLower(dep.SHA256), func(dst io.Writer) error {
 		src, err := os.Open(filepath.Join(modelDir, rel))
 		if err != nil {
 			return fmt.Errorf("%w: %w", backend.ErrModel, err)

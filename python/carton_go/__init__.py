@@ -103,7 +103,7 @@ class Carton:
         n, names, views, keep = to_views(tensors)
         outs = ctypes.c_void_p()
         err = ctypes.c_void_p()
-        status = lib.carton_infer_views(self._handle or self._ptr(), n, names, views, ctypes.byref(outs), ctypes.byref(err))
+        status = lib.carton_infer_views(self._ptr(), n, names, views, ctypes.byref(outs), ctypes.byref(err))
         if status:
             _check(status, err)
         return to_arrays(lib, outs.value, _Outputs(outs.value))

@@ -50,7 +50,6 @@ def _library_path():
 def _declare(lib):
     """Sets the argument and result types of every function used."""
     p = ctypes.c_void_p
-    err = c_char_pp
     for name, res, args in [
         ("carton_abi_version", ctypes.c_int, []),
         ("carton_version", ctypes.c_char_p, []),
@@ -72,7 +71,6 @@ def _declare(lib):
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
-    del err
 
 
 def load_library():
