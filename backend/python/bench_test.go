@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,7 +69,9 @@ func BenchmarkInferOverhead(b *testing.B) {
 // BenchmarkSklearnPipeline: the scikit-learn pipeline of testdata/sklearn
 // through carton.Infer from Go, against the same model's
 // infer_with_tensors in a plain Python with scikit-learn
-// ($CARTON_TEST_SKLEARN_PYTHON), reported as python-ns/op.
+// ($CARTON_TEST_SKLEARN_PYTHON), reported as python-ns/op after each Go
+// run. locked-thread calls from a goroutine locked to its OS thread, which
+// keeps the interpreter's work on one thread (see docs/runners/python.md).
 func BenchmarkSklearnPipeline(b *testing.B) {
 	skpy := os.Getenv("CARTON_TEST_SKLEARN_PYTHON")
 	if skpy == "" {
@@ -91,16 +94,33 @@ func BenchmarkSklearnPipeline(b *testing.B) {
 	}
 	x, _ := tensor.From(tensor.Shape{64, 4}, xs)
 	in := map[string]tensor.Tensor{"x": x}
-	for b.Loop() {
-		res, err := m.Infer(ctx, in)
-		if err != nil {
-			b.Fatal(err)
+	for _, locked := range []bool{false, true} {
+		name := "goroutine"
+		if locked {
+			name = "locked-thread"
 		}
-		m.ReleaseOutputs(res)
+		b.Run(name, func(b *testing.B) {
+			if locked {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
+			for b.Loop() {
+				res, err := m.Infer(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.ReleaseOutputs(res)
+			}
+			b.StopTimer()
+			b.ReportMetric(sklearnInPython(b, skpy), "python-ns/op")
+		})
 	}
-	b.StopTimer()
+}
+
+// sklearnInPython is infer_with_tensors' time per call in a plain Python.
+func sklearnInPython(b *testing.B, python string) float64 {
 	script := "import sys, time, numpy as np\nsys.path.insert(0, sys.argv[1])\nimport main\nm = main.get_model()\nx = {'x': (np.arange(256) % 7 + 0.5).reshape(64, 4)}\nn = 3000\nm.infer_with_tensors(x)\nt = time.perf_counter()\nfor _ in range(n): m.infer_with_tensors(x)\nprint((time.perf_counter() - t) / n * 1e9)\n"
-	res, err := exec.Command(skpy, "-c", script, "testdata/sklearn").Output()
+	res, err := exec.Command(python, "-c", script, "testdata/sklearn").Output()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,5 +128,5 @@ func BenchmarkSklearnPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(ns, "python-ns/op")
+	return ns
 }

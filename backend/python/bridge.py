@@ -1,8 +1,9 @@
 # The Python half of carton's python runner, run once in the embedded
-# interpreter as the module _carton_bridge. Go calls load, infer and
-# release with plain arguments (str, int) and gets JSON back, so that the
-# Go side needs few of the C API's functions; tensors travel as addresses.
-import ctypes
+# interpreter as the module _carton_bridge. Go makes the input arrays
+# (numpy's C API) and calls the model's infer_with_tensors itself, and
+# takes a dict of C-contiguous numeric arrays as it is; the rest (load,
+# strings, iterators, outputs needing a conversion, errors) goes through
+# these functions, which answer JSON; tensors travel as addresses.
 import glob
 import importlib
 import itertools
@@ -97,14 +98,39 @@ def unload(token):
     return ""
 
 
-def _array(np, spec):
+def method(token):
+    """The bound infer_with_tensors Go calls."""
+    return _models[token].infer_with_tensors
+
+
+def array_api():
+    """numpy's C API capsule (numpy 2 moved it)."""
+    for name in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            return importlib.import_module(name)._ARRAY_API
+        except (ImportError, AttributeError):
+            pass
+    return None
+
+
+def array_at(spec_json):
+    """An input array: over memory at an address (where Go cannot use
+    numpy's C API), or of str objects for a string tensor."""
+    import ctypes
+    import numpy as np
+    spec = json.loads(spec_json)
     if spec["dtype"] == "string":
-        return np.array(spec["strings"], dtype=object).reshape(spec["shape"]) if spec["strings"] else \
-            np.empty(spec["shape"], dtype=object)
-    if not spec["nbytes"]:
+        arr = np.empty(len(spec["strings"]), dtype=object)
+        arr[:] = spec["strings"]
+        return arr.reshape(spec["shape"])
+    if not spec.get("nbytes"):
         return np.empty(spec["shape"], dtype=_DTYPES[spec["dtype"]])
     buf = (ctypes.c_char * spec["nbytes"]).from_address(spec["addr"])
     return np.frombuffer(buf, dtype=_DTYPES[spec["dtype"]]).reshape(spec["shape"])
+
+
+def error_json(exc):
+    return _error(exc)
 
 
 def _describe(np, out):
@@ -113,6 +139,8 @@ def _describe(np, out):
         raise TypeError(f"the model returned {type(out).__name__}, not a dict of arrays")
     keep, described = [], []
     for name, value in out.items():
+        if not isinstance(name, str):
+            raise TypeError(f"output names are str; the model returned {name!r}")
         arr = np.asarray(value)
         if arr.dtype.kind in "USO":
             flat = [v.decode() if isinstance(v, bytes) else str(v) for v in arr.ravel().tolist()]
@@ -173,15 +201,12 @@ def _stream_of(out, inputs):
     return None
 
 
-def infer(token, specs_json, stream):
-    """Runs the model on arrays over the inputs' memory; returns its
-    outputs (numeric ones as addresses into arrays kept until release), or
-    with stream a token for next_step when the model returned an iterator
-    (without stream, an iterator's last step)."""
+def finish(out, inputs, stream):
+    """What Go does not take as it is: an iterator (with stream, a token
+    for next_step; without, its last step), or outputs to describe
+    (numeric ones as addresses into arrays kept until release)."""
     try:
         import numpy as np
-        inputs = {s["name"]: _array(np, s) for s in json.loads(specs_json)}
-        out = _models[token].infer_with_tensors(inputs)
         if not isinstance(out, dict):
             st = _stream_of(out, inputs)
             if st is None:

@@ -35,12 +35,14 @@
 //
 // # Memory
 //
-// Inputs reach Python as numpy arrays over the tensors' memory, read
-// during the call (a model that keeps an input array past the call must
-// copy it). Numeric outputs are tensors over the arrays' own memory when
-// they are C-contiguous (others are copied once, in Python), kept alive in
-// Python until the last tensor of the call is released; string outputs
-// are copied into Go strings.
+// Inputs reach Python as numpy arrays over the tensors' memory (numpy's C
+// API), read during the call (a model that keeps an input array past the
+// call must copy it). Numeric outputs are tensors over the arrays' own
+// memory when they are C-contiguous, native-endian ndarrays (others are
+// copied once, in Python), kept alive in Python until the last tensor of
+// the call is released (or, for tensors a caller drops without releasing,
+// until none is reachable); an output over an input's memory is copied
+// into Go memory; string outputs are copied into Go strings.
 //
 // # Concurrency
 //

@@ -29,11 +29,16 @@ var ErrOtherPython = errors.New("another Python already runs in this process")
 type interp struct {
 	lib, executable string
 	fn              struct {
-		gilEnsure, decRef, callObject, tupleNew, tupleSetItem            uintptr
+		gilEnsure, incRef, decRef, callObject, tupleNew, tupleSetItem    uintptr
 		thisThreadState, restoreThread, saveThread                       uintptr
 		longFromLongLong, unicodeFromStringAndSize, unicodeAsUTF8AndSize uintptr
-		errPrint                                                         uintptr
+		errPrint, errFetch, errNormalize, excSetTraceback, errClear      uintptr
+		dictNew, dictSetItem, dictNext                                   uintptr
+		capsuleGetName, capsuleGetPointer                                uintptr
+		vectorcallDict                                                   uintptr // 0 before 3.9
+		dictType, unicodeType                                            uintptr // the type objects
 	}
+	numpy  numpyState         // numpy's C API, taken at the first infer
 	bridge map[string]uintptr // the bridge's functions (PyObject*), owned forever
 }
 
@@ -81,12 +86,20 @@ func start(lib, executable string) (*interp, error) {
 		"PyLong_FromLongLong": &it.fn.longFromLongLong, "PyUnicode_FromStringAndSize": &it.fn.unicodeFromStringAndSize,
 		"PyUnicode_AsUTF8AndSize": &it.fn.unicodeAsUTF8AndSize, "PyErr_Print": &it.fn.errPrint,
 		"PyGILState_GetThisThreadState": &it.fn.thisThreadState, "PyEval_RestoreThread": &it.fn.restoreThread,
-		"PyEval_SaveThread": &it.fn.saveThread,
+		"PyEval_SaveThread": &it.fn.saveThread, "Py_IncRef": &it.fn.incRef,
+		"PyErr_Fetch": &it.fn.errFetch, "PyErr_NormalizeException": &it.fn.errNormalize,
+		"PyException_SetTraceback": &it.fn.excSetTraceback, "PyErr_Clear": &it.fn.errClear,
+		"PyDict_New": &it.fn.dictNew, "PyDict_SetItem": &it.fn.dictSetItem, "PyDict_Next": &it.fn.dictNext,
+		"PyCapsule_GetName": &it.fn.capsuleGetName, "PyCapsule_GetPointer": &it.fn.capsuleGetPointer,
+		"PyDict_Type": &it.fn.dictType, "PyUnicode_Type": &it.fn.unicodeType,
 	}
 	for name, p := range table {
 		if *p, err = sym(name); err != nil {
 			return nil, err
 		}
+	}
+	if p, err := sym("PyObject_VectorcallDict"); err == nil {
+		it.fn.vectorcallDict = p
 	}
 	var init struct{ decodeLocale, setProgramName, initializeEx, saveThread, addModule, getDict, runString, getItem uintptr }
 	for name, p := range map[string]*uintptr{"Py_DecodeLocale": &init.decodeLocale, "Py_SetProgramName": &init.setProgramName,
@@ -132,7 +145,7 @@ func start(lib, executable string) (*interp, error) {
 		return nil, fmt.Errorf("%w: the bridge did not run (see stderr)", ErrPython)
 	}
 	dlopen.Call(it.fn.decRef, res)
-	for _, name := range []string{"load", "unload", "infer", "release", "next_step", "close_stream"} {
+	for _, name := range []string{"load", "unload", "method", "array_at", "finish", "error_json", "array_api", "release", "next_step", "close_stream"} {
 		n := dlopen.CString(name)
 		f := dlopen.Call(init.getItem, dict, uintptr(unsafe.Pointer(&n[0]))) // borrowed from the module, which lives forever
 		runtime.KeepAlive(n)
@@ -145,61 +158,127 @@ func start(lib, executable string) (*interp, error) {
 	return it, nil
 }
 
-// arg is an argument of a bridge call: a string or an int.
+// arg is an argument of a bridge call: a string, an int, or a Python
+// object (obj, borrowed).
 type arg any
+
+// obj is a PyObject* passed to a bridge function as it is.
+type obj uintptr
+
+var callers = sync.Pool{New: func() any { return new(dlopen.Caller) }}
 
 // call runs bridge function name(args...) with the GIL held on a locked
 // thread and returns the str it returns.
 func (it *interp) call(name string, args ...arg) (string, error) {
+	c := callers.Get().(*dlopen.Caller)
+	defer callers.Put(c)
+	it.enter(c)
+	defer it.leave(c)
+	return it.callHeld(c, name, args...)
+}
+
+// enter locks the goroutine to its OS thread and takes the GIL. Each OS
+// thread keeps the Python thread state it first got: taking the GIL is
+// then PyEval_RestoreThread, where PyGILState_Ensure and Release would
+// make and free a thread state every call.
+func (it *interp) enter(c *dlopen.Caller) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	// Each OS thread keeps the Python thread state it first got: taking
-	// the GIL is then PyEval_RestoreThread, where PyGILState_Ensure and
-	// Release would make and free a thread state every call.
-	if ts := dlopen.Call(it.fn.thisThreadState); ts != 0 {
-		dlopen.Call(it.fn.restoreThread, ts)
+	if ts := c.Call(it.fn.thisThreadState); ts != 0 {
+		c.Call(it.fn.restoreThread, ts)
 	} else {
-		dlopen.Call(it.fn.gilEnsure) // never released: the state stays the thread's
+		c.Call(it.fn.gilEnsure) // never released: the state stays the thread's
 	}
-	defer dlopen.Call(it.fn.saveThread)
-	tuple := dlopen.Call(it.fn.tupleNew, uintptr(len(args)))
-	if tuple == 0 {
-		return "", fmt.Errorf("%w: out of memory", ErrPython)
-	}
-	defer dlopen.Call(it.fn.decRef, tuple)
+}
+
+// leave releases the GIL and the thread.
+func (it *interp) leave(c *dlopen.Caller) {
+	c.Call(it.fn.saveThread)
+	runtime.UnlockOSThread()
+}
+
+// callHeld is call with the GIL already held.
+func (it *interp) callHeld(c *dlopen.Caller, name string, args ...arg) (string, error) {
+	objs := make([]uintptr, 0, len(args))
+	defer func() {
+		for _, o := range objs {
+			c.Call(it.fn.decRef, o)
+		}
+	}()
 	for i, a := range args {
-		var obj uintptr
+		var o uintptr
 		switch v := a.(type) {
 		case string:
-			b := []byte(v)
-			var p uintptr
-			if len(b) > 0 {
-				p = uintptr(unsafe.Pointer(&b[0]))
-			}
-			obj = dlopen.Call(it.fn.unicodeFromStringAndSize, p, uintptr(len(b)))
-			runtime.KeepAlive(b)
+			o = it.newStr(c, v)
 		case int:
-			obj = dlopen.Call(it.fn.longFromLongLong, uintptr(v))
+			o = c.Call(it.fn.longFromLongLong, uintptr(v))
+		case obj:
+			c.Call(it.fn.incRef, uintptr(v))
+			o = uintptr(v)
 		default:
 			return "", fmt.Errorf("bridge argument %T", a)
 		}
-		if obj == 0 {
-			dlopen.Call(it.fn.errPrint)
+		if o == 0 {
+			c.Call(it.fn.errPrint)
 			return "", fmt.Errorf("%w: cannot convert argument %d", ErrPython, i)
 		}
-		dlopen.Call(it.fn.tupleSetItem, tuple, uintptr(i), obj) // steals obj
+		objs = append(objs, o)
 	}
-	res := dlopen.Call(it.fn.callObject, it.bridge[name], tuple)
+	res := it.invoke(c, it.bridge[name], objs...)
 	if res == 0 {
-		dlopen.Call(it.fn.errPrint)
+		c.Call(it.fn.errPrint)
 		return "", fmt.Errorf("%w: the bridge's %s raised (see stderr)", ErrPython, name)
 	}
-	defer dlopen.Call(it.fn.decRef, res)
-	n := new(int64) // Py_ssize_t
-	p := dlopen.Call(it.fn.unicodeAsUTF8AndSize, res, uintptr(unsafe.Pointer(n)))
-	if p == 0 {
-		dlopen.Call(it.fn.errPrint)
+	defer c.Call(it.fn.decRef, res)
+	s, ok := it.goStr(c, res)
+	if !ok {
+		c.Call(it.fn.errPrint)
 		return "", fmt.Errorf("%w: the bridge's %s returned no str", ErrPython, name)
 	}
-	return string(unsafe.Slice((*byte)(dlopen.Pointer(p)), int(*n))), nil
+	return s, nil
+}
+
+// invoke calls fn(*args) (borrowed references) and returns its result, a
+// new reference, or 0 with Python's error set.
+func (it *interp) invoke(c *dlopen.Caller, fn uintptr, args ...uintptr) uintptr {
+	if it.fn.vectorcallDict != 0 {
+		var p unsafe.Pointer
+		if len(args) > 0 {
+			p = unsafe.Pointer(&args[0])
+		}
+		r := c.Call(it.fn.vectorcallDict, fn, uintptr(p), uintptr(len(args)), 0)
+		runtime.KeepAlive(args)
+		return r
+	}
+	tuple := c.Call(it.fn.tupleNew, uintptr(len(args)))
+	if tuple == 0 {
+		return 0
+	}
+	for i, a := range args {
+		c.Call(it.fn.incRef, a)
+		c.Call(it.fn.tupleSetItem, tuple, uintptr(i), a) // steals the reference
+	}
+	r := c.Call(it.fn.callObject, fn, tuple)
+	c.Call(it.fn.decRef, tuple)
+	return r
+}
+
+// newStr is a new Python str of s, or 0.
+func (it *interp) newStr(c *dlopen.Caller, s string) uintptr {
+	var p uintptr
+	if len(s) > 0 {
+		p = uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	}
+	o := c.Call(it.fn.unicodeFromStringAndSize, p, uintptr(len(s)))
+	runtime.KeepAlive(s)
+	return o
+}
+
+// goStr copies Python str o; false when o is no str.
+func (it *interp) goStr(c *dlopen.Caller, o uintptr) (string, bool) {
+	var n int64 // Py_ssize_t
+	p := c.Call(it.fn.unicodeAsUTF8AndSize, o, uintptr(unsafe.Pointer(&n)))
+	if p == 0 {
+		return "", false
+	}
+	return string(unsafe.Slice((*byte)(dlopen.Pointer(p)), int(n))), true
 }

@@ -69,7 +69,11 @@ func isolated(t *testing.T) {
 // The upstream carton (runner python, =3.11): its locked numpy wheel is
 // fetched from the (loopback) package index by file name, verified and
 // unpacked into the cache, and its model returns the interpreter's version.
+// In a process of its own, as the first to import numpy (1.25.0).
 func TestUpstreamCarton(t *testing.T) {
+	if !inSubprocess(t, "TestUpstreamCarton") {
+		return
+	}
 	isolated(t)
 	ctx := context.Background()
 	m, err := carton.Load(ctx, "../../testdata/upstream/test.carton")
@@ -146,10 +150,7 @@ def get_model(scale=1):
 func TestModelRunsInProcess(t *testing.T) {
 	isolated(t)
 	ctx := context.Background()
-	m, err := carton.Load(ctx, packPython(t, echoModel, map[string]any{"model.scale": int64(3)}))
-	testneed.Runtime(t, err)
-	require.NoError(t, err)
-	defer m.Close()
+	m := loadPython(t, echoModel, map[string]any{"model.scale": int64(3)})
 	x, err := tensor.From(tensor.Shape{2, 3}, []float32{1, 2, 3, 4, 5, 6})
 	require.NoError(t, err)
 	w, err := tensor.FromStrings(tensor.Shape{2}, []string{"ab", "cé"})
@@ -209,15 +210,18 @@ func inSubprocess(t *testing.T, test string) bool {
 	if os.Getenv("CARTON_TEST_IN_SUBPROCESS") == test {
 		return true
 	}
-	if os.Getenv("CARTON_TEST_SKLEARN_PYTHON") == "" {
-		testneed.Need(t, "needs $CARTON_TEST_SKLEARN_PYTHON, a Python with scikit-learn 1.9.1 (make setup)", errors.New("unset"))
-	}
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
 	cmd.Env = append(os.Environ(), "CARTON_TEST_IN_SUBPROCESS="+test)
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s", out)
 	require.NoError(t, err)
 	return false
+}
+
+func needSklearn(t *testing.T) {
+	if os.Getenv("CARTON_TEST_SKLEARN_PYTHON") == "" {
+		testneed.Need(t, "needs $CARTON_TEST_SKLEARN_PYTHON, a Python with scikit-learn 1.9.1 (make setup)", errors.New("unset"))
+	}
 }
 
 // copyDir copies the files of src (flat) into a new directory.
@@ -258,6 +262,7 @@ func packSklearn(t *testing.T) string {
 // by a plain Python with scikit-learn installed). In a process of its own:
 // the interpreter's modules are the process's.
 func TestSklearnPipeline(t *testing.T) {
+	needSklearn(t)
 	if !inSubprocess(t, "TestSklearnPipeline") {
 		return
 	}
@@ -287,6 +292,7 @@ func TestSklearnPipeline(t *testing.T) {
 // Two models of one process locking different versions of a package: the
 // second is refused, naming the package and where the first came from.
 func TestConflictingLocksAreRefused(t *testing.T) {
+	needSklearn(t)
 	if !inSubprocess(t, "TestConflictingLocksAreRefused") {
 		return
 	}
@@ -450,6 +456,9 @@ func TestUpstreamReadsOurPythonCarton(t *testing.T) {
 	upstream := os.Getenv("CARTON_TEST_UPSTREAM_PYTHON")
 	if upstream == "" {
 		testneed.Need(t, "needs $CARTON_TEST_UPSTREAM_PYTHON, a Python with cartonml (make setup)", errors.New("unset"))
+	}
+	if !inSubprocess(t, "TestUpstreamReadsOurPythonCarton") { // it loads numpy 1.25.0
+		return
 	}
 	isolated(t) // pip resolves numpy==1.25.0 on the loopback index
 	dir := t.TempDir()

@@ -119,7 +119,11 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 			if res.Error != nil {
 				err = fmt.Errorf("%w: importing %s and calling %s(): %w", backend.ErrModel, o.pkg, o.fn, res.Error)
 			} else {
-				return &session{it: it, token: res.Token, root: root}, nil
+				s := &session{it: it, token: res.Token, root: root}
+				if err = s.bindMethod(); err == nil {
+					return s, nil
+				}
+				_, _ = it.call("unload", res.Token)
 			}
 		}
 	}
@@ -142,8 +146,28 @@ func (e *pythonError) Unwrap() error { return ErrPython }
 type session struct {
 	it     *interp
 	token  int
+	method uintptr // the model's bound infer_with_tensors (a reference)
 	root   string
 	closed sync.Once
+}
+
+// bindMethod takes the model's infer_with_tensors, which Infer calls.
+func (s *session) bindMethod() error {
+	it := s.it
+	c := callers.Get().(*dlopen.Caller)
+	defer callers.Put(c)
+	it.enter(c)
+	defer it.leave(c)
+	tok := c.Call(it.fn.longFromLongLong, uintptr(s.token))
+	if tok == 0 {
+		return s.raised(c)
+	}
+	s.method = it.invoke(c, it.bridge["method"], tok)
+	c.Call(it.fn.decRef, tok)
+	if s.method == 0 {
+		return s.raised(c)
+	}
+	return nil
 }
 
 // spec is a tensor as the bridge reads and writes it.
@@ -156,22 +180,6 @@ type spec struct {
 	Strings []string `json:"strings,omitempty"`
 }
 
-// describe is the inputs as the bridge reads them.
-func describe(inputs map[string]tensor.Tensor) string {
-	specs := make([]spec, 0, len(inputs))
-	for name, t := range inputs {
-		sp := spec{Name: name, DType: t.DType().String(), Shape: t.Shape()}
-		if t.DType() == tensor.String {
-			sp.Strings, _ = t.Strings()
-		} else {
-			sp.Addr, sp.NBytes = uintptr(t.Pointer()), t.ByteLen()
-		}
-		specs = append(specs, sp)
-	}
-	b, _ := json.Marshal(specs)
-	return string(b)
-}
-
 // Infer hands Python arrays over the inputs' memory (read during the
 // call: a model that keeps an input array after returning must copy it)
 // and takes the outputs' memory as it is, until the tensors are released.
@@ -180,12 +188,18 @@ func (s *session) Infer(ctx context.Context, inputs, outputs map[string]tensor.T
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	out, err := s.it.call("infer", s.token, describe(inputs), 0)
-	runtime.KeepAlive(inputs) // Python read their memory during the call
+	r, err := s.run(inputs, false)
 	if err != nil {
 		return err
 	}
-	_, err = s.outputs(out, outputs)
+	if r.json != "" {
+		_, err = s.outputs(r.json, outputs)
+	} else {
+		err = r.tensors(outputs)
+	}
+	if err == nil {
+		err = detach(inputs, outputs)
+	}
 	return err
 }
 
@@ -195,17 +209,17 @@ func (s *session) InferStream(ctx context.Context, inputs map[string]tensor.Tens
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out, err := s.it.call("infer", s.token, describe(inputs), 1)
+	r, err := s.run(inputs, true)
 	if err != nil {
 		return nil, err
 	}
 	var res struct {
 		Stream int `json:"stream"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); err == nil && res.Stream != 0 {
+	if err := json.Unmarshal([]byte(r.json), &res); err == nil && res.Stream != 0 {
 		return &stream{s: s, token: res.Stream, inputs: inputs}, nil
 	}
-	return &stream{s: s, first: out}, nil
+	return &stream{s: s, first: r.json, inputs: inputs}, nil
 }
 
 // stream is a model's iterator in Python, or one step already taken.
@@ -224,6 +238,9 @@ func (st *stream) Next(ctx context.Context, outputs map[string]tensor.Tensor) (b
 	if st.token == 0 {
 		st.done = true
 		_, err := st.s.outputs(st.first, outputs)
+		if err == nil {
+			err = detach(st.inputs, outputs)
+		}
 		return err == nil, err
 	}
 	out, err := st.s.it.call("next_step", st.token)
@@ -231,6 +248,9 @@ func (st *stream) Next(ctx context.Context, outputs map[string]tensor.Tensor) (b
 		return false, err
 	}
 	more, err := st.s.outputs(out, outputs)
+	if err == nil {
+		err = detach(st.inputs, outputs)
+	}
 	if !more || err != nil {
 		st.done = true
 	}
@@ -274,11 +294,11 @@ func (s *session) outputs(out string, outputs map[string]tensor.Tensor) (bool, e
 	if res.Done {
 		return false, nil
 	}
-	var owner *kept
+	var owner *pyRefs
 	for _, o := range res.Outputs {
 		if o.DType != "string" {
 			if owner == nil {
-				owner = &kept{it: s.it, token: res.Kept}
+				owner = newRefs(s.it, nil, res.Kept)
 			}
 			owner.n.Add(1)
 		}
@@ -306,23 +326,14 @@ func (s *session) outputs(out string, outputs map[string]tensor.Tensor) (bool, e
 	return true, nil
 }
 
-// kept is the arrays one call's numeric outputs live in: released in
-// Python when the last of those tensors is.
-type kept struct {
-	it    *interp
-	token int
-	n     atomic.Int32
-}
-
-func (k *kept) Release() {
-	if k.n.Add(-1) == 0 {
-		_, _ = k.it.call("release", k.token)
-	}
-}
-
 func (s *session) Close() error {
 	var err error
 	s.closed.Do(func() {
+		c := callers.Get().(*dlopen.Caller)
+		s.it.enter(c)
+		c.Call(s.it.fn.decRef, s.method)
+		s.it.leave(c)
+		callers.Put(c)
 		_, err = s.it.call("unload", s.token)
 		os.RemoveAll(s.root)
 	})
