@@ -221,8 +221,11 @@ wasm:
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" "$$($(GO) env GOROOT)/lib/wasm/wasm_exec_node.js" $(BUILD)/wasm/
 
 # carton_go: the Python package over libcarton, as a platform wheel in dist/.
+# carton_go._fast is compiled for the interpreter that builds the wheel,
+# which needs numpy (its headers): the setup venv's where there is one.
+WHEEL_PYTHON = $(firstword $(wildcard $(ABS_BUILD)/venv/bin/python) $(PYTHON))
 wheel: libcarton
-	$(PYTHON) python/build_wheel.py $(BUILD)/lib/$(LIBCARTON) dist
+	$(WHEEL_PYTHON) python/build_wheel.py $(BUILD)/lib/$(LIBCARTON) dist
 
 # carton_go against ONNX Runtime's own Python API on the same
 # libonnxruntime, one thread: the tiny model, then ResNet-18.
@@ -231,9 +234,11 @@ bench-python: wheel build
 	test -f $(BUILD)/bench-python/resnet18.onnx || /usr/bin/python3 bench/python/make_resnet18.py $(BUILD)/bench-python/resnet18.onnx
 	$(BIN)/carton pack testdata/onnx/matmul_add.onnx -o $(BUILD)/bench-python/matmul_add.carton
 	$(BIN)/carton pack $(BUILD)/bench-python/resnet18.onnx -o $(BUILD)/bench-python/resnet18.carton
-	CARTON_GO_LIB=$(ABS_BUILD)/lib/$(LIBCARTON) PYTHONPATH=python $(BUILD)/venv/bin/python bench/python/carton_go_vs_ort.py \
+	rm -rf $(BUILD)/bench-python/site && mkdir -p $(BUILD)/bench-python/site
+	cd $(BUILD)/bench-python/site && $(WHEEL_PYTHON) -m zipfile -e $(abspath $(wildcard dist/carton_go-*.whl)) .
+	PYTHONPATH=$(BUILD)/bench-python/site $(BUILD)/venv/bin/python bench/python/carton_go_vs_ort.py \
 		testdata/onnx/matmul_add.onnx $(BUILD)/bench-python/matmul_add.carton testdata/onnx/matmul_add.in.x.npy 15
-	CARTON_GO_LIB=$(ABS_BUILD)/lib/$(LIBCARTON) PYTHONPATH=python $(BUILD)/venv/bin/python bench/python/carton_go_vs_ort.py \
+	PYTHONPATH=$(BUILD)/bench-python/site $(BUILD)/venv/bin/python bench/python/carton_go_vs_ort.py \
 		$(BUILD)/bench-python/resnet18.onnx $(BUILD)/bench-python/resnet18.carton 1x3x224x224 9
 
 # The wheel installed into a venv of its own (numpy and pytest from the

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 import asyncio
 import ctypes
 import json
+import os
 import threading
 
 from ._errors import (CartonError, ChecksumError, ClosedError, FrameworkError, InvalidArgumentError,
@@ -25,6 +26,16 @@ from ._errors import (CartonError, ChecksumError, ClosedError, FrameworkError, I
 from ._info import CartonInfo, RunnerInfo, TensorSpec
 from ._native import LoadOptions, lib
 from ._tensors import to_arrays, to_views
+
+_fastpath = None
+if os.environ.get("CARTON_GO_NO_FAST") != "1":  # the ctypes path alone (its tests set it)
+    try:
+        from . import _fast as _fastpath
+    except ImportError:  # built for another Python: the ctypes path does it all
+        pass
+    else:
+        _fastpath.init(*(ctypes.cast(getattr(lib, f), ctypes.c_void_p).value
+                     for f in ("carton_infer_views", "carton_outputs_get_views", "carton_outputs_free")))
 
 __all__ = [
     "load", "load_sync", "get_model_info", "get_model_info_sync", "Carton", "CartonInfo", "RunnerInfo", "TensorSpec",
@@ -100,6 +111,15 @@ class Carton:
 
     def infer_sync(self, tensors):
         """Runs the model on a dict of numpy arrays; returns a dict of them."""
+        if _fastpath is not None:
+            r = _fastpath.infer(self._ptr(), tensors)
+            if type(r) is dict:
+                return r
+            if r is not None:
+                status, ptr = r
+                if status:
+                    _check(status, ctypes.c_void_p(ptr))
+                return to_arrays(lib, ptr, _Outputs(ptr))
         n, names, views, keep = to_views(tensors)
         outs = ctypes.c_void_p()
         err = ctypes.c_void_p()

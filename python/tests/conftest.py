@@ -39,6 +39,19 @@ def packed(tmp_path_factory):
     return pack
 
 
+@pytest.fixture(autouse=True, params=["fast", "ctypes"])
+def infer_path(request, monkeypatch):
+    """Every test runs on both ways an infer takes: carton_go._fast (C, the
+    common case) and the ctypes path (the rest, and Pythons the wheel's
+    extension was not built for)."""
+    import carton_go
+    if request.param == "ctypes":
+        monkeypatch.setattr(carton_go, "_fastpath", None)
+    else:
+        assert carton_go._fastpath is not None, "carton_go._fast is not built for this interpreter"
+    return request.param
+
+
 def refs(prefix, kind):
     """testdata/PREFIX.KIND.NAME.npy as {NAME: array}."""
     d, base = os.path.split(os.path.join(TESTDATA, prefix))
