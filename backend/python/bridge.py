@@ -72,10 +72,16 @@ def _check_conflicts(paths):
         _provided.setdefault(mod, dist)
 
 
-def load(package_dir, module, fn, opts_json, paths_json):
+def load(package_dir, module, fn, opts_json, paths_json, pycache):
     """Imports module (package_dir's model package), calls fn(**opts), and
-    returns {"token": N}; paths go first on sys.path."""
+    returns {"token": N}; paths go first on sys.path. Bytecode is written
+    under pycache (the first load's that exists), never beside the sources: the
+    locked wheels are unpacked without it, and the user's directories are
+    not carton's to write."""
     try:
+        if pycache and (sys.pycache_prefix is None or not os.path.isdir(sys.pycache_prefix)):  # unset, or its cache removed
+            sys.pycache_prefix = pycache
+            sys.dont_write_bytecode = False
         paths = json.loads(paths_json) or []
         _check_conflicts(paths)
         for p in reversed([package_dir] + paths):
@@ -91,6 +97,15 @@ def load(package_dir, module, fn, opts_json, paths_json):
         return json.dumps({"token": token})
     except BaseException as e:  # everything goes back to Go as an error
         return _error(e)
+
+
+def forget_bytecode(package_dir):
+    """Removes the bytecode of a model's package directory (a directory of
+    its own per load) from the pycache tree."""
+    if sys.pycache_prefix:
+        import shutil
+        shutil.rmtree(os.path.join(sys.pycache_prefix, os.path.abspath(package_dir).lstrip(os.sep)), ignore_errors=True)
+    return ""
 
 
 def unload(token):

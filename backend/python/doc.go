@@ -13,7 +13,9 @@
 // they are fetched once, through the configured package index by file
 // name, verified, and unpacked under the cache
 // (<cache>/python/wheels/<sha256>/), never installed into an environment,
-// and put first on the model's sys.path.
+// and put first on the model's sys.path. Bytecode is written under
+// <cache>/python/pycache (sys.pycache_prefix, the first Load's cache),
+// never beside any source.
 //
 // # Interpreter
 //

@@ -145,7 +145,7 @@ func start(lib, executable string) (*interp, error) {
 		return nil, fmt.Errorf("%w: the bridge did not run (see stderr)", ErrPython)
 	}
 	dlopen.Call(it.fn.decRef, res)
-	for _, name := range []string{"load", "unload", "method", "array_at", "finish", "error_json", "array_api", "release", "next_step", "close_stream"} {
+	for _, name := range []string{"load", "unload", "forget_bytecode", "method", "array_at", "finish", "error_json", "array_api", "release", "next_step", "close_stream"} {
 		n := dlopen.CString(name)
 		f := dlopen.Call(init.getItem, dict, uintptr(unsafe.Pointer(&n[0]))) // borrowed from the module, which lives forever
 		runtime.KeepAlive(n)

@@ -104,8 +104,35 @@ func TestUpstreamCarton(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int64{3, 11}, got)
 	m.ReleaseOutputs(out)
-	wheels, _ := filepath.Glob(filepath.Join(os.Getenv("CARTON_CACHE_DIR"), "python", "wheels", "*", ".complete"))
+	cache := os.Getenv("CARTON_CACHE_DIR")
+	wheels, _ := filepath.Glob(filepath.Join(cache, "python", "wheels", "*", ".complete"))
 	assert.Len(t, wheels, 1, "the numpy wheel, unpacked once into the cache")
+
+	// Bytecode goes to <cache>/python/pycache, not beside the sources (a
+	// second load of the model compiles nothing); the model's own package
+	// directory's goes with the model.
+	pycache := filepath.Join(cache, "python", "pycache")
+	var beside, mirrored []string
+	require.NoError(t, filepath.WalkDir(filepath.Join(cache, "python"), func(p string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.Name() == "__pycache__":
+			beside = append(beside, p)
+		case strings.HasSuffix(p, filepath.Join("numpy", "__init__.cpython-311.pyc")) && strings.HasPrefix(p, pycache):
+			mirrored = append(mirrored, p)
+		}
+		return nil
+	}))
+	assert.Empty(t, beside, "bytecode beside the unpacked wheels")
+	assert.NotEmpty(t, mirrored, "numpy's bytecode under the cache's pycache")
+	models, _ := filepath.Glob(filepath.Join(pycache, "*", "*", "carton-python-*"))
+	models2, _ := filepath.Glob(filepath.Join(pycache, "*", "carton-python-*"))
+	assert.NotEmpty(t, append(models, models2...), "the loaded model's bytecode")
+	require.NoError(t, m.Close())
+	models, _ = filepath.Glob(filepath.Join(pycache, "*", "*", "carton-python-*"))
+	models2, _ = filepath.Glob(filepath.Join(pycache, "*", "carton-python-*"))
+	assert.Empty(t, append(models, models2...), "a closed model's bytecode stays")
 }
 
 // pythonConfig is a python model's carton.toml: main.get_model on 3.11.

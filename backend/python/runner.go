@@ -13,6 +13,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/dlopen"
+	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
 
@@ -109,7 +110,11 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 	}
 	kwargs, _ := json.Marshal(o.kwargs)
 	pathsJSON, _ := json.Marshal(paths)
-	out, err := it.call("load", root, pkg+"."+o.pkg, o.fn, string(kwargs), string(pathsJSON))
+	pycache := "" // no cache, no bytecode written
+	if cache, err := libfetch.CacheDir(); err == nil {
+		pycache = filepath.Join(cache, "python", "pycache")
+	}
+	out, err := it.call("load", root, pkg+"."+o.pkg, o.fn, string(kwargs), string(pathsJSON), pycache)
 	if err == nil {
 		var res struct {
 			Token int          `json:"token"`
@@ -127,6 +132,7 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 			}
 		}
 	}
+	_, _ = it.call("forget_bytecode", root)
 	os.RemoveAll(root)
 	return nil, err
 }
@@ -335,6 +341,7 @@ func (s *session) Close() error {
 		s.it.leave(c)
 		callers.Put(c)
 		_, err = s.it.call("unload", s.token)
+		_, _ = s.it.call("forget_bytecode", s.root)
 		os.RemoveAll(s.root)
 	})
 	return err
