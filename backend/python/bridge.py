@@ -90,8 +90,9 @@ def load(package_dir, module, fn, opts_json, paths_json, pycache):
         importlib.invalidate_caches()
         mod = importlib.import_module(module)
         model = getattr(mod, fn)(**json.loads(opts_json))
-        if not callable(getattr(model, "infer_with_tensors", None)):
-            raise TypeError(f"{module}.{fn}() returned {type(model).__name__}, which has no infer_with_tensors")
+        if _infer_of(model) is None:
+            raise TypeError(f"{module}.{fn}() returned {type(model).__name__}, which has no infer_with_tensors "
+                            "(nor seal and infer_with_handle)")
         token = next(_tokens)
         _models[token] = model
         return json.dumps({"token": token})
@@ -113,9 +114,29 @@ def unload(token):
     return ""
 
 
+def _infer_of(model):
+    """What an infer calls: the model's infer_with_tensors; or, as upstream
+    does for a model with only seal and infer_with_handle, the two in turn
+    (seal returns an int handle)."""
+    infer = getattr(model, "infer_with_tensors", None)
+    if callable(infer):
+        return infer
+    seal, with_handle = getattr(model, "seal", None), getattr(model, "infer_with_handle", None)
+    if not callable(seal) or not callable(with_handle):
+        return None
+
+    def infer_sealed(tensors):
+        handle = seal(tensors)
+        if not isinstance(handle, int) or isinstance(handle, bool):
+            raise TypeError(f"seal returned {type(handle).__name__}, not an int handle")
+        return with_handle(handle)
+
+    return infer_sealed
+
+
 def method(token):
-    """The bound infer_with_tensors Go calls."""
-    return _models[token].infer_with_tensors
+    """The callable Go calls for an infer (_infer_of)."""
+    return _infer_of(_models[token])
 
 
 def array_api():
@@ -225,7 +246,7 @@ def finish(out, inputs, stream):
         if not isinstance(out, dict):
             st = _stream_of(out, inputs)
             if st is None:
-                raise TypeError(f"infer_with_tensors returned {type(out).__name__}, not a dict of arrays nor an iterator of them")
+                raise TypeError(f"the model returned {type(out).__name__}, not a dict of arrays nor an iterator of them")
             if stream:
                 t = next(_tokens)
                 _streams[t] = st

@@ -7,7 +7,8 @@
 // entrypoint_package and entrypoint_fn name the module in model/ and the
 // function returning the model, which gets the options named model.* as
 // keyword arguments (prefix stripped); the model's infer_with_tensors
-// takes and returns a dict of numpy arrays. model/.carton/carton.lock
+// takes and returns a dict of numpy arrays (a model with seal and
+// infer_with_handle instead has an infer call the two in turn). model/.carton/carton.lock
 // lists, per environment (PEP 508 markers), the wheels the model's
 // requirements resolved to, by URL and sha256 or bundled in the carton;
 // they are fetched once, through the configured package index by file

@@ -227,3 +227,60 @@ func loadPython(t *testing.T, main string, opts map[string]any) *carton.Model {
 	t.Cleanup(func() { m.Close() })
 	return m
 }
+
+// Upstream's other model shape: seal(tensors) -> an int handle, then
+// infer_with_handle(handle), which an infer calls in turn when the model
+// has no infer_with_tensors.
+func TestSealAndInferWithHandle(t *testing.T) {
+	isolated(t)
+	ctx := context.Background()
+	m := loadPython(t, `
+import itertools
+import numpy as np
+
+class Model:
+    def __init__(self):
+        self.sealed, self.ids = {}, itertools.count(7)
+
+    def seal(self, tensors):
+        h = next(self.ids)
+        self.sealed[h] = {k: np.array(v) for k, v in tensors.items()}
+        return h
+
+    def infer_with_handle(self, handle):
+        x = self.sealed.pop(handle)["x"]
+        return {"y": x * 2, "handle": np.array([handle], dtype=np.int64), "left": np.array([len(self.sealed)], dtype=np.int64)}
+
+def get_model():
+    return Model()
+`, nil)
+	for i := range 3 {
+		x, _ := tensor.From(tensor.Shape{2}, []float32{1, float32(i)})
+		out, err := m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+		require.NoError(t, err)
+		assert.Equal(t, []float32{2, float32(2 * i)}, tensor.MustView[float32](out["y"]))
+		assert.Equal(t, []int64{int64(7 + i)}, tensor.MustView[int64](out["handle"]))
+		assert.Equal(t, []int64{0}, tensor.MustView[int64](out["left"]))
+		m.ReleaseOutputs(out)
+	}
+
+	bad := loadPython(t, `
+class Model:
+    def seal(self, tensors):
+        return "handle"
+
+    def infer_with_handle(self, handle):
+        return {}
+
+def get_model():
+    return Model()
+`, nil)
+	x, _ := tensor.From(tensor.Shape{1}, []float32{1})
+	_, err := bad.Infer(ctx, map[string]tensor.Tensor{"x": x})
+	assert.ErrorIs(t, err, carton.ErrFramework)
+	assert.Contains(t, err.Error(), "seal returned str, not an int handle")
+
+	_, err = carton.Load(ctx, packPython(t, "class M:\n    def seal(self, t):\n        return 1\n\ndef get_model():\n    return M()\n", nil))
+	assert.ErrorIs(t, err, carton.ErrModel)
+	assert.Contains(t, err.Error(), "nor seal and infer_with_handle")
+}
