@@ -91,6 +91,13 @@ func TestOutputForms(t *testing.T) {
 	xs[0], xs[3] = 100, 400
 	assert.Equal(t, []float32{1, 2, 3, 4, 5, 6}, tensor.MustView[float32](out["same"]))
 	assert.Equal(t, []float32{4, 5, 6}, tensor.MustView[float32](out["view"]))
+
+	// Outputs outlive their model; a closed model answers ErrClosed.
+	require.NoError(t, m.Close())
+	assert.Equal(t, []float32{1, 4, 2, 5, 3, 6}, tensor.MustView[float32](out["strided"]))
+	assert.Equal(t, []int64{0, 1, 2}, tensor.MustView[int64](out["longlong"]))
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"x": x})
+	assert.ErrorIs(t, err, carton.ErrClosed)
 }
 
 // What a model must not return, and inputs numpy cannot hold, are errors.
