@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/carton-run/carton/backend"
@@ -81,6 +82,9 @@ func (s *session) arrays(c *dlopen.Caller, inputs map[string]tensor.Tensor, dire
 	for name, t := range inputs {
 		var a uintptr
 		switch {
+		case !utf8.ValidString(name):
+			c.Call(it.fn.decRef, d)
+			return 0, fmt.Errorf("%w: input name %q is not UTF-8 (Python's names are str)", backend.ErrInvalidInput, name)
 		case npyType[t.DType()] < 0 && t.DType() != tensor.String:
 			c.Call(it.fn.decRef, d)
 			return 0, fmt.Errorf("%w: input %q: numpy has no %s", backend.ErrInvalidInput, name, t.DType())

@@ -132,9 +132,12 @@ def get_model():
 	_, err := m.Infer(ctx, map[string]tensor.Tensor{"kind": bf})
 	assert.ErrorIs(t, err, carton.ErrInvalidInput)
 	assert.Contains(t, err.Error(), "numpy has no bfloat16")
+	k, _ := tensor.From(tensor.Shape{1}, []int64{9})
+	_, err = m.Infer(ctx, map[string]tensor.Tensor{"kind": k, "\xff": k})
+	assert.ErrorIs(t, err, carton.ErrInvalidInput)
+	assert.Contains(t, err.Error(), "not UTF-8")
 
 	// Still serving after all that.
-	k, _ := tensor.From(tensor.Shape{1}, []int64{9})
 	out, err := m.Infer(ctx, map[string]tensor.Tensor{"kind": k})
 	require.NoError(t, err)
 	assert.Equal(t, []int64{9}, tensor.MustView[int64](out["ok"]))
