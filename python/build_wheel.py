@@ -43,6 +43,8 @@ def build_fast():
         cmd = [os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-std=c11", "-Wall",
                "-I", sysconfig.get_paths()["include"], "-I", numpy.get_include(),
                "-I", os.path.join(HERE, "..", "include"), os.path.join(HERE, "carton_go", "_fast.c"), "-o", out]
+        if sys.platform == "darwin":
+            cmd[1:1] = ["-undefined", "dynamic_lookup"]  # Python's symbols come from the interpreter at import
         subprocess.run(cmd, check=True)
         with open(out, "rb") as f:
             return name, f.read()
