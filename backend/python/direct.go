@@ -19,11 +19,10 @@ import (
 // Anything else (an iterator, strings, arrays needing a conversion) goes
 // to the bridge's finish, which answers JSON.
 
-// result is what one run gives: taken arrays, or the bridge's JSON.
+// result is what one run gives: taken arrays (refs), or the bridge's JSON.
 type result struct {
-	taken []takenArray
-	refs  *pyRefs
-	json  string
+	refs *pyRefs
+	json string
 }
 
 // takenArray is one output array, held by a reference of its own.
@@ -193,56 +192,54 @@ func (s *session) take(c *dlopen.Caller, out uintptr) (result, bool) {
 	if peek[uintptr](out, offType) != it.fn.dictType {
 		return result{}, false
 	}
-	var taken []takenArray
+	refs := &pyRefs{it: it}
+	refs.taken = refs.inline[:0]
 	var pos int64
 	var key, val uintptr
 	for c.Call(it.fn.dictNext, out, uintptr(unsafe.Pointer(&pos)), uintptr(unsafe.Pointer(&key)), uintptr(unsafe.Pointer(&val))) != 0 {
 		if peek[uintptr](key, offType) != it.fn.unicodeType {
 			return result{}, false
 		}
-		info, ok := it.arrayOf(val)
-		if !ok {
+		refs.taken = append(refs.taken, takenArray{ref: val})
+		a := &refs.taken[len(refs.taken)-1]
+		if !it.arrayOf(val, &a.arrayInfo) {
 			return result{}, false
 		}
-		n, err := info.shape.NumElements()
+		n, err := a.shape().NumElements()
 		if err != nil {
 			return result{}, false
 		}
-		name, ok := it.goStr(c, key)
-		if !ok {
+		a.nbytes = n * a.dtype.Size()
+		var ok bool
+		if a.name, ok = it.goStr(c, key); !ok {
 			c.Call(it.fn.errClear)
 			return result{}, false
 		}
-		taken = append(taken, takenArray{name: name, arrayInfo: info, nbytes: n * info.dtype.Size(), ref: val})
 	}
-	refs := newRefs(it, make([]uintptr, len(taken)), 0)
-	for i := range taken {
-		c.Call(it.fn.incRef, taken[i].ref)
-		refs.objs[i] = taken[i].ref
+	for i := range refs.taken {
+		c.Call(it.fn.incRef, refs.taken[i].ref)
 	}
-	refs.n.Store(int32(len(taken)))
-	return result{taken: taken, refs: refs}, true
+	refs.n.Store(int32(len(refs.taken)))
+	refs.watch()
+	return result{refs: refs}, true
 }
 
-// pyRefs holds the arrays one call's outputs live in (references of
-// carton's, or the bridge's token for them): dropped under the GIL when the
-// last of those tensors is released.
+// pyRefs holds the arrays one call's outputs live in (the taken arrays'
+// references, or the bridge's token for them): dropped under the GIL when
+// the last of those tensors is released.
 type pyRefs struct {
 	it      *interp
-	objs    []uintptr
+	taken   []takenArray
+	inline  [2]takenArray // most calls' outputs: no allocation of their own
 	token   int
 	n       atomic.Int32
 	dropped atomic.Bool
 }
 
-func newRefs(it *interp, objs []uintptr, token int) *pyRefs {
-	r := &pyRefs{it: it, objs: objs, token: token}
-	// Tensors a caller forgets to release: their arrays are dropped once
-	// none is reachable, on a goroutine of its own, as the finalizer
-	// goroutine must not wait for the GIL.
-	runtime.SetFinalizer(r, func(r *pyRefs) { go r.drop() })
-	return r
-}
+// watch drops the arrays of tensors a caller forgets to release once none
+// is reachable, on a goroutine of its own, as the finalizer goroutine must
+// not wait for the GIL.
+func (r *pyRefs) watch() { runtime.SetFinalizer(r, func(r *pyRefs) { go r.drop() }) }
 
 func (r *pyRefs) Release() {
 	if r.n.Add(-1) == 0 {
@@ -262,22 +259,23 @@ func (r *pyRefs) drop() {
 	c := callers.Get().(*dlopen.Caller)
 	defer callers.Put(c)
 	r.it.enter(c)
-	for _, o := range r.objs {
-		c.Call(r.it.fn.decRef, o)
+	for i := range r.taken {
+		c.Call(r.it.fn.decRef, r.taken[i].ref)
 	}
 	r.it.leave(c)
 }
 
-// tensors makes the Go tensors of taken arrays.
+// tensors makes the Go tensors of the taken arrays.
 func (r result) tensors(outputs map[string]tensor.Tensor) error {
-	for i, a := range r.taken {
-		t, err := tensor.ForeignShared(a.dtype, a.shape, dlopen.Pointer(a.data), a.nbytes, r.refs)
+	for i := range r.refs.taken {
+		a := &r.refs.taken[i]
+		t, err := tensor.ForeignShared(a.dtype, a.shape(), dlopen.Pointer(a.data), a.nbytes, r.refs)
 		if err != nil {
 			for _, t := range outputs {
 				t.Release()
 			}
 			clear(outputs)
-			for range r.taken[i:] {
+			for range r.refs.taken[i:] {
 				r.refs.Release()
 			}
 			return fmt.Errorf("%w: output %q: %w", ErrPython, a.name, err)

@@ -120,43 +120,61 @@ func (it *interp) layoutHolds(c *dlopen.Caller) bool {
 	}
 	defer c.Call(it.fn.decRef, a)
 	defer runtime.KeepAlive(buf)
-	info, ok := it.arrayOf(a)
+	var info arrayInfo
+	ok := it.arrayOf(a, &info)
+	shape := info.shape()
 	return ok && info.dtype == tensor.Float32 && info.data == uintptr(unsafe.Pointer(&buf[0])) &&
-		len(info.shape) == 2 && info.shape[0] == 2 && info.shape[1] == 3
+		len(shape) == 2 && shape[0] == 2 && shape[1] == 3
 }
 
-// arrayInfo is an ndarray as Go takes it.
+// arrayInfo is an ndarray as Go takes it; a shape of up to 8 dimensions
+// is held inline (no allocation per output).
 type arrayInfo struct {
 	data  uintptr
 	dtype tensor.DType
-	shape tensor.Shape
+	nd    int
+	dims  [8]int64
+	big   tensor.Shape // more than 8 dimensions
 }
 
-// arrayOf reads a, if it is exactly an ndarray (no subclass) that is
-// C-contiguous, aligned, in native byte order and of a carton dtype.
-func (it *interp) arrayOf(a uintptr) (arrayInfo, bool) {
+func (a *arrayInfo) shape() tensor.Shape {
+	if a.big != nil {
+		return a.big
+	}
+	return a.dims[:a.nd:a.nd]
+}
+
+// arrayOf reads a into info, if it is exactly an ndarray (no subclass)
+// that is C-contiguous, aligned, in native byte order and of a carton
+// dtype.
+func (it *interp) arrayOf(a uintptr, info *arrayInfo) bool {
 	if peek[uintptr](a, offType) != it.numpy.arrayType {
-		return arrayInfo{}, false
+		return false
 	}
 	const need = npyCContiguous | npyAligned
 	if peek[int32](a, offFlags)&need != need {
-		return arrayInfo{}, false
+		return false
 	}
 	descr := peek[uintptr](a, offDescr)
 	if peek[byte](descr, offOrder) == '>' {
-		return arrayInfo{}, false
+		return false
 	}
 	dt, ok := dtypeOfNpy(peek[int32](descr, offTypeNo))
 	if !ok {
-		return arrayInfo{}, false
+		return false
 	}
 	nd := peek[int32](a, offNDim)
 	if nd < 0 || nd > 64 {
-		return arrayInfo{}, false
+		return false
 	}
-	shape := make(tensor.Shape, nd)
+	info.data, info.dtype, info.nd, info.big = peek[uintptr](a, offData), dt, int(nd), nil
 	if nd > 0 {
-		copy(shape, unsafe.Slice((*int64)(dlopen.Pointer(peek[uintptr](a, offDims))), nd))
+		dims := unsafe.Slice((*int64)(dlopen.Pointer(peek[uintptr](a, offDims))), nd)
+		if nd <= int32(len(info.dims)) {
+			copy(info.dims[:], dims)
+		} else {
+			info.big = append(tensor.Shape(nil), dims...)
+		}
 	}
-	return arrayInfo{data: peek[uintptr](a, offData), dtype: dt, shape: shape}, true
+	return true
 }

@@ -304,7 +304,8 @@ func (s *session) outputs(out string, outputs map[string]tensor.Tensor) (bool, e
 	for _, o := range res.Outputs {
 		if o.DType != "string" {
 			if owner == nil {
-				owner = newRefs(s.it, nil, res.Kept)
+				owner = &pyRefs{it: s.it, token: res.Kept}
+				owner.watch()
 			}
 			owner.n.Add(1)
 		}
