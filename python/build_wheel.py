@@ -1,6 +1,7 @@
 """Builds the carton_go wheel: the package and libcarton, for this platform.
 
 usage: build_wheel.py LIBCARTON OUT_DIR
+       build_wheel.py --fast-only DIR [CFLAG...]   (carton_go._fast alone, into DIR, e.g. with ASan)
 
 The wheel is py3-none-PLATFORM: the package is Python over the C ABI
 (ctypes), libcarton is the platform part, and carton_go._fast (the common
@@ -31,7 +32,7 @@ def platform_tag():
     return re.sub(r"[-.]", "_", sysconfig.get_platform())
 
 
-def build_fast():
+def build_fast(extra_flags=()):
     """carton_go/_fast.c compiled for this interpreter: (file name, bytes)."""
     try:
         import numpy
@@ -42,7 +43,8 @@ def build_fast():
         out = os.path.join(tmp, name)
         cmd = [os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O2", "-std=c11", "-Wall",
                "-I", sysconfig.get_paths()["include"], "-I", numpy.get_include(),
-               "-I", os.path.join(HERE, "..", "include"), os.path.join(HERE, "carton_go", "_fast.c"), "-o", out]
+               "-I", os.path.join(HERE, "..", "include"), *extra_flags, os.path.join(HERE, "carton_go", "_fast.c"),
+               "-o", out]
         if sys.platform == "darwin":
             cmd[1:1] = ["-undefined", "dynamic_lookup"]  # Python's symbols come from the interpreter at import
         subprocess.run(cmd, check=True)
@@ -92,4 +94,9 @@ def main(lib, out_dir):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1:2] == ["--fast-only"]:
+        fast, data = build_fast(sys.argv[3:])
+        with open(os.path.join(sys.argv[2], fast), "wb") as f:
+            f.write(data)
+    else:
+        main(*sys.argv[1:])
