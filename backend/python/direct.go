@@ -220,7 +220,9 @@ func (s *session) take(c *dlopen.Caller, out uintptr) (result, bool) {
 		c.Call(it.fn.incRef, refs.taken[i].ref)
 	}
 	refs.n.Store(int32(len(refs.taken)))
-	refs.watch()
+	if len(refs.taken) > 0 { // an empty dict leaves nothing to drop
+		refs.watch()
+	}
 	return result{refs: refs}, true
 }
 

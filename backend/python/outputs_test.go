@@ -116,6 +116,8 @@ class Model:
             return [np.zeros(2)]
         if kind == 2:
             return {"c": np.zeros(2, dtype=np.complex64)}
+        if kind == 3:
+            return {}
         return {"ok": tensors["kind"]}
 
 def get_model():
@@ -136,6 +138,11 @@ def get_model():
 	_, err = m.Infer(ctx, map[string]tensor.Tensor{"kind": k, "\xff": k})
 	assert.ErrorIs(t, err, carton.ErrInvalidInput)
 	assert.Contains(t, err.Error(), "not UTF-8")
+
+	k3, _ := tensor.From(tensor.Shape{1}, []int64{3})
+	none, err := m.Infer(ctx, map[string]tensor.Tensor{"kind": k3})
+	require.NoError(t, err)
+	assert.Empty(t, none, "a model may return no outputs")
 
 	// Still serving after all that.
 	out, err := m.Infer(ctx, map[string]tensor.Tensor{"kind": k})
