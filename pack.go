@@ -238,9 +238,6 @@ func declaredSpec(specs []format.TensorSpec, name string) (*format.TensorSpec, e
 	return nil, fmt.Errorf("%w: %q is not declared", ErrInvalidInput, name)
 }
 
-// checkRegular makes sure a file to store under misc/ is a regular file.
-// checkModelPath refuses a model that is neither a regular file nor a
-// directory: reading a FIFO or a device (/dev/zero) blocks or never ends.
 // completeModel adds the files a runner makes for the model it packs
 // (backend.ModelCompleter), where the model has none of that name.
 func completeModel(ctx context.Context, runner backend.Runner, modelPath string, entries []format.Entry, cfg *format.Config) ([]format.Entry, error) {
@@ -267,6 +264,8 @@ func completeModel(ctx context.Context, runner backend.Runner, modelPath string,
 	return entries, nil
 }
 
+// checkModelPath refuses a model that is neither a regular file nor a
+// directory: reading a FIFO or a device (/dev/zero) blocks or never ends.
 func checkModelPath(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -291,6 +290,7 @@ func (o PackOptions) inputFiles() []string {
 	return files
 }
 
+// checkRegular makes sure a file to store under misc/ is a regular file.
 func checkRegular(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {

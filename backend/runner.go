@@ -106,8 +106,6 @@ type Session interface {
 	Close() error
 }
 
-// ModelFileNamer is implemented by runners that expect the model at a fixed
-// name under model/ (e.g. model.onnx); Pack uses it for single-file models.
 // StreamSession is a Session whose model may answer one call with several
 // output maps in turn (a python model returning an iterator).
 type StreamSession interface {
@@ -124,6 +122,8 @@ type Stream interface {
 	Close() error
 }
 
+// ModelFileNamer is implemented by runners that expect the model at a fixed
+// name under model/ (e.g. model.onnx); Pack uses it for single-file models.
 type ModelFileNamer interface {
 	ModelFileName() string
 }

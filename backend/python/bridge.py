@@ -100,17 +100,13 @@ def load(package_dir, module, fn, opts_json, paths_json, pycache):
         return _error(e)
 
 
-def forget_bytecode(package_dir):
-    """Removes the bytecode of a model's package directory (a directory of
-    its own per load) from the pycache tree."""
+def unload(token, package_dir):
+    """Forgets model token (0: none was made) and removes the bytecode of
+    its package directory (one of its own per load) from the pycache tree."""
+    _models.pop(token, None)
     if sys.pycache_prefix:
         import shutil
         shutil.rmtree(os.path.join(sys.pycache_prefix, os.path.abspath(package_dir).lstrip(os.sep)), ignore_errors=True)
-    return ""
-
-
-def unload(token):
-    _models.pop(token, None)
     return ""
 
 

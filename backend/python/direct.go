@@ -37,8 +37,8 @@ type takenArray struct {
 // to keep an iterator as a stream.
 func (s *session) run(inputs map[string]tensor.Tensor, stream bool) (result, error) {
 	it := s.it
-	c := callers.Get().(*dlopen.Caller)
-	defer callers.Put(c)
+	c := calls.Get().(*pyCall)
+	defer calls.Put(c)
 	it.enter(c)
 	defer it.leave(c)
 	direct := it.numpyAPI(c)
@@ -72,7 +72,7 @@ func boolInt(b bool) int {
 // arrays is a new dict of arrays over the inputs' memory (read during
 // the call: a model that keeps an input array after returning must copy
 // it).
-func (s *session) arrays(c *dlopen.Caller, inputs map[string]tensor.Tensor, direct bool) (uintptr, error) {
+func (s *session) arrays(c *pyCall, inputs map[string]tensor.Tensor, direct bool) (uintptr, error) {
 	it := s.it
 	d := c.Call(it.fn.dictNew)
 	if d == 0 {
@@ -112,7 +112,7 @@ func (s *session) arrays(c *dlopen.Caller, inputs map[string]tensor.Tensor, dire
 }
 
 // newArray is an ndarray over t's memory (numpy allocates for an empty one).
-func (it *interp) newArray(c *dlopen.Caller, t tensor.Tensor) uintptr {
+func (it *interp) newArray(c *pyCall, t tensor.Tensor) uintptr {
 	shape := t.Shape()
 	var dims uintptr
 	if len(shape) > 0 {
@@ -130,7 +130,7 @@ func (it *interp) newArray(c *dlopen.Caller, t tensor.Tensor) uintptr {
 
 // arrayViaBridge is an array made by the bridge from t's address, or a
 // str array: for strings, and where numpy's C API is not usable.
-func (it *interp) arrayViaBridge(c *dlopen.Caller, t tensor.Tensor) uintptr {
+func (it *interp) arrayViaBridge(c *pyCall, t tensor.Tensor) uintptr {
 	sp := spec{DType: t.DType().String(), Shape: t.Shape()}
 	if t.DType() == tensor.String {
 		sp.Strings, _ = t.Strings()
@@ -152,14 +152,15 @@ func (it *interp) arrayViaBridge(c *dlopen.Caller, t tensor.Tensor) uintptr {
 
 // raised is Python's pending exception as an error (with its type,
 // message and traceback), the indicator cleared.
-func (s *session) raised(c *dlopen.Caller) error {
+func (s *session) raised(c *pyCall) error {
 	it := s.it
-	var typ, val, tb uintptr
-	c.Call(it.fn.errFetch, uintptr(unsafe.Pointer(&typ)), uintptr(unsafe.Pointer(&val)), uintptr(unsafe.Pointer(&tb)))
-	if typ == 0 {
+	fetched := []uintptr{uintptr(unsafe.Pointer(&c.excType)), uintptr(unsafe.Pointer(&c.exc)), uintptr(unsafe.Pointer(&c.tb))}
+	c.Call(it.fn.errFetch, fetched...)
+	if c.excType == 0 {
 		return fmt.Errorf("%w: a call failed without an exception", ErrPython)
 	}
-	c.Call(it.fn.errNormalize, uintptr(unsafe.Pointer(&typ)), uintptr(unsafe.Pointer(&val)), uintptr(unsafe.Pointer(&tb)))
+	c.Call(it.fn.errNormalize, fetched...)
+	typ, val, tb := c.excType, c.exc, c.tb
 	if tb != 0 && val != 0 {
 		c.Call(it.fn.excSetTraceback, val, tb)
 	}
@@ -187,16 +188,16 @@ func (s *session) raised(c *dlopen.Caller) error {
 // take reads out if it is a dict of str to arrays Go takes as they are;
 // each array gets a reference of its own, dropped when the last tensor
 // over the call's outputs is released. false leaves out untouched.
-func (s *session) take(c *dlopen.Caller, out uintptr) (result, bool) {
+func (s *session) take(c *pyCall, out uintptr) (result, bool) {
 	it := s.it
 	if peek[uintptr](out, offType) != it.fn.dictType {
 		return result{}, false
 	}
 	refs := &pyRefs{it: it}
 	refs.taken = refs.inline[:0]
-	var pos int64
-	var key, val uintptr
-	for c.Call(it.fn.dictNext, out, uintptr(unsafe.Pointer(&pos)), uintptr(unsafe.Pointer(&key)), uintptr(unsafe.Pointer(&val))) != 0 {
+	c.pos = 0
+	for c.Call(it.fn.dictNext, out, uintptr(unsafe.Pointer(&c.pos)), uintptr(unsafe.Pointer(&c.key)), uintptr(unsafe.Pointer(&c.value))) != 0 {
+		key, val := c.key, c.value
 		if peek[uintptr](key, offType) != it.fn.unicodeType {
 			return result{}, false
 		}
@@ -219,7 +220,6 @@ func (s *session) take(c *dlopen.Caller, out uintptr) (result, bool) {
 	for i := range refs.taken {
 		c.Call(it.fn.incRef, refs.taken[i].ref)
 	}
-	refs.n.Store(int32(len(refs.taken)))
 	if len(refs.taken) > 0 { // an empty dict leaves nothing to drop
 		refs.watch()
 	}
@@ -228,14 +228,32 @@ func (s *session) take(c *dlopen.Caller, out uintptr) (result, bool) {
 
 // pyRefs holds the arrays one call's outputs live in (the taken arrays'
 // references, or the bridge's token for them): dropped under the GIL when
-// the last of those tensors is released.
+// the last of the tensors made over them is released.
 type pyRefs struct {
 	it      *interp
 	taken   []takenArray
 	inline  [2]takenArray // most calls' outputs: no allocation of their own
 	token   int
-	n       atomic.Int32
+	n       atomic.Int32 // the tensors made over them (adopt) and not yet released
 	dropped atomic.Bool
+}
+
+// adopt puts t, a tensor over r's arrays, into outputs.
+func (r *pyRefs) adopt(outputs map[string]tensor.Tensor, name string, t tensor.Tensor) {
+	r.n.Add(1)
+	outputs[name] = t
+}
+
+// abandon releases the outputs of a call that failed half-way, and r's
+// arrays (nil: none) with them even where no tensor was made over them.
+func abandon(outputs map[string]tensor.Tensor, r *pyRefs) {
+	for _, t := range outputs {
+		t.Release()
+	}
+	clear(outputs)
+	if r != nil {
+		r.drop()
+	}
 }
 
 // watch drops the arrays of tensors a caller forgets to release once none
@@ -258,8 +276,8 @@ func (r *pyRefs) drop() {
 		_, _ = r.it.call("release", r.token)
 		return
 	}
-	c := callers.Get().(*dlopen.Caller)
-	defer callers.Put(c)
+	c := calls.Get().(*pyCall)
+	defer calls.Put(c)
 	r.it.enter(c)
 	for i := range r.taken {
 		c.Call(r.it.fn.decRef, r.taken[i].ref)
@@ -273,19 +291,10 @@ func (r result) tensors(outputs map[string]tensor.Tensor) error {
 		a := &r.refs.taken[i]
 		t, err := tensor.ForeignShared(a.dtype, a.shape(), dlopen.Pointer(a.data), a.nbytes, r.refs)
 		if err != nil {
-			for _, t := range outputs {
-				t.Release()
-			}
-			clear(outputs)
-			for range r.refs.taken[i:] {
-				r.refs.Release()
-			}
+			abandon(outputs, r.refs)
 			return fmt.Errorf("%w: output %q: %w", ErrPython, a.name, err)
 		}
-		if old, dup := outputs[a.name]; dup { // a name twice cannot come from a dict; be safe
-			old.Release()
-		}
-		outputs[a.name] = t
+		r.refs.adopt(outputs, a.name, t)
 	}
 	return nil
 }

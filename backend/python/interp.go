@@ -145,7 +145,7 @@ func start(lib, executable string) (*interp, error) {
 		return nil, fmt.Errorf("%w: the bridge did not run (see stderr)", ErrPython)
 	}
 	dlopen.Call(it.fn.decRef, res)
-	for _, name := range []string{"load", "unload", "forget_bytecode", "method", "array_at", "finish", "error_json", "array_api", "release", "next_step", "close_stream"} {
+	for _, name := range []string{"load", "unload", "method", "array_at", "finish", "error_json", "array_api", "release", "next_step", "close_stream"} {
 		n := dlopen.CString(name)
 		f := dlopen.Call(init.getItem, dict, uintptr(unsafe.Pointer(&n[0]))) // borrowed from the module, which lives forever
 		runtime.KeepAlive(n)
@@ -165,13 +165,25 @@ type arg any
 // obj is a PyObject* passed to a bridge function as it is.
 type obj uintptr
 
-var callers = sync.Pool{New: func() any { return new(dlopen.Caller) }}
+// pyCall is the per-call state of calls into Python, pooled: the Caller,
+// and the out-parameters and argument vectors C reads and writes. They
+// live on the heap, as C must never get the address of a goroutine's
+// stack (dlopen.New says why).
+type pyCall struct {
+	dlopen.Caller
+	argv             [8]uintptr // invoke's arguments
+	pos, n           int64      // PyDict_Next's position; PyUnicode_AsUTF8AndSize's length
+	key, value       uintptr    // PyDict_Next's item
+	excType, exc, tb uintptr    // PyErr_Fetch's
+}
+
+var calls = sync.Pool{New: func() any { return new(pyCall) }}
 
 // call runs bridge function name(args...) with the GIL held on a locked
 // thread and returns the str it returns.
 func (it *interp) call(name string, args ...arg) (string, error) {
-	c := callers.Get().(*dlopen.Caller)
-	defer callers.Put(c)
+	c := calls.Get().(*pyCall)
+	defer calls.Put(c)
 	it.enter(c)
 	defer it.leave(c)
 	return it.callHeld(c, name, args...)
@@ -181,7 +193,7 @@ func (it *interp) call(name string, args ...arg) (string, error) {
 // thread keeps the Python thread state it first got: taking the GIL is
 // then PyEval_RestoreThread, where PyGILState_Ensure and Release would
 // make and free a thread state every call.
-func (it *interp) enter(c *dlopen.Caller) {
+func (it *interp) enter(c *pyCall) {
 	runtime.LockOSThread()
 	if ts := c.Call(it.fn.thisThreadState); ts != 0 {
 		c.Call(it.fn.restoreThread, ts)
@@ -191,13 +203,13 @@ func (it *interp) enter(c *dlopen.Caller) {
 }
 
 // leave releases the GIL and the thread.
-func (it *interp) leave(c *dlopen.Caller) {
+func (it *interp) leave(c *pyCall) {
 	c.Call(it.fn.saveThread)
 	runtime.UnlockOSThread()
 }
 
 // callHeld is call with the GIL already held.
-func (it *interp) callHeld(c *dlopen.Caller, name string, args ...arg) (string, error) {
+func (it *interp) callHeld(c *pyCall, name string, args ...arg) (string, error) {
 	objs := make([]uintptr, 0, len(args))
 	defer func() {
 		for _, o := range objs {
@@ -239,15 +251,10 @@ func (it *interp) callHeld(c *dlopen.Caller, name string, args ...arg) (string, 
 
 // invoke calls fn(*args) (borrowed references) and returns its result, a
 // new reference, or 0 with Python's error set.
-func (it *interp) invoke(c *dlopen.Caller, fn uintptr, args ...uintptr) uintptr {
-	if it.fn.vectorcallDict != 0 {
-		var p unsafe.Pointer
-		if len(args) > 0 {
-			p = unsafe.Pointer(&args[0])
-		}
-		r := c.Call(it.fn.vectorcallDict, fn, uintptr(p), uintptr(len(args)), 0)
-		runtime.KeepAlive(args)
-		return r
+func (it *interp) invoke(c *pyCall, fn uintptr, args ...uintptr) uintptr {
+	if it.fn.vectorcallDict != 0 && len(args) <= len(c.argv) {
+		copy(c.argv[:], args)
+		return c.Call(it.fn.vectorcallDict, fn, uintptr(unsafe.Pointer(&c.argv[0])), uintptr(len(args)), 0)
 	}
 	tuple := c.Call(it.fn.tupleNew, uintptr(len(args)))
 	if tuple == 0 {
@@ -263,7 +270,7 @@ func (it *interp) invoke(c *dlopen.Caller, fn uintptr, args ...uintptr) uintptr 
 }
 
 // newStr is a new Python str of s, or 0.
-func (it *interp) newStr(c *dlopen.Caller, s string) uintptr {
+func (it *interp) newStr(c *pyCall, s string) uintptr {
 	var p uintptr
 	if len(s) > 0 {
 		p = uintptr(unsafe.Pointer(unsafe.StringData(s)))
@@ -274,11 +281,10 @@ func (it *interp) newStr(c *dlopen.Caller, s string) uintptr {
 }
 
 // goStr copies Python str o; false when o is no str.
-func (it *interp) goStr(c *dlopen.Caller, o uintptr) (string, bool) {
-	var n int64 // Py_ssize_t
-	p := c.Call(it.fn.unicodeAsUTF8AndSize, o, uintptr(unsafe.Pointer(&n)))
+func (it *interp) goStr(c *pyCall, o uintptr) (string, bool) {
+	p := c.Call(it.fn.unicodeAsUTF8AndSize, o, uintptr(unsafe.Pointer(&c.n))) // Py_ssize_t
 	if p == 0 {
 		return "", false
 	}
-	return string(unsafe.Slice((*byte)(dlopen.Pointer(p)), int(n))), true
+	return string(unsafe.Slice((*byte)(dlopen.Pointer(p)), int(c.n))), true
 }

@@ -54,26 +54,31 @@ var npyType = [...]int{
 	tensor.String: -1, tensor.BFloat16: -1, tensor.Invalid: -1,
 }
 
-// dtypeOfNpy is npyType's inverse, with NPY_LONGLONG (9) and
-// NPY_ULONGLONG (10) also 64-bit, as NPY_LONG and NPY_ULONG are where C's
-// long is (Linux, macOS).
-func dtypeOfNpy(n int32) (tensor.DType, bool) {
-	if n == 9 || n == 10 {
-		n -= 2
-	}
+// dtypeByNpy is npyType's inverse (Invalid where carton has none), with
+// NPY_LONGLONG (9) and NPY_ULONGLONG (10) also 64-bit, as NPY_LONG and
+// NPY_ULONG are where C's long is (Linux, macOS).
+var dtypeByNpy = func() (inv [24]tensor.DType) {
 	for dt, num := range npyType {
-		if num == int(n) && num >= 0 {
-			return tensor.DType(dt), true
+		if num >= 0 {
+			inv[num] = tensor.DType(dt)
 		}
 	}
-	return tensor.Invalid, false
+	inv[9], inv[10] = tensor.Int64, tensor.Uint64
+	return inv
+}()
+
+func dtypeOfNpy(n int32) (tensor.DType, bool) {
+	if n < 0 || int(n) >= len(dtypeByNpy) {
+		return tensor.Invalid, false
+	}
+	return dtypeByNpy[n], dtypeByNpy[n] != tensor.Invalid
 }
 
 func peek[T any](p uintptr, off uintptr) T { return *(*T)(dlopen.Pointer(p + off)) }
 
 // numpyAPI is numpy's API once numpy imports, checked; false sends the
 // call through the bridge. The GIL is held.
-func (it *interp) numpyAPI(c *dlopen.Caller) bool {
+func (it *interp) numpyAPI(c *pyCall) bool {
 	switch it.numpy.state.Load() {
 	case 1:
 		return true
@@ -109,9 +114,9 @@ func (it *interp) numpyAPI(c *dlopen.Caller) bool {
 
 // layoutHolds makes a 2×3 float32 array over Go memory and reads it back
 // through the offsets above.
-func (it *interp) layoutHolds(c *dlopen.Caller) bool {
-	buf := make([]float32, 6)
-	dims := []int64{2, 3}
+func (it *interp) layoutHolds(c *pyCall) bool {
+	buf, dims := dlopen.New[[6]float32](), dlopen.New[[2]int64]() // on the heap: C gets their addresses
+	dims[0], dims[1] = 2, 3
 	a := c.Call(it.numpy.new, it.numpy.arrayType, 2, uintptr(unsafe.Pointer(&dims[0])), 11, 0,
 		uintptr(unsafe.Pointer(&buf[0])), 0, npyCArray, 0)
 	if a == 0 {

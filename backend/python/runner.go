@@ -115,6 +115,7 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 		pycache = filepath.Join(cache, "python", "pycache")
 	}
 	out, err := it.call("load", root, pkg+"."+o.pkg, o.fn, string(kwargs), string(pathsJSON), pycache)
+	token := 0 // the model made, if any
 	if err == nil {
 		var res struct {
 			Token int          `json:"token"`
@@ -128,11 +129,11 @@ func (Runner) Load(ctx context.Context, req backend.LoadRequest) (backend.Sessio
 				if err = s.bindMethod(); err == nil {
 					return s, nil
 				}
-				_, _ = it.call("unload", res.Token)
+				token = res.Token
 			}
 		}
 	}
-	_, _ = it.call("forget_bytecode", root)
+	_, _ = it.call("unload", token, root)
 	os.RemoveAll(root)
 	return nil, err
 }
@@ -160,8 +161,8 @@ type session struct {
 // bindMethod takes the model's infer_with_tensors, which Infer calls.
 func (s *session) bindMethod() error {
 	it := s.it
-	c := callers.Get().(*dlopen.Caller)
-	defer callers.Put(c)
+	c := calls.Get().(*pyCall)
+	defer calls.Put(c)
 	it.enter(c)
 	defer it.leave(c)
 	tok := c.Call(it.fn.longFromLongLong, uintptr(s.token))
@@ -300,35 +301,31 @@ func (s *session) outputs(out string, outputs map[string]tensor.Tensor) (bool, e
 	if res.Done {
 		return false, nil
 	}
-	var owner *pyRefs
-	for _, o := range res.Outputs {
-		if o.DType != "string" {
-			if owner == nil {
-				owner = &pyRefs{it: s.it, token: res.Kept}
-				owner.watch()
-			}
-			owner.n.Add(1)
-		}
+	var owner *pyRefs // the arrays the bridge keeps for token res.Kept
+	if res.Kept != 0 {
+		owner = &pyRefs{it: s.it, token: res.Kept}
+		owner.watch()
 	}
 	for _, o := range res.Outputs {
 		var t tensor.Tensor
 		var err error
 		if o.DType == "string" {
-			t, err = tensor.FromStrings(o.Shape, o.Strings)
+			if t, err = tensor.FromStrings(o.Shape, o.Strings); err == nil {
+				outputs[o.Name] = t
+			}
 		} else {
 			var dt tensor.DType
 			if dt, err = tensor.ParseDType(o.DType); err == nil {
 				t, err = tensor.ForeignShared(dt, o.Shape, dlopen.Pointer(o.Addr), o.NBytes, owner) // numpy's memory
 			}
+			if err == nil {
+				owner.adopt(outputs, o.Name, t)
+			}
 		}
 		if err != nil {
-			for _, t := range outputs {
-				t.Release()
-			}
-			clear(outputs)
+			abandon(outputs, owner)
 			return false, fmt.Errorf("%w: output %q: %w", ErrPython, o.Name, err)
 		}
-		outputs[o.Name] = t
 	}
 	return true, nil
 }
@@ -336,13 +333,12 @@ func (s *session) outputs(out string, outputs map[string]tensor.Tensor) (bool, e
 func (s *session) Close() error {
 	var err error
 	s.closed.Do(func() {
-		c := callers.Get().(*dlopen.Caller)
+		c := calls.Get().(*pyCall)
+		defer calls.Put(c)
 		s.it.enter(c)
 		c.Call(s.it.fn.decRef, s.method)
+		_, err = s.it.callHeld(c, "unload", s.token, s.root)
 		s.it.leave(c)
-		callers.Put(c)
-		_, err = s.it.call("unload", s.token)
-		_, _ = s.it.call("forget_bytecode", s.root)
 		os.RemoveAll(s.root)
 	})
 	return err
