@@ -359,8 +359,10 @@ bench: setup
 		| tee $(BUILD)/bench/tf-overhead.raw
 	$(RUNTIME_ENV) TF_CPP_MIN_LOG_LEVEL=1 $(GO) test -run '^$$' -bench 'OverheadPaired' -count $(BENCH_COUNT) ./backend/tensorflow/ \
 		| tee $(BUILD)/bench/tf-paired.raw
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'InferOverhead|SklearnPipeline' -count $(BENCH_COUNT) ./backend/python/ \
+		| tee $(BUILD)/bench/python-runner.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	for f in onnx-paired torch-paired torch-after-forward tf-paired; do \
+	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
