@@ -58,10 +58,11 @@ func TestBinaryInputsAreViewsOfTheBody(t *testing.T) {
 	body := append(append([]byte{}, header...), make([]byte, 16)...)
 	req := httptest.NewRequest(http.MethodPost, "/v2/models/m/infer", bytes.NewReader(body))
 	req.Header.Set(headerLength, strconv.Itoa(len(header)))
-	buf, err := readBody(httptest.NewRecorder(), req, 1<<20, len(header))
+	buf, pooled, err := readBody(httptest.NewRecorder(), req, 1<<20, len(header))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer putBuffer(pooled)
 	if p := uintptr(unsafe.Pointer(&buf[len(header)])); p%alignment != 0 {
 		t.Fatalf("binary part at %#x, not %d-byte aligned", p, alignment)
 	}

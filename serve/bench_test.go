@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -17,6 +18,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
 
 	"github.com/carton-run/carton"
 	_ "github.com/carton-run/carton/backend/onnx"
@@ -31,7 +35,10 @@ import (
 // binary data, gRPC with raw contents, for matmul_add with a [1,4] input
 // (tiny) and shape_of with a 1 MiB input (its work is O(1): what shows is
 // moving the tensor). Each sub-benchmark reports the p50 and p99 of its
-// requests' latency; protocol=inprocess is carton.Infer itself, the floor.
+// requests' latency; protocol=inprocess is carton.Infer itself, the floor,
+// and protocol=grpc-transport is gRPC's own: grpc-go carrying the same
+// request to a service that does nothing with it (grpc-raw-paired
+// alternates the two and reports the median difference).
 // Needs ONNX Runtime ($CARTON_ONNXRUNTIME_LIB or one carton finds).
 func BenchmarkServeAdded(b *testing.B) {
 	ctx := context.Background()
@@ -72,6 +79,15 @@ func BenchmarkServeAdded(b *testing.B) {
 		go g.Serve(l)
 		conn, _ := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		gc := oippb.NewGRPCInferenceServiceClient(conn)
+		// gRPC's own floor: the same client and request, to a server that
+		// neither decodes the request nor runs anything.
+		fl, _ := net.Listen("tcp", "127.0.0.1:0")
+		floor := grpc.NewServer(grpc.ForceServerCodecV2(discardRequests{encoding.GetCodecV2(proto.Name)}),
+			grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))), grpc.MaxRecvMsgSize(64<<20))
+		oippb.RegisterGRPCInferenceServiceServer(floor, transportOnly{})
+		go floor.Serve(fl)
+		floorConn, _ := grpc.NewClient(fl.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		floorClient := oippb.NewGRPCInferenceServiceClient(floorConn)
 
 		jsonBody, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "x", "shape": c.shape, "datatype": "FP32", "data": data}}})
 		header, _ := json.Marshal(map[string]any{
@@ -134,6 +150,7 @@ func BenchmarkServeAdded(b *testing.B) {
 			{"rest-json-rawclient", func() error { return rawPost(rawJSON) }},
 			{"rest-binary-rawclient", func() error { return rawPost(rawBinary) }},
 			{"grpc-raw", func() error { _, err := gc.ModelInfer(ctx, grpcReq); return err }},
+			{"grpc-transport", func() error { _, err := floorClient.ModelInfer(ctx, grpcReq); return err }},
 		} {
 			b.Run("input="+c.name+"/protocol="+p.name, func(b *testing.B) {
 				lat := make([]time.Duration, 0, b.N)
@@ -149,6 +166,33 @@ func BenchmarkServeAdded(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 			})
 		}
+		// gRPC against its own floor, call by call, so that a phase of
+		// the machine falls on both: added-p50-ns is the median of the
+		// differences, what carton-serve adds to the transport.
+		b.Run("input="+c.name+"/protocol=grpc-raw-paired", func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			floorLat := make([]time.Duration, 0, b.N)
+			added := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				start := time.Now()
+				if _, err := gc.ModelInfer(ctx, grpcReq); err != nil {
+					b.Fatal(err)
+				}
+				mid := time.Now()
+				if _, err := floorClient.ModelInfer(ctx, grpcReq); err != nil {
+					b.Fatal(err)
+				}
+				end := time.Now()
+				lat, floorLat = append(lat, mid.Sub(start)), append(floorLat, end.Sub(mid))
+				added = append(added, mid.Sub(start)-end.Sub(mid))
+			}
+			for _, l := range [][]time.Duration{lat, floorLat, added} {
+				slices.Sort(l)
+			}
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(floorLat[len(floorLat)/2].Nanoseconds()), "transport-p50-ns")
+			b.ReportMetric(float64(added[len(added)/2].Nanoseconds()), "added-p50-ns")
+		})
 		if c.name == "1MiB" {
 			// The floor of any protocol over loopback TCP: the request's
 			// bytes sent, a byte back.
@@ -203,9 +247,31 @@ func BenchmarkServeAdded(b *testing.B) {
 			})
 		}
 		conn.Close()
+		floorConn.Close()
 		rawConn.Close()
 		g.Stop()
+		floor.Stop()
 		srv.Close()
 		m.Close()
 	}
+}
+
+// transportOnly answers every ModelInfer with an empty response.
+type transportOnly struct {
+	oippb.UnimplementedGRPCInferenceServiceServer
+}
+
+func (transportOnly) ModelInfer(context.Context, *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+	return &oippb.ModelInferResponse{ModelName: "m"}, nil
+}
+
+// discardRequests is gRPC's proto codec, except that it leaves a
+// ModelInferRequest undecoded.
+type discardRequests struct{ encoding.CodecV2 }
+
+func (c discardRequests) Unmarshal(data mem.BufferSlice, v any) error {
+	if _, ok := v.(*oippb.ModelInferRequest); ok {
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
 }

@@ -28,6 +28,11 @@
 // input out of the message and each output is copied into the response
 // first, since grpc-go encodes it after the handler returns.
 //
+// The buffer a REST body or (on a NewGRPCServer without interceptors) a
+// gRPC request is copied into comes from a pool when it is over 32 KiB
+// and goes back once the response is written or encoded: a model must
+// not keep an input's memory past its Infer (as carton.Model requires).
+//
 // # Concurrency
 //
 // A Server is safe for concurrent use: each request runs its model's Infer

@@ -23,11 +23,37 @@ const rawInputContentsField = 7
 // frames into a pooled buffer it clears first, then proto.Unmarshal copies
 // each raw input out of that: three passes over a large tensor, here one.
 func unmarshalInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest) error {
+	return decodeInferRequest(data, req, make([]byte, data.Len()+alignment))
+}
+
+// pooledInferRequest is a ModelInferRequest decoded as unmarshalInferRequest
+// does, into a pooled buffer that release gives back: only once nothing
+// reads the request any more.
+type pooledInferRequest struct {
+	req *oippb.ModelInferRequest
+	buf *[]byte
+}
+
+func (p *pooledInferRequest) decode(data mem.BufferSlice) error {
+	p.buf = getBuffer(data.Len() + alignment)
+	return decodeInferRequest(data, p.req, *p.buf)
+}
+
+func (p *pooledInferRequest) release() {
+	if p.buf != nil {
+		p.req.RawInputContents = nil
+		putBuffer(p.buf)
+		p.buf = nil
+	}
+}
+
+// decodeInferRequest is unmarshalInferRequest with buf, of the message's
+// length and alignment more, to copy the message into.
+func decodeInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest, buf []byte) error {
 	n := data.Len()
 	peek := make([]byte, min(n, 4096)) // where the raw inputs start, usually
 	data.CopyTo(peek)
 	first, _ := rawContentsOffset(peek)
-	buf := make([]byte, n+alignment)
 	pad := int(-(uintptr(unsafe.Pointer(&buf[0])) + uintptr(first)) & (alignment - 1))
 	msg := buf[pad : pad+n : pad+n]
 	data.CopyTo(msg)

@@ -46,6 +46,17 @@ func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 // modelInferHandler is ModelInfer's grpc.MethodDesc handler on a
 // NewGRPCServer: it returns the response encoded (*marshaled).
 func (g grpcService) modelInferHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	if interceptor == nil {
+		// Nothing but this call sees the request: its buffer can go back
+		// to the pool once the response is encoded (before modelInfer
+		// returns; Infer has returned too).
+		p := &pooledInferRequest{req: new(oippb.ModelInferRequest)}
+		defer p.release()
+		if err := dec(p); err != nil {
+			return nil, err
+		}
+		return g.modelInfer(ctx, p.req, true)
+	}
 	req := new(oippb.ModelInferRequest)
 	if err := dec(req); err != nil {
 		return nil, err
@@ -69,9 +80,13 @@ type marshaled struct{ data mem.BufferSlice }
 type passThroughCodec struct{ encoding.CodecV2 }
 
 // Unmarshal decodes a ModelInferRequest with its raw inputs as views of
-// one copy of the message (unmarshalInferRequest).
+// one copy of the message (unmarshalInferRequest), into a pooled buffer
+// for a *pooledInferRequest.
 func (c passThroughCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if req, ok := v.(*oippb.ModelInferRequest); ok {
+	switch req := v.(type) {
+	case *pooledInferRequest:
+		return req.decode(data)
+	case *oippb.ModelInferRequest:
 		return unmarshalInferRequest(data, req)
 	}
 	return c.CodecV2.Unmarshal(data, v)

@@ -64,7 +64,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *served) {
 // serveInfer answers one infer request and returns the status it wrote.
 func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *served) int {
 	headerLen, _ := strconv.Atoi(r.Header.Get(headerLength))
-	body, err := readBody(w, r, s.opts.MaxRequestBytes, headerLen)
+	body, pooled, err := readBody(w, r, s.opts.MaxRequestBytes, headerLen)
+	if pooled != nil {
+		defer putBuffer(pooled) // once the response is written: nothing reads the body then
+	}
 	if err != nil {
 		return s.fail(w, r, m, fmt.Errorf("reading the request: %w", err))
 	}
@@ -269,23 +272,27 @@ func (s *Server) run(ctx context.Context, m *served, inputs map[string]tensor.Te
 // length (io.ReadAll would grow one by doubling: a dozen copies of a
 // 1 MiB tensor), at most limit bytes, placed so that the binary data
 // after a JSON header of headerLen bytes starts 64-byte aligned: the
-// input tensors are then views of it, not copies.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, headerLen int) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
+// input tensors are then views of it, not copies. The buffer comes from
+// the pool (pooled, nil for a body of unknown length): the caller gives
+// it back with putBuffer once nothing reads the body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, headerLen int) (body []byte, pooled *[]byte, err error) {
+	rd := http.MaxBytesReader(w, r.Body, limit)
 	n := r.ContentLength
 	if n <= 0 || n > limit {
-		return io.ReadAll(body)
+		body, err = io.ReadAll(rd)
+		return body, nil, err
 	}
-	buf := make([]byte, n+alignment)
+	pooled = getBuffer(int(n) + alignment)
+	buf := *pooled
 	pad := 0
 	if headerLen > 0 && int64(headerLen) < n {
 		pad = int(-(uintptr(unsafe.Pointer(&buf[0])) + uintptr(headerLen)) & (alignment - 1))
 	}
 	buf = buf[pad : int64(pad)+n : int64(pad)+n]
-	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, err
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		return nil, pooled, err
 	}
-	return buf, nil
+	return buf, pooled, nil
 }
 
 // alignment is what binary input data is aligned to (tensor.Alignment's

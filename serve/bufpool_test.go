@@ -1,0 +1,117 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carton-run/carton/serve/internal/oippb"
+)
+
+func TestBufferPoolSizes(t *testing.T) {
+	for _, c := range []struct{ n, cap int }{
+		{0, 0}, {1, 1}, {1 << 15, 1 << 15}, // small: made to measure
+		{1<<15 + 1, 1 << 16},
+		{1 << 16, 1 << 16}, {1<<16 + 1, 1 << 17}, {3 << 20, 4 << 20},
+	} {
+		b := getBuffer(c.n)
+		assert.Len(t, *b, c.n)
+		assert.Equal(t, c.cap, cap(*b), "getBuffer(%d)", c.n)
+		putBuffer(b)
+	}
+	// Buffers the pool did not make are left alone, whatever their size.
+	for _, n := range []int{0, 100, 100_000, 1 << 16} {
+		b := make([]byte, n, n+1)
+		putBuffer(&b)
+		assert.Len(t, b, n)
+	}
+	again := getBuffer(1 << 17)
+	(*again)[0] = 1 // a recycled buffer is not cleared: a user must write what it reads
+	putBuffer(again)
+}
+
+// TestPooledRequestsDoNotMix: many clients at once send the echo model
+// (its outputs are its inputs, so views of the pooled request buffer)
+// tensors large enough to be pooled, over gRPC and REST binary; each gets
+// back its own tensor, so no buffer went back to the pool while a request
+// still read it.
+func TestPooledRequestsDoNotMix(t *testing.T) {
+	s, err := New([]Model{{Name: "echo", Model: noopModel(t)}}, Options{})
+	require.NoError(t, err)
+	httpSrv := httptest.NewServer(s)
+	t.Cleanup(httpSrv.Close)
+	grpcClient := grpcEcho(t, grpcServers["NewGRPCServer"])
+
+	const clients, requests, n = 8, 12, 50_000 // 200 KB a tensor
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range requests {
+				raw := make([]byte, 4*n)
+				for i := 0; i < n; i++ {
+					binary.LittleEndian.PutUint32(raw[4*i:], uint32(c<<24|r<<16|i))
+				}
+				var got []byte
+				var err error
+				if r%2 == 0 {
+					got, err = echoGRPC(grpcClient, raw, n)
+				} else {
+					got, err = echoREST(httpSrv.URL, raw, n)
+				}
+				if !assert.NoError(t, err) || !assert.True(t, bytes.Equal(raw, got), "client %d request %d got another's tensor", c, r) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func echoGRPC(c oippb.GRPCInferenceServiceClient, raw []byte, n int) ([]byte, error) {
+	resp, err := c.ModelInfer(context.Background(), &oippb.ModelInferRequest{ModelName: "echo",
+		Inputs:           []*oippb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: []int64{int64(n)}}},
+		RawInputContents: [][]byte{raw}})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.RawOutputContents) != 1 {
+		return nil, fmt.Errorf("%d raw outputs", len(resp.RawOutputContents))
+	}
+	return resp.RawOutputContents[0], nil
+}
+
+func echoREST(url string, raw []byte, n int) ([]byte, error) {
+	header, _ := json.Marshal(map[string]any{
+		"inputs":     []map[string]any{{"name": "x", "shape": []int{n}, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
+		"parameters": map[string]any{"binary_data_output": true},
+	})
+	req, _ := http.NewRequest(http.MethodPost, url+"/v2/models/echo/infer", bytes.NewReader(append(header, raw...)))
+	req.Header.Set(headerLength, strconv.Itoa(len(header)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	hl, err := strconv.Atoi(resp.Header.Get(headerLength))
+	if err != nil || resp.StatusCode != http.StatusOK || hl > len(body) {
+		return nil, fmt.Errorf("status %d, header length %q: %s", resp.StatusCode, resp.Header.Get(headerLength), body)
+	}
+	return body[hl:], nil
+}
