@@ -25,6 +25,7 @@ import (
 	"github.com/carton-run/carton"
 	_ "github.com/carton-run/carton/backend/onnx"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/benchpair"
 	"github.com/carton-run/carton/serve"
 	"github.com/carton-run/carton/serve/internal/oippb"
 	"github.com/carton-run/carton/tensor"
@@ -38,7 +39,7 @@ import (
 // requests' latency; protocol=inprocess is carton.Infer itself, the floor,
 // and protocol=grpc-transport is gRPC's own: grpc-go carrying the same
 // request to a service that does nothing with it (grpc-raw-paired
-// alternates the two and reports the median difference).
+// compares the two with internal/benchpair).
 // Needs ONNX Runtime ($CARTON_ONNXRUNTIME_LIB or one carton finds).
 func BenchmarkServeAdded(b *testing.B) {
 	ctx := context.Background()
@@ -166,32 +167,20 @@ func BenchmarkServeAdded(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 			})
 		}
-		// gRPC against its own floor, call by call, so that a phase of
-		// the machine falls on both: added-p50-ns is the median of the
-		// differences, what carton-serve adds to the transport.
+		// gRPC against its own floor, paired (internal/benchpair):
+		// added-ns/op is what carton-serve adds to the transport.
 		b.Run("input="+c.name+"/protocol=grpc-raw-paired", func(b *testing.B) {
-			lat := make([]time.Duration, 0, b.N)
-			floorLat := make([]time.Duration, 0, b.N)
-			added := make([]time.Duration, 0, b.N)
-			for b.Loop() {
-				start := time.Now()
-				if _, err := gc.ModelInfer(ctx, grpcReq); err != nil {
-					b.Fatal(err)
+			calls := func(client oippb.GRPCInferenceServiceClient) benchpair.Op {
+				return func(n int) error {
+					for range n {
+						if _, err := client.ModelInfer(ctx, grpcReq); err != nil {
+							return err
+						}
+					}
+					return nil
 				}
-				mid := time.Now()
-				if _, err := floorClient.ModelInfer(ctx, grpcReq); err != nil {
-					b.Fatal(err)
-				}
-				end := time.Now()
-				lat, floorLat = append(lat, mid.Sub(start)), append(floorLat, end.Sub(mid))
-				added = append(added, mid.Sub(start)-end.Sub(mid))
 			}
-			for _, l := range [][]time.Duration{lat, floorLat, added} {
-				slices.Sort(l)
-			}
-			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
-			b.ReportMetric(float64(floorLat[len(floorLat)/2].Nanoseconds()), "transport-p50-ns")
-			b.ReportMetric(float64(added[len(added)/2].Nanoseconds()), "added-p50-ns")
+			benchpair.Bench(b, 10, "grpc-transport", calls(floorClient), "carton-serve", calls(gc))
 		})
 		if c.name == "1MiB" {
 			// The floor of any protocol over loopback TCP: the request's

@@ -7,7 +7,8 @@ import (
 
 // Large request buffers are recycled: a fresh one per request is cleared
 // by the allocator first (as long as the copy into it) and, at hundreds
-// of megabytes a second, keeps the garbage collector running.
+// of megabytes a second, keeps the garbage collector running. grpc-go's
+// mem.DefaultBufferPool would clear them too, on every Get.
 
 const (
 	minPooledClass = 16 // buffers over 32 KiB, in 64 KiB ones: smaller ones are cheap to make
@@ -17,29 +18,33 @@ const (
 // bufferClasses holds *[]byte of capacity 1<<class, by class.
 var bufferClasses [maxPooledClass + 1]sync.Pool
 
-// getBuffer is a buffer of length n, from the pool when n is large; its
-// bytes are not cleared. Give it back with putBuffer once nothing reads it.
-func getBuffer(n int) *[]byte {
+// getBuffer is a buffer of length n. A large one comes from the pool, its
+// bytes not cleared, and pooled is what putBuffer gives back once nothing
+// reads it; a small one is made, and pooled is nil.
+func getBuffer(n int) (buf []byte, pooled *[]byte) {
 	class := bits.Len(uint(n - 1))
 	if n <= 0 || class < minPooledClass || class > maxPooledClass {
-		b := make([]byte, n)
-		return &b
+		return make([]byte, n), nil
 	}
-	if b, ok := bufferClasses[class].Get().(*[]byte); ok {
-		*b = (*b)[:n]
-		return b
+	b, ok := bufferClasses[class].Get().(*[]byte)
+	if !ok {
+		s := make([]byte, 0, 1<<class)
+		b = &s
 	}
-	b := make([]byte, n, 1<<class)
-	return &b
+	*b = (*b)[:n]
+	return *b, b
 }
 
-// putBuffer gives b, from getBuffer, back to the pool.
-func putBuffer(b *[]byte) {
-	c := cap(*b)
+// putBuffer gives pooled, from getBuffer, back to the pool (nil: nothing).
+func putBuffer(pooled *[]byte) {
+	if pooled == nil {
+		return
+	}
+	c := cap(*pooled)
 	class := bits.Len(uint(c - 1))
 	if c == 0 || c != 1<<class || class < minPooledClass || class > maxPooledClass {
 		return
 	}
-	*b = (*b)[:0]
-	bufferClasses[class].Put(b)
+	*pooled = (*pooled)[:0]
+	bufferClasses[class].Put(pooled)
 }

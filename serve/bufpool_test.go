@@ -25,10 +25,10 @@ func TestBufferPoolSizes(t *testing.T) {
 		{1<<15 + 1, 1 << 16},
 		{1 << 16, 1 << 16}, {1<<16 + 1, 1 << 17}, {3 << 20, 4 << 20},
 	} {
-		b := getBuffer(c.n)
-		assert.Len(t, *b, c.n)
-		assert.Equal(t, c.cap, cap(*b), "getBuffer(%d)", c.n)
-		putBuffer(b)
+		b, pooled := getBuffer(c.n)
+		assert.Len(t, b, c.n)
+		assert.Equal(t, c.cap, cap(b), "getBuffer(%d)", c.n)
+		putBuffer(pooled)
 	}
 	// Buffers the pool did not make are left alone, whatever their size.
 	for _, n := range []int{0, 100, 100_000, 1 << 16} {
@@ -36,9 +36,9 @@ func TestBufferPoolSizes(t *testing.T) {
 		putBuffer(&b)
 		assert.Len(t, b, n)
 	}
-	again := getBuffer(1 << 17)
-	(*again)[0] = 1 // a recycled buffer is not cleared: a user must write what it reads
-	putBuffer(again)
+	again, pooled := getBuffer(1 << 17)
+	again[0] = 1 // a recycled buffer is not cleared: a user must write what it reads
+	putBuffer(pooled)
 }
 
 // TestPooledRequestsDoNotMix: many clients at once send the echo model
@@ -114,4 +114,52 @@ func echoREST(url string, raw []byte, n int) ([]byte, error) {
 		return nil, fmt.Errorf("status %d, header length %q: %s", resp.StatusCode, resp.Header.Get(headerLength), body)
 	}
 	return body[hl:], nil
+}
+
+// scribbler is a ResponseWriter that, at its first Write, takes a buffer
+// of size from the pool and overwrites it: were the request's body back
+// in the pool by then, the response would carry the scribble.
+type scribbler struct {
+	*httptest.ResponseRecorder
+	size int
+	done bool
+}
+
+func (s *scribbler) Write(p []byte) (int, error) {
+	if !s.done {
+		s.done = true
+		buf, _ := getBuffer(s.size) // kept: the pool must not hand it out again
+		for i := range buf {
+			buf[i] = 0xff
+		}
+	}
+	return s.ResponseRecorder.Write(p)
+}
+
+// TestRESTBodyHeldUntilResponseWritten: the echo model's outputs are views
+// of the pooled body, written to the response after Infer; the body's
+// buffer goes back to the pool only after that.
+func TestRESTBodyHeldUntilResponseWritten(t *testing.T) {
+	s, err := New([]Model{{Name: "echo", Model: noopModel(t)}}, Options{})
+	require.NoError(t, err)
+	const n = 50_000
+	raw := make([]byte, 4*n)
+	for i := 0; i < n; i++ {
+		binary.LittleEndian.PutUint32(raw[4*i:], uint32(i))
+	}
+	header, _ := json.Marshal(map[string]any{
+		"inputs":     []map[string]any{{"name": "x", "shape": []int{n}, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
+		"parameters": map[string]any{"binary_data_output": true},
+	})
+	body := append(header, raw...)
+	for range 20 { // the race detector's pool drops some puts
+		req := httptest.NewRequest(http.MethodPost, "/v2/models/echo/infer", bytes.NewReader(body))
+		req.Header.Set(headerLength, strconv.Itoa(len(header)))
+		w := &scribbler{ResponseRecorder: httptest.NewRecorder(), size: len(body) + alignment}
+		s.ServeHTTP(w, req)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		hl, err := strconv.Atoi(w.Header().Get(headerLength))
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(raw, w.Body.Bytes()[hl:]), "the response carries another request's bytes")
+	}
 }

@@ -30,21 +30,20 @@ func unmarshalInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest) e
 // does, into a pooled buffer that release gives back: only once nothing
 // reads the request any more.
 type pooledInferRequest struct {
-	req *oippb.ModelInferRequest
-	buf *[]byte
+	req    oippb.ModelInferRequest
+	pooled *[]byte
 }
 
 func (p *pooledInferRequest) decode(data mem.BufferSlice) error {
-	p.buf = getBuffer(data.Len() + alignment)
-	return decodeInferRequest(data, p.req, *p.buf)
+	var buf []byte
+	buf, p.pooled = getBuffer(data.Len() + alignment)
+	return decodeInferRequest(data, &p.req, buf)
 }
 
 func (p *pooledInferRequest) release() {
-	if p.buf != nil {
-		p.req.RawInputContents = nil
-		putBuffer(p.buf)
-		p.buf = nil
-	}
+	p.req.RawInputContents = nil
+	putBuffer(p.pooled)
+	p.pooled = nil
 }
 
 // decodeInferRequest is unmarshalInferRequest with buf, of the message's

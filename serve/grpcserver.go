@@ -50,12 +50,12 @@ func (g grpcService) modelInferHandler(srv any, ctx context.Context, dec func(an
 		// Nothing but this call sees the request: its buffer can go back
 		// to the pool once the response is encoded (before modelInfer
 		// returns; Infer has returned too).
-		p := &pooledInferRequest{req: new(oippb.ModelInferRequest)}
+		p := new(pooledInferRequest)
 		defer p.release()
 		if err := dec(p); err != nil {
 			return nil, err
 		}
-		return g.modelInfer(ctx, p.req, true)
+		return g.modelInfer(ctx, &p.req, true)
 	}
 	req := new(oippb.ModelInferRequest)
 	if err := dec(req); err != nil {

@@ -65,9 +65,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request, m *served) {
 func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *served) int {
 	headerLen, _ := strconv.Atoi(r.Header.Get(headerLength))
 	body, pooled, err := readBody(w, r, s.opts.MaxRequestBytes, headerLen)
-	if pooled != nil {
-		defer putBuffer(pooled) // once the response is written: nothing reads the body then
-	}
+	defer putBuffer(pooled) // once the response is written: nothing reads the body then
 	if err != nil {
 		return s.fail(w, r, m, fmt.Errorf("reading the request: %w", err))
 	}
@@ -272,9 +270,9 @@ func (s *Server) run(ctx context.Context, m *served, inputs map[string]tensor.Te
 // length (io.ReadAll would grow one by doubling: a dozen copies of a
 // 1 MiB tensor), at most limit bytes, placed so that the binary data
 // after a JSON header of headerLen bytes starts 64-byte aligned: the
-// input tensors are then views of it, not copies. The buffer comes from
-// the pool (pooled, nil for a body of unknown length): the caller gives
-// it back with putBuffer once nothing reads the body.
+// input tensors are then views of it, not copies. A large buffer comes
+// from the pool (getBuffer): the caller gives pooled back with putBuffer
+// once nothing reads the body.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, headerLen int) (body []byte, pooled *[]byte, err error) {
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	n := r.ContentLength
@@ -282,8 +280,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, headerLen int
 		body, err = io.ReadAll(rd)
 		return body, nil, err
 	}
-	pooled = getBuffer(int(n) + alignment)
-	buf := *pooled
+	buf, pooled := getBuffer(int(n) + alignment)
 	pad := 0
 	if headerLen > 0 && int64(headerLen) < n {
 		pad = int(-(uintptr(unsafe.Pointer(&buf[0])) + uintptr(headerLen)) & (alignment - 1))
