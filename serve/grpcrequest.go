@@ -50,9 +50,7 @@ func (p *pooledInferRequest) release() {
 // length and alignment more, to copy the message into.
 func decodeInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest, buf []byte) error {
 	n := data.Len()
-	peek := make([]byte, min(n, 4096)) // where the raw inputs start, usually
-	data.CopyTo(peek)
-	first, _ := rawContentsOffset(peek)
+	first, _ := rawContentsOffset(messageStart(data, min(n, 4096)))
 	pad := int(-(uintptr(unsafe.Pointer(&buf[0])) + uintptr(first)) & (alignment - 1))
 	msg := buf[pad : pad+n : pad+n]
 	data.CopyTo(msg)
@@ -87,6 +85,20 @@ func decodeInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest, buf 
 	}
 	req.RawInputContents = raw
 	return nil
+}
+
+// messageStart is the message's first n bytes (where the raw inputs
+// start, usually): the first buffer's own when it holds them, as it does
+// unless gRPC's frames split the message early.
+func messageStart(data mem.BufferSlice, n int) []byte {
+	if len(data) > 0 {
+		if first := data[0].ReadOnlyData(); len(first) >= n {
+			return first[:n]
+		}
+	}
+	head := make([]byte, n)
+	data.CopyTo(head)
+	return head
 }
 
 // rawContentsOffset is where, in the start of a ModelInferRequest, the

@@ -64,9 +64,6 @@ func (g grpcService) modelInferHandler(srv any, ctx context.Context, dec func(an
 	call := func(ctx context.Context, req any) (any, error) {
 		return g.modelInfer(ctx, req.(*oippb.ModelInferRequest), true)
 	}
-	if interceptor == nil {
-		return call(ctx, req)
-	}
 	return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: oippb.GRPCInferenceService_ModelInfer_FullMethodName}, call)
 }
 
