@@ -49,14 +49,24 @@ func freeAddr(t *testing.T) string {
 // once it answers.
 func start(t *testing.T, grpcAddr string, args ...string) (string, *exec.Cmd) {
 	addr := freeAddr(t)
+	cmd := launch(t, "http://"+addr+"/v2/health/live", append([]string{"--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms"}, args...)...)
+	return addr, cmd
+}
+
+// launch runs carton-serve with exactly args until the test ends, and
+// returns once live (a URL) answers.
+func launch(t *testing.T, live string, args ...string) *exec.Cmd {
 	self, err := os.Executable()
 	require.NoError(t, err)
-	cmd := exec.Command(self, append([]string{"--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms"}, args...)...)
+	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), "CARTON_SERVE_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	go func() { // the service's log, in the test's
+	// The service's log goes to the test's; it ends when the process exits.
+	logEnded := make(chan struct{})
+	go func() {
+		defer close(logEnded)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			t.Log(sc.Text())
@@ -66,14 +76,16 @@ func start(t *testing.T, grpcAddr string, args ...string) (string, *exec.Cmd) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for {
-		resp, err := http.Get("http://" + addr + "/v2/health/live")
+		resp, err := http.Get(live)
 		if err == nil {
 			resp.Body.Close()
-			return addr, cmd
+			return cmd
 		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("carton-serve did not start: %v", err)
+		case <-logEnded:
+			t.Fatalf("carton-serve %s exited before answering %s (its log is above)", strings.Join(args, " "), live)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
