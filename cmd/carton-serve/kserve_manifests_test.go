@@ -94,31 +94,49 @@ func TestKServeManifestsMatchKServeTypes(t *testing.T) {
 	}
 }
 
-// carton-serve started with the ServingRuntime's own arguments, as KServe
-// starts it (the model's name for {{.Name}}, the storage initializer's
-// directory holding one .carton at /mnt/models; only the listen
-// addresses moved to free loopback ports), answers the probes and the
-// metrics scrape where the manifest points them, and serves the model
-// under the InferenceService's name over REST and gRPC.
+// carton-serve started as KServe starts the image deploy/Dockerfile
+// builds under the ServingRuntime (the image's entrypoint, then the
+// runtime's args, which replace the image's CMD; the model's name for
+// {{.Name}}, the storage initializer's directory holding one .carton at
+// /mnt/models, the image's environment; only the listen addresses moved
+// to free loopback ports) answers the probes and the metrics scrape where
+// the manifest points them, and serves the model under the
+// InferenceService's name over REST and gRPC.
 func TestServingRuntimeArgsServe(t *testing.T) {
 	_, facts := readManifests(t)
+	image := readDockerfile(t, "../../deploy/Dockerfile")
+	assert.NotContains(t, []string{"", "root", "0"}, image.user, "the image runs as non-root")
+	assert.Contains(t, image.expose, strconv.Itoa(facts.Port), "the image exposes the runtime's port")
+	require.NotEmpty(t, image.entrypoint)
+	assert.Equal(t, "/usr/local/bin/carton-serve", image.entrypoint[0])
+
 	models := t.TempDir()
 	require.NoError(t, os.Rename(pack(t, "../../testdata/onnx/matmul_add.onnx"), filepath.Join(models, "model.carton")))
 	rest, grpcAddr := freeAddr(t), freeAddr(t)
 	var args []string
-	for _, a := range facts.Args {
+	for _, a := range append(image.entrypoint[1:], facts.Args...) {
 		a = strings.ReplaceAll(a, "{{.Name}}", facts.Name)
 		a = strings.ReplaceAll(a, "/mnt/models", models)
-		switch {
-		case strings.HasPrefix(a, "--addr="):
-			require.True(t, strings.HasSuffix(a, ":"+strconv.Itoa(facts.Port)), "%s: not the container's port %d", a, facts.Port)
-			a = "--addr=" + rest
-		case strings.HasPrefix(a, "--grpc-addr="):
-			a = "--grpc-addr=" + grpcAddr
-		}
+		a = strings.ReplaceAll(a, "0.0.0.0:"+strconv.Itoa(facts.Port), rest)
+		a = strings.ReplaceAll(a, "0.0.0.0:8081", grpcAddr)
+		require.NotContains(t, a, "0.0.0.0", "a listen address the test does not know")
 		args = append(args, a)
 	}
-	launch(t, "http://"+rest+facts.Liveness, args...)
+	// The image's runtimes are in its /cache; here they are where the
+	// test's environment keeps them.
+	cache := os.Getenv("CARTON_CACHE_DIR")
+	if cache == "" {
+		cache = t.TempDir()
+	}
+	var env []string
+	for _, kv := range image.env {
+		if strings.HasPrefix(kv, "CARTON_CACHE_DIR=") {
+			kv = "CARTON_CACHE_DIR=" + cache
+		}
+		env = append(env, kv)
+	}
+	assert.Contains(t, env, "CARTON_OFFLINE=1", "the image serves offline")
+	launch(t, "http://"+rest+facts.Liveness, env, args...)
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + rest + path)
@@ -168,4 +186,39 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	*v.(*rawMessage) = data.Materialize()
 	return nil
+}
+
+// dockerImage is what the final stage of a Dockerfile sets.
+type dockerImage struct {
+	entrypoint []string // exec form
+	user       string
+	expose     []string
+	env        []string // NAME=VALUE
+}
+
+// readDockerfile reads the final stage of a Dockerfile: ENTRYPOINT in
+// exec form, USER, EXPOSE and ENV NAME=VALUE ones (the forms deploy's uses).
+func readDockerfile(t *testing.T, path string) dockerImage {
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var img dockerImage
+	for _, line := range strings.Split(string(b), "\n") {
+		word, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch strings.ToUpper(word) {
+		case "FROM":
+			img = dockerImage{}
+		case "ENTRYPOINT":
+			require.NoError(t, json.Unmarshal([]byte(rest), &img.entrypoint), "ENTRYPOINT in exec form")
+		case "USER":
+			img.user = strings.TrimSpace(rest)
+		case "EXPOSE":
+			img.expose = append(img.expose, strings.Fields(rest)...)
+		case "ENV":
+			for _, kv := range strings.Fields(rest) {
+				require.Contains(t, kv, "=", "ENV NAME=VALUE")
+				img.env = append(img.env, kv)
+			}
+		}
+	}
+	return img
 }

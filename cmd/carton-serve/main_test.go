@@ -49,17 +49,17 @@ func freeAddr(t *testing.T) string {
 // once it answers.
 func start(t *testing.T, grpcAddr string, args ...string) (string, *exec.Cmd) {
 	addr := freeAddr(t)
-	cmd := launch(t, "http://"+addr+"/v2/health/live", append([]string{"--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms"}, args...)...)
+	cmd := launch(t, "http://"+addr+"/v2/health/live", nil, append([]string{"--addr", addr, "--grpc-addr", grpcAddr, "--drain", "100ms"}, args...)...)
 	return addr, cmd
 }
 
-// launch runs carton-serve with exactly args until the test ends, and
-// returns once live (a URL) answers.
-func launch(t *testing.T, live string, args ...string) *exec.Cmd {
+// launch runs carton-serve with exactly args, and env added to the
+// test's, until the test ends, and returns once live (a URL) answers.
+func launch(t *testing.T, live string, env []string, args ...string) *exec.Cmd {
 	self, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), "CARTON_SERVE_MAIN=1")
+	cmd.Env = append(append(os.Environ(), env...), "CARTON_SERVE_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
