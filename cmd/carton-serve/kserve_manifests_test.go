@@ -41,6 +41,7 @@ type manifestFacts struct {
 // checkManifests runs the checker on a ServingRuntime and an
 // InferenceService; out is its JSON, or its complaint.
 func checkManifests(t *testing.T, py, runtime, isvc string) (out string, err error) {
+	t.Helper()
 	b, err := exec.Command(py, "testdata/kserve_manifests.py", runtime, isvc).CombinedOutput()
 	return string(b), err
 }
@@ -48,6 +49,7 @@ func checkManifests(t *testing.T, py, runtime, isvc string) (out string, err err
 // readManifests checks deploy/kserve's manifests with the checker and
 // returns the Python that ran it and what it read out.
 func readManifests(t *testing.T) (py string, facts manifestFacts) {
+	t.Helper()
 	py = testPython(t, "CARTON_TEST_KSERVE_PYTHON", "kserve")
 	out, err := checkManifests(t, py, servingRuntimeYAML, inferenceServiceYAML)
 	require.NoError(t, err, out)
@@ -99,7 +101,7 @@ func TestKServeManifestsMatchKServeTypes(t *testing.T) {
 // runtime's args, which replace the image's CMD; the model's name for
 // {{.Name}}, the storage initializer's directory holding one .carton at
 // /mnt/models, the image's environment; only the listen addresses moved
-// to free loopback ports) answers the probes and the metrics scrape where
+// to free loopback ports and the cache to the test's) answers the probes and the metrics scrape where
 // the manifest points them, and serves the model under the
 // InferenceService's name over REST and gRPC.
 func TestServingRuntimeArgsServe(t *testing.T) {
