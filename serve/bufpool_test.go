@@ -60,10 +60,7 @@ func TestPooledRequestsDoNotMix(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for r := range requests {
-				raw := make([]byte, 4*n)
-				for i := 0; i < n; i++ {
-					binary.LittleEndian.PutUint32(raw[4*i:], uint32(c<<24|r<<16|i))
-				}
+				raw := numbered(n, uint32(c<<24|r<<16))
 				var got []byte
 				var err error
 				if r%2 == 0 {
@@ -93,13 +90,29 @@ func echoGRPC(c oippb.GRPCInferenceServiceClient, raw []byte, n int) ([]byte, er
 	return resp.RawOutputContents[0], nil
 }
 
-func echoREST(url string, raw []byte, n int) ([]byte, error) {
+// binaryEcho is a REST infer body for the echo model: raw, n FP32
+// elements, as binary data both ways; headerLen is its JSON header's.
+func binaryEcho(raw []byte, n int) (body []byte, headerLen int) {
 	header, _ := json.Marshal(map[string]any{
 		"inputs":     []map[string]any{{"name": "x", "shape": []int{n}, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
 		"parameters": map[string]any{"binary_data_output": true},
 	})
-	req, _ := http.NewRequest(http.MethodPost, url+"/v2/models/echo/infer", bytes.NewReader(append(header, raw...)))
-	req.Header.Set(headerLength, strconv.Itoa(len(header)))
+	return append(header, raw...), len(header)
+}
+
+// numbered is n FP32-sized elements, element i holding tag|i.
+func numbered(n int, tag uint32) []byte {
+	raw := make([]byte, 4*n)
+	for i := range n {
+		binary.LittleEndian.PutUint32(raw[4*i:], tag|uint32(i))
+	}
+	return raw
+}
+
+func echoREST(url string, raw []byte, n int) ([]byte, error) {
+	reqBody, headerLen := binaryEcho(raw, n)
+	req, _ := http.NewRequest(http.MethodPost, url+"/v2/models/echo/infer", bytes.NewReader(reqBody))
+	req.Header.Set(headerLength, strconv.Itoa(headerLen))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -143,18 +156,11 @@ func TestRESTBodyHeldUntilResponseWritten(t *testing.T) {
 	s, err := New([]Model{{Name: "echo", Model: noopModel(t)}}, Options{})
 	require.NoError(t, err)
 	const n = 50_000
-	raw := make([]byte, 4*n)
-	for i := 0; i < n; i++ {
-		binary.LittleEndian.PutUint32(raw[4*i:], uint32(i))
-	}
-	header, _ := json.Marshal(map[string]any{
-		"inputs":     []map[string]any{{"name": "x", "shape": []int{n}, "datatype": "FP32", "parameters": map[string]any{"binary_data_size": len(raw)}}},
-		"parameters": map[string]any{"binary_data_output": true},
-	})
-	body := append(header, raw...)
+	raw := numbered(n, 0)
+	body, headerLen := binaryEcho(raw, n)
 	for range 20 { // the race detector's pool drops some puts
 		req := httptest.NewRequest(http.MethodPost, "/v2/models/echo/infer", bytes.NewReader(body))
-		req.Header.Set(headerLength, strconv.Itoa(len(header)))
+		req.Header.Set(headerLength, strconv.Itoa(headerLen))
 		w := &scribbler{ResponseRecorder: httptest.NewRecorder(), size: len(body) + alignment}
 		s.ServeHTTP(w, req)
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())

@@ -40,11 +40,7 @@ func (p *pooledInferRequest) decode(data mem.BufferSlice) error {
 	return decodeInferRequest(data, &p.req, buf)
 }
 
-func (p *pooledInferRequest) release() {
-	p.req.RawInputContents = nil
-	putBuffer(p.pooled)
-	p.pooled = nil
-}
+func (p *pooledInferRequest) release() { putBuffer(p.pooled) }
 
 // decodeInferRequest is unmarshalInferRequest with buf, of the message's
 // length and alignment more, to copy the message into.

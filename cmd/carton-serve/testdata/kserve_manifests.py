@@ -18,7 +18,9 @@ KINDS = {
     ("serving.kserve.io/v1alpha1", "ServingRuntime"): "V1alpha1ServingRuntime",
     ("serving.kserve.io/v1beta1", "InferenceService"): "V1beta1InferenceService",
 }
-SCALARS = {"str": str, "int": int, "bool": bool, "float": (int, float)}
+# Kubernetes quantities and int-or-string fields are "str" in the Python
+# types but take numbers too; only "bool" takes a bool.
+SCALARS = {"str": (str, int, float), "int": int, "bool": bool, "float": (int, float)}
 
 
 def model_class(name):
@@ -33,12 +35,7 @@ def check(value, typ, path):
     if typ == "object":
         return
     if typ in SCALARS:
-        # Kubernetes quantities and int-or-string fields are "str" in the
-        # Python types but take numbers too.
-        ok = isinstance(value, SCALARS[typ]) and not (typ in ("int", "float") and isinstance(value, bool))
-        if typ == "str" and isinstance(value, (int, float)) and not isinstance(value, bool):
-            ok = True
-        if not ok:
+        if not isinstance(value, SCALARS[typ]) or isinstance(value, bool) != (typ == "bool"):
             raise SystemExit(f"{path}: {value!r} is not of type {typ}")
         return
     m = re.fullmatch(r"[Ll]ist\[(.+)\]", typ)
