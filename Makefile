@@ -361,8 +361,10 @@ bench: setup
 		| tee $(BUILD)/bench/tf-paired.raw
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'InferOverhead|SklearnPipeline' -count $(BENCH_COUNT) ./backend/python/ \
 		| tee $(BUILD)/bench/python-runner.raw
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'SklearnLoop' -benchtime 5x ./backend/python/ \
+		| tee $(BUILD)/bench/python-loop.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner; do \
+	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner python-loop; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done

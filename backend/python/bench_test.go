@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,30 @@ func BenchmarkInferOverhead(b *testing.B) {
 // paired as BenchmarkInferOverhead. locked-thread calls from a goroutine
 // locked to its OS thread.
 func BenchmarkSklearnPipeline(b *testing.B) {
+	ctx := context.Background()
+	m, in, skpy := sklearnModel(b)
+	py := pythonCalls(b, skpy, "testdata/sklearn", sklearnInputs)
+	if py == nil {
+		b.Fatalf("%s does not run the model", skpy)
+	}
+	for _, locked := range []bool{false, true} {
+		b.Run(callerName(locked), func(b *testing.B) {
+			if locked {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
+			benchpair.Bench(b, 20, "python", py, "carton", benchpair.InfersReleasing(ctx, m, in))
+		})
+	}
+}
+
+// sklearnInputs is the scikit-learn benchmarks' input as Python makes it;
+// sklearnModel makes the same in Go.
+const sklearnInputs = "{'x': (np.arange(256) % 7 + 0.5).reshape(64, 4)}"
+
+// sklearnModel packs and loads testdata/sklearn and returns it with its
+// input and the Python with scikit-learn to compare with.
+func sklearnModel(b *testing.B) (*carton.Model, map[string]tensor.Tensor, string) {
 	skpy := os.Getenv("CARTON_TEST_SKLEARN_PYTHON")
 	if skpy == "" {
 		b.Skip("needs $CARTON_TEST_SKLEARN_PYTHON")
@@ -79,30 +104,20 @@ func BenchmarkSklearnPipeline(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer m.Close()
-	py := pythonCalls(b, skpy, "testdata/sklearn", "{'x': (np.arange(256) % 7 + 0.5).reshape(64, 4)}")
-	if py == nil {
-		b.Fatalf("%s does not run the model", skpy)
-	}
+	b.Cleanup(func() { m.Close() })
 	xs := make([]float64, 64*4)
 	for i := range xs {
 		xs[i] = float64(i%7) + 0.5
 	}
 	x, _ := tensor.From(tensor.Shape{64, 4}, xs)
-	in := map[string]tensor.Tensor{"x": x}
-	for _, locked := range []bool{false, true} {
-		name := "goroutine"
-		if locked {
-			name = "locked-thread"
-		}
-		b.Run(name, func(b *testing.B) {
-			if locked {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-			}
-			benchpair.Bench(b, 20, "python", py, "carton", benchpair.InfersReleasing(ctx, m, in))
-		})
+	return m, map[string]tensor.Tensor{"x": x}, skpy
+}
+
+func callerName(locked bool) string {
+	if locked {
+		return "locked-thread"
 	}
+	return "goroutine"
 }
 
 const pythonCallsScript = `import sys, numpy as np
@@ -121,24 +136,8 @@ for line in sys.stdin:
 // with the inputs of the Python expression inputs, and returns the Op of
 // n calls of its infer_with_tensors there; nil when it does not start.
 func pythonCalls(b *testing.B, python, dir, inputs string) benchpair.Op {
-	cmd := exec.Command(python, "-c", pythonCallsScript, dir, inputs)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil
-	}
-	b.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-	})
-	out := bufio.NewScanner(stdout)
-	if !out.Scan() || out.Text() != "ready" {
+	in, out := startPython(b, python, "-c", pythonCallsScript, dir, inputs)
+	if out == nil {
 		return nil
 	}
 	return func(n int) error {
@@ -150,4 +149,32 @@ func pythonCalls(b *testing.B, python, dir, inputs string) benchpair.Op {
 		}
 		return nil
 	}
+}
+
+// startPython runs python with args, which prints "ready" once it reads
+// requests on its stdin; out is nil when it does not start or get ready.
+// The process ends when the benchmark does.
+func startPython(b *testing.B, python string, args ...string) (in io.WriteCloser, out *bufio.Scanner) {
+	cmd := exec.Command(python, args...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil
+	}
+	b.Cleanup(func() {
+		in.Close()
+		_ = cmd.Wait()
+	})
+	out = bufio.NewScanner(stdout)
+	out.Buffer(nil, 1<<20)
+	if !out.Scan() || out.Text() != "ready" {
+		return nil, nil
+	}
+	return in, out
 }
