@@ -14,6 +14,7 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/format"
+	"github.com/carton-run/carton/internal/schedtick"
 	"github.com/carton-run/carton/libfetch"
 	"github.com/carton-run/carton/tensor"
 )
@@ -51,7 +52,8 @@ type Model struct {
 
 	mu      sync.RWMutex // Infer holds it shared, Close exclusive
 	closed  bool
-	dropped runtime.Cleanup // closes the model if it is dropped without Close
+	dropped runtime.Cleanup     // closes the model if it is dropped without Close
+	tick    schedtick.Refresher // keeps loops of long native calls schedulable (RATIONALE.md)
 
 	tensorsOnce sync.Once
 	tensors     *format.TensorData
@@ -421,6 +423,8 @@ func (m *Model) infer(ctx context.Context, inputs, outputs map[string]tensor.Ten
 	if err := m.inputs.check(inputs); err != nil {
 		return nil, err
 	}
+	m.tick.Enter()
+	defer m.tick.Exit()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {

@@ -55,6 +55,13 @@
 // 2-core VM) for a context that can be cancelled; one that cannot
 // (context.Background, context.WithoutCancel) costs nothing.
 //
+// A goroutine that calls Infer in a loop never blocks in Go, so Go's
+// scheduler would take it for stuck in native code and take its processor
+// during every call. Infer prevents this: at most once per 5 ms, while a
+// processor is idle, it yields the goroutine before the call (a few tens
+// of microseconds; RATIONALE.md, "Model.Infer renews Go's scheduler
+// tick"). Callers need not yield themselves.
+//
 // The model cache (the cache directory's models/, one directory per
 // manifest hash) is checked on every Load that uses it: a stamp written at
 // extraction records each file's size and modification time, and a copy

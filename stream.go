@@ -48,7 +48,9 @@ func (m *Model) InferStream(ctx context.Context, inputs map[string]tensor.Tensor
 				return
 			}
 			out := make(map[string]tensor.Tensor, len(m.info.Outputs))
+			m.tick.Enter()
 			more, err := s.Next(ctx, out)
+			m.tick.Exit()
 			if err != nil {
 				yield(nil, err)
 				return

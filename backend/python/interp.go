@@ -12,7 +12,6 @@ import (
 
 	"github.com/carton-run/carton/backend"
 	"github.com/carton-run/carton/dlopen"
-	"github.com/carton-run/carton/internal/schedtick"
 )
 
 //go:embed bridge.py
@@ -39,9 +38,8 @@ type interp struct {
 		vectorcallDict                                                   uintptr // 0 before 3.9
 		dictType, unicodeType                                            uintptr // the type objects
 	}
-	numpy  numpyState          // numpy's C API, taken at the first infer
-	bridge map[string]uintptr  // the bridge's functions (PyObject*), owned forever
-	tick   schedtick.Refresher // renews the scheduler tick of loops of long calls
+	numpy  numpyState         // numpy's C API, taken at the first infer
+	bridge map[string]uintptr // the bridge's functions (PyObject*), owned forever
 }
 
 var (
@@ -196,7 +194,6 @@ func (it *interp) call(name string, args ...arg) (string, error) {
 // then PyEval_RestoreThread, where PyGILState_Ensure and Release would
 // make and free a thread state every call.
 func (it *interp) enter(c *pyCall) {
-	it.tick.Refresh() // before locking: a yield is cheap only unlocked
 	runtime.LockOSThread()
 	if ts := c.Call(it.fn.thisThreadState); ts != 0 {
 		c.Call(it.fn.restoreThread, ts)

@@ -21,6 +21,7 @@ import (
 	"github.com/carton-run/carton/backend/python"
 	"github.com/carton-run/carton/format"
 	"github.com/carton-run/carton/internal/npy"
+	"github.com/carton-run/carton/internal/schedtick"
 	"github.com/carton-run/carton/internal/testneed"
 	"github.com/carton-run/carton/tensor"
 )
@@ -471,6 +472,7 @@ func TestStreamingModel(t *testing.T) {
 		}
 		assert.Equal(t, 1, n)
 		assert.ErrorIs(t, lastErr, context.Canceled)
+		assert.Zero(t, schedtick.InProgress(), "a step's native call still counted as in progress")
 		require.NoError(t, m.Close())
 	}
 }

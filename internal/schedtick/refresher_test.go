@@ -14,6 +14,8 @@ type fake struct {
 	clock  atomic.Int64
 	cost   time.Duration
 	yields atomic.Int64
+	busy   atomic.Bool // no P idle
+	checks atomic.Int64
 }
 
 func newFake() *fake {
@@ -23,6 +25,10 @@ func newFake() *fake {
 	f.yield = func() {
 		f.yields.Add(1)
 		f.clock.Add(int64(f.cost))
+	}
+	f.idle = func() bool {
+		f.checks.Add(1)
+		return !f.busy.Load()
 	}
 	return f
 }
@@ -41,14 +47,14 @@ func TestRefreshYieldsOncePerInterval(t *testing.T) {
 	f := newFake()
 	f.cost = time.Microsecond
 	f.Refresh()
-	for range 49 { // 49 calls of 100 µs: 4.9 ms
-		f.advance(100 * time.Microsecond)
+	for range 12 { // 12 calls of 400 µs: 4.8 ms
+		f.advance(400 * time.Microsecond)
 		f.Refresh()
 	}
 	if n := f.yields.Load(); n != 1 {
 		t.Fatalf("yields within one interval = %d, want 1", n)
 	}
-	f.advance(200 * time.Microsecond)
+	f.advance(400 * time.Microsecond)
 	f.Refresh()
 	if n := f.yields.Load(); n != 2 {
 		t.Fatalf("yields after the interval = %d, want 2", n)
@@ -59,22 +65,70 @@ func TestSlowYieldsBackOffToMax(t *testing.T) {
 	f := newFake()
 	f.cost = 80 * time.Microsecond
 	want := Interval
+	const call = time.Millisecond // long calls: the clock is read at each
 	for range 12 {
 		f.Refresh()
 		want = min(2*want, MaxInterval)
 		if got := f.Current(); got != want {
 			t.Fatalf("interval after a slow yield = %v, want %v", got, want)
 		}
-		f.advance(want - time.Nanosecond)
+		f.advance(want - call)
 		before := f.yields.Load()
 		f.Refresh()
 		if f.yields.Load() != before {
 			t.Fatal("yielded before the backed-off interval passed")
 		}
-		f.advance(time.Nanosecond)
+		f.advance(call)
 	}
 	if f.Current() != MaxInterval {
 		t.Fatalf("interval = %v, want MaxInterval", f.Current())
+	}
+}
+
+// TestShortCallsReadTheClockRarely: calls of 1 µs read the clock once
+// every MaxStride calls and still yield about once per Interval.
+func TestShortCallsReadTheClockRarely(t *testing.T) {
+	f := newFake()
+	var reads int
+	clock := f.now
+	f.now = func() int64 { reads++; return clock() }
+	const calls = 100_000 // 100 ms
+	for range calls {
+		f.Refresh()
+		f.advance(time.Microsecond)
+	}
+	// a yield reads the clock once more, to time itself
+	if want := calls/MaxStride + int(f.yields.Load()) + 5; reads > want {
+		t.Fatalf("%d clock reads in %d calls of 1 µs, want at most %d", reads, calls, want)
+	}
+	if y := f.yields.Load(); y < 18 || y > 21 { // every 5 ms, at most a stride late
+		t.Fatalf("yields in 100 ms of 1 µs calls = %d, want 18-21", y)
+	}
+}
+
+// TestLongCallsAfterShortOnes: once calls turn long, the clock is read at
+// every call again within MaxStride calls, and yields resume.
+func TestLongCallsAfterShortOnes(t *testing.T) {
+	f := newFake()
+	for range 10_000 {
+		f.Refresh()
+		f.advance(time.Microsecond)
+	}
+	before := f.yields.Load()
+	for range MaxStride + 1 {
+		f.Refresh()
+		f.advance(10 * time.Millisecond)
+	}
+	after := f.yields.Load()
+	if after == before {
+		t.Fatalf("no yield in %d calls of 10 ms after short ones", MaxStride+1)
+	}
+	for range 5 {
+		f.Refresh()
+		f.advance(10 * time.Millisecond)
+	}
+	if n := f.yields.Load() - after; n != 5 {
+		t.Fatalf("yields in 5 calls of 10 ms = %d, want 5", n)
 	}
 }
 
@@ -132,24 +186,116 @@ func TestConcurrentCallersYieldOnce(t *testing.T) {
 	}
 }
 
-// TestRealRefreshYields: with the real clock and Gosched, a due
-// Refresh lets a runnable goroutine run on a single P before the caller
-// goes on, and a Refresh within the interval does not.
-func TestRealRefreshYields(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var r Refresher
-	r.Refresh() // start an interval
-	var ran atomic.Bool
+func TestNoYieldWithoutAnIdleP(t *testing.T) {
+	f := newFake()
+	f.busy.Store(true)
+	f.cost = 80 * time.Microsecond
+	f.Refresh()
+	if f.yields.Load() != 0 || f.checks.Load() != 1 {
+		t.Fatalf("yields = %d, checks = %d; want 0, 1", f.yields.Load(), f.checks.Load())
+	}
+	if f.Current() != Interval {
+		t.Fatalf("interval = %v after a check without a yield", f.Current())
+	}
+	f.advance(Interval - time.Nanosecond)
+	f.Refresh()
+	if f.checks.Load() != 1 {
+		t.Fatal("checked again within the interval")
+	}
+	f.advance(time.Nanosecond)
+	f.busy.Store(false)
+	f.Refresh()
+	if f.yields.Load() != 1 {
+		t.Fatal("no yield once a P was idle again")
+	}
+}
+
+// TestRealIdleP: the runtime's counts say a P is idle while this
+// goroutine runs alone on two, and none while another spins beside it or
+// when there is one P.
+func TestRealIdleP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	var s schedState
+	if !eventually(s.idleP) {
+		t.Fatal("no idle P seen with GOMAXPROCS 2 and one goroutine running")
+	}
+	var stop atomic.Bool
 	done := make(chan struct{})
-	go func() { ran.Store(true); close(done) }()
-	r.Refresh() // within the interval: returns without yielding
-	if ran.Load() {
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+		}
+	}()
+	busy := eventually(func() bool { return !s.idleP() })
+	stop.Store(true)
+	<-done
+	if !busy {
+		t.Fatal("an idle P seen while another goroutine spun on the second")
+	}
+	// A goroutine inside Enter and Exit holds the second P as far as a
+	// Refresher can tell, while it waits (here in a channel receive, as a
+	// native call waits on a futex).
+	var r Refresher
+	r.next.Store(int64(time.Hour) << 8) // never due: Enter only counts
+	entered, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		r.Enter()
+		close(entered)
+		<-release
+		r.Exit()
+	}()
+	<-entered
+	for range 100 {
+		if s.idleP() {
+			t.Fatal("an idle P seen while another goroutine was between Enter and Exit")
+		}
+	}
+	close(release)
+	<-exited
+	if !eventually(s.idleP) {
+		t.Fatal("no idle P seen after Exit")
+	}
+	runtime.GOMAXPROCS(1)
+	for range 100 {
+		if s.idleP() {
+			t.Fatal("an idle P seen with GOMAXPROCS 1")
+		}
+	}
+}
+
+// eventually polls cond for up to a second: the scheduler's counts are
+// approximate, and the runtime's own goroutines (GC workers) come and go.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRealRefreshYields: with the real clock, scheduler state and
+// Gosched, a due Refresh with an idle P lets another goroutine run before
+// the caller goes on (the idle P's thread may run it first), and a Refresh
+// within the interval does not yield.
+func TestRealRefreshYields(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	var r Refresher
+	yields := 0
+	r.now, r.idle = monotonic, r.sched.idleP
+	r.yield = func() { yields++; runtime.Gosched() }
+	for i := 0; yields == 0 && i < 200; i++ {
+		r.next.Store(0) // due now
+		r.Refresh()
+		time.Sleep(time.Millisecond)
+	}
+	if yields == 0 {
+		t.Fatal("a due Refresh with an idle P never yielded")
+	}
+	n := yields
+	r.Refresh()
+	if yields != n {
 		t.Fatal("a Refresh within the interval yielded")
 	}
-	r.next.Store(0) // due now
-	r.Refresh()
-	if !ran.Load() {
-		t.Fatal("a due Refresh did not yield to the runnable goroutine")
-	}
-	<-done
 }
