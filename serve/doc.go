@@ -22,16 +22,20 @@
 // alignment allows (the request body is read once into one buffer);
 // outputs are written to the response from the framework's memory once,
 // then given back to the model (carton.Model.ReleaseOutputs). On a
-// NewGRPCServer, raw_input_contents are views of one aligned copy of the
-// request message and a response is encoded from the outputs' memory; on
-// a server of the caller's (RegisterGRPC), grpc-go's codec copies each raw
-// input out of the message and each output is copied into the response
-// first, since grpc-go encodes it after the handler returns.
+// NewGRPCServer, raw_input_contents are views of the HTTP/2 frames they
+// arrived in, where those lie one after another in the server's frame
+// arena (a message not interleaved with others nor cut by flow control),
+// or else of one aligned copy of the request message; a response is
+// encoded from the outputs' memory. On a server of the caller's
+// (RegisterGRPC), grpc-go's codec copies each raw input out of the
+// message and each output is copied into the response first, since
+// grpc-go encodes it after the handler returns.
 //
 // The buffer a REST body or (on a NewGRPCServer without interceptors) a
-// gRPC request is copied into comes from a pool when it is over 32 KiB
-// and goes back once the response is written or encoded: a model must
-// not keep an input's memory past its Infer (as carton.Model requires).
+// gRPC request is copied into comes from a pool when it is over 32 KiB,
+// and a gRPC request's frames are held, until the response is written or
+// encoded: a model must not keep an input's memory past its Infer (as
+// carton.Model requires).
 //
 // # Concurrency
 //

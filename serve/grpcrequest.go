@@ -27,20 +27,47 @@ func unmarshalInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest) e
 }
 
 // pooledInferRequest is a ModelInferRequest decoded as unmarshalInferRequest
-// does, into a pooled buffer that release gives back: only once nothing
-// reads the request any more.
+// does, into a pooled buffer that release gives back, or, where its frames
+// lie one after another in a frameArena, with the raw inputs as views of
+// the frames, which release frees: only once nothing reads the request any
+// more.
 type pooledInferRequest struct {
 	req    oippb.ModelInferRequest
 	pooled *[]byte
+	frames mem.BufferSlice
+	arena  *frameArena
+	tail   *[]byte // the message's end, copied into arena after the frames
 }
 
-func (p *pooledInferRequest) decode(data mem.BufferSlice) error {
+func (p *pooledInferRequest) decode(data mem.BufferSlice, arena *frameArena) error {
+	if msg, tail := arena.view(data); msg != nil {
+		p.arena, p.tail = arena, tail
+		if err := parseInferRequest(msg, &p.req); err != nil {
+			return err
+		}
+		if raw := p.req.RawInputContents; len(raw) > 0 && len(raw[0]) > 0 {
+			if first := unsafe.Pointer(unsafe.SliceData(raw[0])); uintptr(first)%alignment != 0 {
+				arena.alignTo(first)
+			}
+		}
+		data.Ref() // gRPC frees data once this returns; release frees it again
+		p.frames = data
+		return nil
+	}
 	var buf []byte
 	buf, p.pooled = getBuffer(data.Len() + alignment)
 	return decodeInferRequest(data, &p.req, buf)
 }
 
-func (p *pooledInferRequest) release() { putBuffer(p.pooled) }
+func (p *pooledInferRequest) release() {
+	putBuffer(p.pooled)
+	if p.frames != nil {
+		p.frames.Free()
+	}
+	if p.tail != nil {
+		p.arena.Put(p.tail)
+	}
+}
 
 // decodeInferRequest is unmarshalInferRequest with buf, of the message's
 // length and alignment more, to copy the message into.
@@ -50,9 +77,13 @@ func decodeInferRequest(data mem.BufferSlice, req *oippb.ModelInferRequest, buf 
 	pad := int(-(uintptr(unsafe.Pointer(&buf[0])) + uintptr(first)) & (alignment - 1))
 	msg := buf[pad : pad+n : pad+n]
 	data.CopyTo(msg)
+	return parseInferRequest(msg, req)
+}
 
-	// Everything but the raw inputs is small: proto.Unmarshal decodes it
-	// from a copy without them, and the raw inputs are views of msg.
+// parseInferRequest decodes msg into req, with the raw inputs as views of
+// msg. Everything but the raw inputs is small: proto.Unmarshal decodes it
+// from a copy without them.
+func parseInferRequest(msg []byte, req *oippb.ModelInferRequest) error {
 	var rest []byte
 	var raw [][]byte
 	for b := msg; len(b) > 0; {
