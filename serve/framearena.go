@@ -41,11 +41,11 @@ type frameArena struct {
 }
 
 // arenaChunk is one chunk of a frameArena and the count of its buffers
-// not yet back.
+// not yet back. A chunk other than the arena's cur is retired: it is
+// reused once out is 0.
 type arenaChunk struct {
-	mem     []byte
-	out     int
-	retired bool
+	mem []byte
+	out int
 }
 
 const (
@@ -67,11 +67,16 @@ func (a *frameArena) Get(n int) *[]byte {
 	if c == nil {
 		return mem.DefaultBufferPool().Get(n)
 	}
+	return a.handle(c.mem[start : start+n : start+n])
+}
+
+// handle is a pooled *[]byte holding b, as Get returns and Put takes.
+func (a *frameArena) handle(b []byte) *[]byte {
 	h, _ := a.handles.Get().(*[]byte)
 	if h == nil {
 		h = new([]byte)
 	}
-	*h = c.mem[start : start+n : start+n]
+	*h = b
 	return h
 }
 
@@ -91,8 +96,11 @@ func (a *frameArena) place(n int) (start int, c *arenaChunk) {
 		// A new run starts where one as long as the last fits, so that a
 		// message like the last does not straddle two chunks.
 		if room < n || (!continues && room < a.lastRun && a.lastRun <= len(a.cur.mem)/2) {
-			a.retire(a.cur)
+			c := a.cur
 			a.cur = nil
+			if c.out == 0 {
+				a.recycle(c)
+			}
 		}
 	}
 	if a.cur == nil {
@@ -103,7 +111,6 @@ func (a *frameArena) place(n int) (start int, c *arenaChunk) {
 		if c == nil {
 			c = &arenaChunk{mem: make([]byte, arenaChunkBytes)}
 		}
-		c.retired = false
 		a.cur, a.inUse = c, a.inUse+len(c.mem)
 		a.chunks = append(a.chunks, c)
 		start = a.aligned(c, 0)
@@ -121,17 +128,8 @@ func (a *frameArena) aligned(c *arenaChunk, off int) int {
 	return off + int((a.phase-addr)&(alignment-1))
 }
 
-// retire marks c as no longer taking buffers; it is reused once its last
-// buffer is back. a.mu is held.
-func (a *frameArena) retire(c *arenaChunk) {
-	c.retired = true
-	if c.out == 0 {
-		a.recycle(c)
-	}
-}
-
-// recycle returns a chunk with every buffer back to the free pool. a.mu is
-// held.
+// recycle returns a retired chunk with every buffer back to the free
+// pool. a.mu is held.
 func (a *frameArena) recycle(c *arenaChunk) {
 	a.inUse -= len(c.mem)
 	for i, x := range a.chunks {
@@ -154,7 +152,7 @@ func (a *frameArena) Put(h *[]byte) {
 		return
 	}
 	c.out--
-	if c.out == 0 && c.retired {
+	if c.out == 0 && c != a.cur {
 		a.recycle(c)
 	}
 	a.mu.Unlock()
@@ -184,14 +182,15 @@ const maxArenaTail = 4 << 10
 // (maxArenaTail) that is copied in place after them while that room is
 // still free; otherwise nil. The caller holds references to data's
 // buffers (mem.BufferSlice.Ref) for as long as it reads the view, and
-// gives tail, if not nil, back with Put.
+// gives tail, if not nil, back with Put (not as a mem.Buffer: one under
+// grpc-go's pooling threshold would never be given back).
 func (a *frameArena) view(data mem.BufferSlice) (msg []byte, tail *[]byte) {
 	if a == nil || len(data) == 0 {
 		return nil, nil
 	}
 	first := data[0].ReadOnlyData()
-	if len(first) == 0 {
-		return nil, nil
+	if mem.IsBelowBufferPoolingThreshold(len(first)) {
+		return nil, nil // gRPC made it, not the pool: a small message, copied
 	}
 	// Addresses as integers: one past a buffer's end may be no allocation.
 	start := uintptr(unsafe.Pointer(unsafe.SliceData(first)))
@@ -221,16 +220,13 @@ func (a *frameArena) view(data mem.BufferSlice) (msg []byte, tail *[]byte) {
 			return nil, nil
 		}
 		t := c.mem[off+n : off+total : off+total]
+		rest := t
 		for _, b := range data[i:] {
-			t = t[copy(t, b.ReadOnlyData()):]
+			rest = rest[copy(rest, b.ReadOnlyData()):]
 		}
 		a.prevEnd = off + total
 		c.out++
-		tail, _ = a.handles.Get().(*[]byte)
-		if tail == nil {
-			tail = new([]byte)
-		}
-		*tail = c.mem[off+n : off+total : off+total]
+		tail = a.handle(t)
 	}
 	a.views++
 	return c.mem[off : off+total : off+total], tail
