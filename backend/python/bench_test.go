@@ -65,7 +65,11 @@ func BenchmarkInferOverhead(b *testing.B) {
 // through carton.Infer from Go against the same model's infer_with_tensors
 // in a plain Python with scikit-learn ($CARTON_TEST_SKLEARN_PYTHON),
 // paired as BenchmarkInferOverhead. locked-thread calls from a goroutine
-// locked to its OS thread.
+// locked to its OS thread. python-vs-python pairs two such Python
+// processes alike: the noise floor. A run's interval holds only the noise
+// between its rounds, not what differs between two processes (placement,
+// layout, hash seeds), so carton equals Python within noise where its
+// difference lies within the floor's.
 func BenchmarkSklearnPipeline(b *testing.B) {
 	ctx := context.Background()
 	m, in, skpy := sklearnModel(b)
@@ -73,6 +77,13 @@ func BenchmarkSklearnPipeline(b *testing.B) {
 	if py == nil {
 		b.Fatalf("%s does not run the model", skpy)
 	}
+	b.Run("python-vs-python", func(b *testing.B) {
+		other := pythonCalls(b, skpy, "testdata/sklearn", sklearnInputs)
+		if other == nil {
+			b.Fatalf("%s does not run the model", skpy)
+		}
+		benchpair.Bench(b, 20, "python", py, "other-python", other)
+	})
 	for _, locked := range []bool{false, true} {
 		b.Run(callerName(locked), func(b *testing.B) {
 			if locked {
