@@ -71,8 +71,7 @@ func TestFrameArenaViewsAMessageInPlace(t *testing.T) {
 		require.NotNil(t, p.tail, "the short last frame is copied in after the others")
 		start := addr(data[0].ReadOnlyData())
 		raw := p.req.RawInputContents[0]
-		tail := *p.tail
-		assert.True(t, addr(raw) > start && addr(raw)+uintptr(len(raw)) == addr(tail)+uintptr(len(tail)), "the raw input is a view of the frames and the tail after them")
+		assert.True(t, addr(raw) > start && addr(raw)+uintptr(len(raw)) == addr(*p.tail)+uintptr(len(*p.tail)), "the raw input is a view of the frames and the tail after them")
 		if round == 0 {
 			assert.Equal(t, uintptr(1), addr(raw)%alignment)
 		} else {
