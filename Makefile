@@ -363,8 +363,10 @@ bench: setup
 		| tee $(BUILD)/bench/python-runner.raw
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'SklearnLoop' -benchtime 5x ./backend/python/ \
 		| tee $(BUILD)/bench/python-loop.raw
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'SklearnAfterIdle' -benchtime 300x ./backend/python/ \
+		| tee $(BUILD)/bench/python-after-idle.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner python-loop; do \
+	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner python-loop python-after-idle; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done

@@ -1,0 +1,81 @@
+package python_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkSklearnAfterIdle: the scikit-learn pipeline in batches of
+// idleBatch calls, each side idle while the others run theirs (as in
+// benchpair's rounds, and as a service between bursts of requests), every
+// call timed by its position in the batch: carton from Go against
+// Python's own loop in two processes beside it, whose difference is the
+// noise floor. Reported per side, in µs,
+// from the median of each position over rounds: the first call (caches
+// cold after the other side ran), the settled call (the mean of the
+// positions from idleSettled on), and the wake excess (what the calls
+// before idleSettled take over the settled call, summed).
+//
+// Carton's wake excess is the Go runtime's: the first native call after
+// every P of the process was idle wakes sysmon, which then polls every
+// 20 µs for 50 rounds before it backs off (golang/go#18236), and the
+// kernel may wake it on the calling thread's CPU (docs/benchmarks-history.md,
+// 2026-12-06, second round).
+func BenchmarkSklearnAfterIdle(b *testing.B) {
+	ctx := context.Background()
+	m, in, skpy := sklearnModel(b)
+	sides := []struct {
+		name  string
+		calls func(n int) ([]time.Duration, error)
+		at    [idleBatch][]time.Duration
+	}{
+		{name: "carton", calls: cartonTimedCalls(ctx, m, in)},
+		{name: "python", calls: pythonTimedCalls(b, skpy, "testdata/sklearn", sklearnInputs)},
+		{name: "other-python", calls: pythonTimedCalls(b, skpy, "testdata/sklearn", sklearnInputs)},
+	}
+	round := 0
+	for b.Loop() {
+		for k := range sides {
+			side := &sides[(k+round)%len(sides)]
+			ds, err := side.calls(idleBatch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, d := range ds {
+				side.at[i] = append(side.at[i], d)
+			}
+		}
+		round++
+	}
+	for _, side := range sides {
+		first, settled, excess := afterIdleStats(side.at[:])
+		b.ReportMetric(first, side.name+"-first-µs")
+		b.ReportMetric(settled, side.name+"-settled-µs")
+		b.ReportMetric(excess, side.name+"-wake-excess-µs")
+	}
+	b.ReportMetric(0, "ns/op") // a round's time says nothing
+}
+
+// idleBatch calls a batch; the calls from position idleSettled on are
+// past the wake (Go's sysmon backs off within 5-10 ms of 1 ms calls).
+const idleBatch, idleSettled = 20, 12
+
+// afterIdleStats are BenchmarkSklearnAfterIdle's metrics, in µs, from the
+// times of each position over rounds.
+func afterIdleStats(at [][]time.Duration) (first, settled, excess float64) {
+	med := make([]float64, len(at))
+	for i, ds := range at {
+		ds = slices.Clone(ds)
+		slices.Sort(ds)
+		med[i] = float64(ds[len(ds)/2]) / float64(time.Microsecond)
+	}
+	for _, v := range med[idleSettled:] {
+		settled += v / float64(len(med)-idleSettled)
+	}
+	for _, v := range med[1:idleSettled] {
+		excess += v - settled
+	}
+	return med[0], settled, excess
+}
