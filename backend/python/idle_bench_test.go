@@ -2,9 +2,10 @@ package python_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/carton-run/carton/internal/benchpair"
 )
 
 // BenchmarkSklearnAfterIdle: the scikit-learn pipeline in batches of
@@ -12,11 +13,11 @@ import (
 // benchpair's rounds, and as a service between bursts of requests), every
 // call timed by its position in the batch: carton from Go against
 // Python's own loop in two processes beside it, whose difference is the
-// noise floor. Reported per side, in µs,
-// from the median of each position over rounds: the first call (caches
-// cold after the other side ran), the settled call (the mean of the
-// positions from idleSettled on), and the wake excess (what the calls
-// before idleSettled take over the settled call, summed).
+// noise floor. Reported per side, in µs, from the median of each position
+// over rounds: the first call (caches cold after the other sides ran),
+// the settled call (the mean of the positions from idleSettled on), and
+// the wake excess (what the calls before idleSettled take over the
+// settled call, summed).
 //
 // Carton's wake excess is the Go runtime's: the first native call after
 // every P of the process was idle wakes sysmon, which then polls every
@@ -29,7 +30,7 @@ func BenchmarkSklearnAfterIdle(b *testing.B) {
 	sides := []struct {
 		name  string
 		calls func(n int) ([]time.Duration, error)
-		at    [idleBatch][]time.Duration
+		at    [idleBatch][]float64 // µs
 	}{
 		{name: "carton", calls: cartonTimedCalls(ctx, m, in)},
 		{name: "python", calls: pythonTimedCalls(b, skpy, "testdata/sklearn", sklearnInputs)},
@@ -44,7 +45,7 @@ func BenchmarkSklearnAfterIdle(b *testing.B) {
 				b.Fatal(err)
 			}
 			for i, d := range ds {
-				side.at[i] = append(side.at[i], d)
+				side.at[i] = append(side.at[i], float64(d)/float64(time.Microsecond))
 			}
 		}
 		round++
@@ -62,14 +63,12 @@ func BenchmarkSklearnAfterIdle(b *testing.B) {
 // past the wake (Go's sysmon backs off within 5-10 ms of 1 ms calls).
 const idleBatch, idleSettled = 20, 12
 
-// afterIdleStats are BenchmarkSklearnAfterIdle's metrics, in µs, from the
-// times of each position over rounds.
-func afterIdleStats(at [][]time.Duration) (first, settled, excess float64) {
+// afterIdleStats are BenchmarkSklearnAfterIdle's metrics from the times
+// (µs) of each position over rounds.
+func afterIdleStats(at [][]float64) (first, settled, excess float64) {
 	med := make([]float64, len(at))
-	for i, ds := range at {
-		ds = slices.Clone(ds)
-		slices.Sort(ds)
-		med[i] = float64(ds[len(ds)/2]) / float64(time.Microsecond)
+	for i, us := range at {
+		med[i] = benchpair.Median(us)
 	}
 	for _, v := range med[idleSettled:] {
 		settled += v / float64(len(med)-idleSettled)
