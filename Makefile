@@ -365,8 +365,10 @@ bench: setup
 		| tee $(BUILD)/bench/python-loop.raw
 	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'SklearnAfterIdle' -benchtime 300x ./backend/python/ \
 		| tee $(BUILD)/bench/python-after-idle.raw
+	$(RUNTIME_ENV) $(GO) test -run '^$$' -bench 'EntryFromGo' -benchtime 16x ./backend/python/ \
+		| tee $(BUILD)/bench/python-entry.raw
 	$(GO) test -run '^$$' -bench Call -count $(BENCH_COUNT) ./dlopen/ | tee $(BUILD)/bench/dlopen.raw
-	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner python-loop python-after-idle; do \
+	for f in onnx-paired torch-paired torch-after-forward tf-paired python-runner python-loop python-after-idle python-entry; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
 	for f in onnx-overhead onnx-peers torch-overhead tf-overhead; do \
 		"$$($(GO) env GOPATH)/bin/benchstat" -col /impl $(BUILD)/bench/$$f.raw > $(BUILD)/bench/$$f.txt; done
