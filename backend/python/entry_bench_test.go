@@ -45,9 +45,11 @@ def loop(n):
 //   - per-call: a plain goroutine taking the thread and the GIL per call,
 //     after a schedtick.Refresher, as carton.Model.Infer does.
 //
-// The excess is Python's own work running slower, not the call: the Go
-// scheduler's tick goes stale in a goroutine that never yields, and sysmon
-// then takes the P from every native call (docs/benchmarks-history.md).
+// The locked way's excess is Python's own work running slower, not the
+// call: the Go scheduler's tick goes stale in a goroutine that never
+// yields, and sysmon then takes the P from every native call. The
+// Refresher keeps the per-call way's tick fresh; its excess is within this
+// VM's noise (docs/benchmarks-history.md, third round).
 func BenchmarkEntryFromGo(b *testing.B) {
 	exe := os.Getenv("CARTON_TEST_SKLEARN_PYTHON")
 	if exe == "" {
