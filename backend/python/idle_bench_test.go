@@ -21,9 +21,9 @@ import (
 //
 // Carton's wake excess is the Go runtime's: the first native call after
 // every P of the process was idle wakes sysmon, which then polls every
-// 20 µs for 50 rounds before it backs off (golang/go#18236), and the
-// kernel may wake it on the calling thread's CPU (docs/benchmarks-history.md,
-// 2026-12-06, second round).
+// 20 µs for 50 rounds before it backs off (golang/go#18236), and this
+// VM's kernel wakes it on the calling thread's vCPU
+// (docs/benchmarks-history.md, second and fourth rounds).
 func BenchmarkSklearnAfterIdle(b *testing.B) {
 	ctx := context.Background()
 	m, in, skpy := sklearnModel(b)
