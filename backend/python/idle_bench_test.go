@@ -19,11 +19,13 @@ import (
 // the wake excess (what the calls before idleSettled take over the
 // settled call, summed).
 //
-// Carton's wake excess is the Go runtime's: the first native call after
-// every P of the process was idle wakes sysmon, which then polls every
-// 20 µs for 50 rounds before it backs off (golang/go#18236), and this
-// VM's kernel wakes it on the calling thread's vCPU
-// (docs/benchmarks-history.md, second and fourth rounds).
+// Carton's wake excess is the Go runtime's: the first system call after
+// every P of the process was idle (here the pipe read that ends the
+// previous side's turn) wakes sysmon, which then polls every 20 µs for 50
+// rounds before it backs off (golang/go#18236); this VM's kernel wakes it
+// on the calling thread's vCPU, and each poll there costs Python's work
+// about 2.5 times its own time (docs/benchmarks-history.md, second,
+// fourth and fifth rounds).
 func BenchmarkSklearnAfterIdle(b *testing.B) {
 	ctx := context.Background()
 	m, in, skpy := sklearnModel(b)
